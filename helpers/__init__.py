@@ -12,7 +12,7 @@ One module per concern, each readable in one sitting:
     checkpoints  save/load models, the shipped pretrained model
 """
 
-from .checkpoints import load_checkpoint, load_pretrained, save_checkpoint
+from .checkpoints import load_beta_sweep, load_checkpoint, load_pretrained, save_checkpoint
 from .data import (
     DMOL_SHA256,
     align_principal,
@@ -45,6 +45,6 @@ from .measures import (
 from .models import Decoder, Encoder, PolymerVAE, ProteinDecoder, ProteinEncoder
 from .sequences import AMINO_ACIDS, one_hot, synthetic_family, to_strings
 from .simulation import simulate_polymer
-from .training import History, evaluate, train_vae
+from .training import History, evaluate, reconstruction_error, train_vae
 
 __version__ = "0.1.0"
