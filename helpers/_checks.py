@@ -38,6 +38,14 @@ def check_positive_int(name: str, value, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
+def check_seed(name: str, value) -> None:
+    """Raise unless ``value`` is an integer >= 0 (a reproducible random seed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 0 (a fixed seed keeps results reproducible), got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value}")
+
+
 def check_array(name: str, x, *, ndim: int | None = None, last_dims: tuple = (), min_len: int = 1):
     """Check a numpy array or torch tensor: numeric, finite, right rank and trailing shape.
 
@@ -45,7 +53,10 @@ def check_array(name: str, x, *, ndim: int | None = None, last_dims: tuple = (),
     Returns ``x`` unchanged (lists are converted to float numpy arrays).
     """
     if isinstance(x, (list, tuple)):
-        x = np.asarray(x, dtype=float)
+        try:
+            x = np.asarray(x)  # keeps integers integer (residue indices), floats float
+        except ValueError:
+            raise ValueError(f"{name} must be a rectangular array; the nested lists have uneven lengths") from None
     if not isinstance(x, (np.ndarray, torch.Tensor)):
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
     is_float = x.is_floating_point() if isinstance(x, torch.Tensor) else np.issubdtype(x.dtype, np.floating)

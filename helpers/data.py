@@ -8,14 +8,16 @@ Shapes used throughout:
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from ._checks import check_array
+from ._checks import check_array, check_seed
 from ._io import atomic_write, cache_dir
 from .simulation import simulate_polymer
 
@@ -62,10 +64,8 @@ def _load_file(path: Path) -> np.ndarray:
     """Read conformations from .npz/.npy without unpickling anything."""
     try:
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as err:  # numpy's message for object arrays mentions allow_pickle
-        raise ValueError(f"{path} holds pickled Python objects, which are refused for safety: {err}") from None
-    except (OSError, EOFError) as err:
-        raise ValueError(f"{path} is not a readable .npy/.npz file: {err}") from None
+    except (ValueError, OSError, EOFError) as err:
+        raise _unreadable(path, err) from None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
             names = loaded.files
@@ -77,11 +77,18 @@ def _load_file(path: Path) -> np.ndarray:
                 raise ValueError(f"{path} holds arrays {names}; expected one array or one named 'arr'")
             try:
                 array = loaded[name]
-            except ValueError as err:
-                raise ValueError(f"{path} holds pickled Python objects, which are refused for safety: {err}") from None
+            except (ValueError, OSError, EOFError) as err:
+                raise _unreadable(path, err) from None
     else:
         array = loaded
     return check_paths(array, name=f"data in {path.name}").astype(np.float64)
+
+
+def _unreadable(path: Path, err: Exception) -> ValueError:
+    """The error for a data file that np.load(allow_pickle=False) cannot read."""
+    if "pickle" in str(err):  # numpy's message for object arrays and pickles names allow_pickle
+        return ValueError(f"{path} holds pickled Python objects, which are refused for safety ({err})")
+    return ValueError(f"{path} is not a readable .npy/.npz file (truncated or corrupt?): {err}")
 
 
 def check_paths(paths, name: str = "paths"):
@@ -113,7 +120,7 @@ def download_dmol(url: str = DMOL_URL, sha256: str = DMOL_SHA256, timeout: float
                     f.write(chunk)
         except (urllib.error.URLError, OSError) as err:
             raise ConnectionError(
-                f"could not download {url} ({err}). You seem to be offline: use the default "
+                f"could not download {url} ({err}). Without network access, use the default "
                 f"simulated data (load_paths('simulate')), or copy {DMOL_FILENAME} into "
                 f"{target.parent} or pass its path to load_paths()."
             ) from None
@@ -142,6 +149,8 @@ def center_com(paths: np.ndarray) -> np.ndarray:
 def align_principal(paths: np.ndarray, *, resolve_mirror: bool = False) -> np.ndarray:
     """Rotate each (centred) frame so that its principal axis lies along x. Vectorised.
 
+    (frames, beads, 2) numpy array or torch tensor -> centred, aligned numpy array, same shape.
+
     The principal axis of the 2x2 gyration tensor S = sum_i r_i r_i^T makes the angle
     theta = atan2(2 S_xy, S_xx - S_yy) / 2 with the x axis; we rotate by -theta.
 
@@ -157,6 +166,8 @@ def align_principal(paths: np.ndarray, *, resolve_mirror: bool = False) -> np.nd
     correlation is exactly zero (perfectly symmetric) are left as they are.
     """
     paths = check_paths(paths)
+    if isinstance(paths, torch.Tensor):  # numpy from here on (the result is a numpy array)
+        paths = paths.detach().cpu().numpy()
     centred = paths - paths.mean(axis=1, keepdims=True)
     x, y = centred[..., 0], centred[..., 1]
     sxx, syy, sxy = (x * x).sum(1), (y * y).sum(1), (x * y).sum(1)
@@ -173,7 +184,7 @@ def align_principal(paths: np.ndarray, *, resolve_mirror: bool = False) -> np.nd
 
 
 def preprocess(paths: np.ndarray, *, resolve_mirror: bool = False) -> np.ndarray:
-    """Centre, align and flatten: (frames, beads, 2) -> float32 (frames, 2 * beads)."""
+    """Centre, align and flatten: (frames, beads, 2) -> float32 numpy array (frames, 2 * beads)."""
     aligned = align_principal(center_com(paths), resolve_mirror=resolve_mirror)
     return aligned.reshape(len(aligned), -1).astype(np.float32)
 
@@ -184,8 +195,9 @@ def train_test_split(data, test_fraction: float = 0.1, seed: int = 42):
     Deterministic: the same seed always gives the same split.
     """
     data = check_array("data", data, min_len=2)
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be a number between 0 and 1, got {test_fraction!r}")
+    check_seed("seed", seed)
     n_test = max(1, int(round(len(data) * test_fraction)))
     if n_test >= len(data):
         raise ValueError(f"cannot split {len(data)} frames with test_fraction={test_fraction}")

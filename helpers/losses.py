@@ -16,8 +16,18 @@ REDUCTIONS = ("sum", "mean")
 _MIN_SIGMA = 1e-6  # sigma is clamped here inside the log: the KL stays finite as sigma -> 0
 
 
+def _check_tensors(**tensors) -> None:
+    """Raise TypeError unless every argument is a floating-point torch tensor."""
+    for name, t in tensors.items():
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch tensor, got {type(t).__name__} (use torch.as_tensor)")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+
+
 def reparameterize(mu: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """z = mu + sigma * eps with eps ~ N(0, I): a sample of N(mu, sigma^2) that gradients flow through."""
+    _check_tensors(mu=mu, sigma=sigma)
     if mu.shape != sigma.shape:
         raise ValueError(f"mu and sigma must have the same shape, got {tuple(mu.shape)} and {tuple(sigma.shape)}")
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
@@ -34,6 +44,7 @@ def kl_divergence(mu: torch.Tensor, sigma: torch.Tensor | None = None, *, logvar
     """
     if (sigma is None) == (logvar is None):
         raise TypeError("pass exactly one of sigma= or logvar=")
+    _check_tensors(mu=mu, **({"sigma": sigma} if logvar is None else {"logvar": logvar}))
     if logvar is None:
         if mu.shape != sigma.shape:
             raise ValueError(f"mu and sigma must have the same shape, got {tuple(mu.shape)} and {tuple(sigma.shape)}")
@@ -61,6 +72,7 @@ def vae_loss(x, x_recon, mu, sigma, beta: float = 1.0, reduction: str = "sum"):
     """
     check_option("reduction", reduction, REDUCTIONS)
     check_non_negative("beta", beta)
+    _check_tensors(x=x, x_recon=x_recon, mu=mu, sigma=sigma)
     if x.shape != x_recon.shape:
         raise ValueError(f"x and x_recon must have the same shape, got {tuple(x.shape)} and {tuple(x_recon.shape)}")
     squared_error = (x_recon - x) ** 2
@@ -81,6 +93,9 @@ def beta_sum_from_mean(beta_mean: float, input_dim: int = 24, latent_dim: int = 
 def gaussian_log_likelihood(x, x_recon, sigma_x: float):
     """log N(x; x_recon, sigma_x^2 I) per example, summed over coordinates: shape (batch,)."""
     check_positive("sigma_x", sigma_x)
+    _check_tensors(x=x, x_recon=x_recon)
+    if x.shape != x_recon.shape:
+        raise ValueError(f"x and x_recon must have the same shape, got {tuple(x.shape)} and {tuple(x_recon.shape)}")
     d = x.shape[-1]
     return -0.5 * (((x - x_recon) / sigma_x) ** 2).sum(-1) - d * (math.log(sigma_x) + 0.5 * math.log(2 * math.pi))
 

@@ -52,16 +52,21 @@ def pairwise_distances(x):
     """All bead-bead distances. Shape (..., beads, beads)."""
     r = as_coordinates(x)
     diff = r[..., :, None, :] - r[..., None, :, :]
-    if isinstance(diff, torch.Tensor):
-        # sqrt has an infinite gradient at 0 (the diagonal): add a tiny epsilon inside
-        return torch.sqrt((diff**2).sum(-1) + 1e-12)
-    return np.sqrt((diff**2).sum(-1))
+    squared = (diff**2).sum(-1)
+    if isinstance(squared, torch.Tensor):
+        # sqrt has an infinite gradient at 0 (the diagonal): take it of a safe value there and
+        # put the exact 0 back, so the values match numpy and every gradient stays finite
+        zero = squared == 0
+        return torch.where(zero, 0.0, torch.sqrt(torch.where(zero, 1.0, squared)))
+    return np.sqrt(squared)
 
 
 def min_nonbonded_distance(x):
     """Closest approach of two beads that are not bonded (|i - j| >= 2). Shape (...)."""
     d = pairwise_distances(x)
     n = d.shape[-1]
+    if n < 3:
+        raise ValueError(f"a chain needs at least 3 beads to have non-bonded pairs, got {n}")
     i, j = np.triu_indices(n, k=2)
     pairs = d[..., i, j]
     return pairs.min(-1).values if isinstance(pairs, torch.Tensor) else pairs.min(-1)

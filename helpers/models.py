@@ -94,6 +94,9 @@ class PolymerVAE(nn.Module):
             raise ValueError(f"{name} must have shape (batch, {size}), got {tuple(t.shape)}")
         if not t.is_floating_point():
             raise TypeError(f"{name} must be a float tensor, got {t.dtype}")
+        dtype = next(self.parameters()).dtype
+        if t.dtype != dtype:
+            raise TypeError(f"{name} has dtype {t.dtype} but the model's weights are {dtype}: convert it, e.g. {name}.float()")
         return t
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,10 +128,14 @@ class ProteinEncoder(nn.Module):
 
     def __init__(self, length: int, latent_dim=2, hidden_dim=128, n_tokens=20, sigma="logvar"):
         super().__init__()
+        for name, value in (("length", length), ("latent_dim", latent_dim), ("hidden_dim", hidden_dim), ("n_tokens", n_tokens)):
+            check_positive_int(name, value)
         self.length, self.n_tokens = length, n_tokens
         self.encoder = Encoder(length * n_tokens, (hidden_dim, hidden_dim), latent_dim, sigma)
 
     def forward(self, x_onehot: torch.Tensor):
+        if not isinstance(x_onehot, torch.Tensor):
+            raise TypeError(f"expected a torch tensor of one-hot sequences, got {type(x_onehot).__name__}")
         if x_onehot.ndim != 3 or x_onehot.shape[1:] != (self.length, self.n_tokens):
             raise ValueError(
                 f"expected one-hot sequences of shape (batch, {self.length}, {self.n_tokens}), got {tuple(x_onehot.shape)}"
@@ -145,6 +152,8 @@ class ProteinDecoder(nn.Module):
 
     def __init__(self, length: int, latent_dim=2, hidden_dim=128, n_tokens=20):
         super().__init__()
+        for name, value in (("length", length), ("latent_dim", latent_dim), ("hidden_dim", hidden_dim), ("n_tokens", n_tokens)):
+            check_positive_int(name, value)
         self.length, self.n_tokens = length, n_tokens
         self.net = mlp([latent_dim, hidden_dim, hidden_dim, length * n_tokens])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._checks import check_array, check_positive_int
+from ._checks import check_array, check_positive_int, check_seed
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"  # the 20 standard residues, one-letter codes
 
@@ -26,6 +26,7 @@ def synthetic_family(n_sequences: int = 2000, length: int = 40, n_subfamilies: i
     check_positive_int("n_sequences", n_sequences)
     check_positive_int("length", length, minimum=2)
     check_positive_int("n_subfamilies", n_subfamilies)
+    check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     ancestor = rng.integers(0, 20, size=length)
     conservation = rng.uniform(0.0, 1.0, size=length) ** 2  # many variable, few conserved sites
@@ -41,16 +42,25 @@ def synthetic_family(n_sequences: int = 2000, length: int = 40, n_subfamilies: i
     return sequences.astype(np.int64), subfamily.astype(np.int64)
 
 
+def _residue_indices(sequences) -> np.ndarray:
+    """Validate residue indices (n, length): integers in 0..19. Returns a numpy int64 array."""
+    sequences = check_array("sequences", sequences, ndim=2)
+    seq = sequences.detach().cpu().numpy() if isinstance(sequences, torch.Tensor) else np.asarray(sequences)
+    if not np.issubdtype(seq.dtype, np.integer):
+        raise TypeError(f"sequences must hold integer residue indices 0..{len(AMINO_ACIDS) - 1}, got dtype {seq.dtype}")
+    if seq.size and (seq.min() < 0 or seq.max() >= len(AMINO_ACIDS)):
+        raise ValueError(
+            f"sequences must hold residue indices 0..{len(AMINO_ACIDS) - 1}, got values {seq.min()} to {seq.max()}"
+        )
+    return seq.astype(np.int64)
+
+
 def one_hot(sequences) -> torch.Tensor:
     """Residue indices (n, length) -> float32 one-hot tensor (n, length, 20)."""
-    sequences = check_array("sequences", sequences, ndim=2)
-    seq = torch.as_tensor(np.asarray(sequences) if not isinstance(sequences, torch.Tensor) else sequences)
-    if seq.is_floating_point() or seq.min() < 0 or seq.max() >= len(AMINO_ACIDS):
-        raise ValueError(f"sequences must hold integer residue indices 0..{len(AMINO_ACIDS) - 1}")
-    return torch.nn.functional.one_hot(seq.long(), len(AMINO_ACIDS)).float()
+    seq = torch.as_tensor(_residue_indices(sequences))
+    return torch.nn.functional.one_hot(seq, len(AMINO_ACIDS)).float()
 
 
 def to_strings(sequences) -> list[str]:
     """Residue indices (n, length) -> one-letter strings."""
-    sequences = np.asarray(check_array("sequences", sequences, ndim=2))
-    return ["".join(AMINO_ACIDS[i] for i in row) for row in sequences]
+    return ["".join(AMINO_ACIDS[i] for i in row) for row in _residue_indices(sequences)]

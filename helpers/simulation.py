@@ -13,8 +13,9 @@ sigma, energies in epsilon, masses in bead masses m, time in tau = sigma * sqrt(
 
 Many independent replicas are integrated at once (arrays of shape (replicas, beads, 2)).
 Each replica starts from a random, non-overlapping chain, is equilibrated, and then
-contributes one frame every ``steps_between_frames`` steps, a spacing chosen to be longer
-than the decorrelation time of the radius of gyration (see ``tests/test_simulation.py``).
+contributes one frame every ``steps_between_frames`` steps. With the defaults, consecutive
+frames of one replica keep a correlation of about 0.25 in their radius of gyration (0.07
+two frames apart, measured in ``tests/test_simulation.py``): nearly, not fully, independent.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 
 import numpy as np
 
-from ._checks import check_positive, check_positive_int
+from ._checks import check_non_negative, check_positive, check_positive_int, check_seed
 from ._io import cached_array
 
 SIMULATION_VERSION = 1  # bump when the physics or the sampling changes: it keys the cache
@@ -39,9 +40,10 @@ DEFAULTS = dict(
     friction=0.2,  # Langevin friction gamma (1 / tau)
     dt=0.02,  # time step (tau)
     equilibration_steps=1000,  # 20 tau before the first frame
-    steps_between_frames=500,  # 10 tau between frames of one replica (Rg autocorrelation ~0.1)
+    steps_between_frames=500,  # 10 tau between frames of one replica (Rg autocorrelation ~0.25, ~0.07 at 20 tau)
     frames_per_replica=10,
 )
+_INTEGER_PARAMS = ("equilibration_steps", "steps_between_frames", "frames_per_replica")
 
 
 def _pair_indices(n_beads: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,14 +78,19 @@ def _scatter_pair_forces(force: np.ndarray, pair_force: np.ndarray) -> None:
 def _random_chains(rng, n_chains, n_beads, bond_length, kT, k_bend, min_distance):
     """Random chains with Boltzmann-like bending angles and no overlapping beads.
 
-    Shape (n_chains, n_beads, 2). Chains with overlaps are redrawn until none are left.
+    Shape (n_chains, n_beads, 2). Chains with overlaps are redrawn until none are left
+    (at most ``max_rounds`` times: some parameters, e.g. beads much wider than the bonds
+    are long, make a non-overlapping chain impossible, and we say so instead of hanging).
     """
     out = np.empty((n_chains, n_beads, 2))
     todo = np.arange(n_chains)
     pi, pj = _pair_indices(n_beads)
     # turning angles ~ N(0, kT / k_bend): the small-angle limit of the cosine potential
     spread = np.sqrt(kT / max(k_bend, 1e-3))
-    while todo.size:
+    max_rounds = 1000
+    for _ in range(max_rounds):
+        if not todo.size:
+            break
         turns = rng.normal(0.0, spread, size=(todo.size, n_beads - 1))
         turns[:, 0] = rng.uniform(-np.pi, np.pi, size=todo.size)
         angles = np.cumsum(turns, axis=1)
@@ -93,6 +100,12 @@ def _random_chains(rng, n_chains, n_beads, bond_length, kT, k_bend, min_distance
         ok = dist.min(axis=1) >= min_distance
         out[todo[ok]] = chains[ok]
         todo = todo[~ok]
+    if todo.size:
+        raise ValueError(
+            f"could not place {todo.size} of {n_chains} chains without overlapping beads "
+            f"(closest allowed distance {min_distance:.3g} sigma with bond length {bond_length:.3g}); "
+            "use a smaller lj_sigma, a longer bond_length or fewer beads"
+        )
     return out
 
 
@@ -210,18 +223,21 @@ def simulate_polymer(
     """
     check_positive_int("n_frames", n_frames)
     check_positive_int("n_beads", n_beads, minimum=3)
+    check_seed("seed", seed)  # None would cache one random draw under the key "None"
     unknown = sorted(set(params) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"unknown simulation parameter(s) {unknown}; expected some of {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **params}
     for name in ("kT", "bond_k", "bond_length", "lj_sigma", "lj_cutoff", "friction", "dt"):
         check_positive(name, p[name])
-    for name in ("equilibration_steps", "steps_between_frames", "frames_per_replica"):
+    for name in _INTEGER_PARAMS:
         check_positive_int(name, p[name], minimum=0 if name == "equilibration_steps" else 1)
-    if p["bend_k"] < 0 or p["lj_epsilon"] < 0:
-        raise ValueError("bend_k and lj_epsilon must be >= 0")
+    for name in ("bend_k", "lj_epsilon"):
+        check_non_negative(name, p[name])
 
-    key = dict(version=SIMULATION_VERSION, n_frames=n_frames, n_beads=n_beads, seed=seed, **p)
+    # plain Python numbers in the key, so that seed=np.int64(0) or kT=1 find the same file
+    key = dict(version=SIMULATION_VERSION, n_frames=int(n_frames), n_beads=int(n_beads), seed=int(seed))
+    key.update({k: (int(v) if k in _INTEGER_PARAMS else float(v)) for k, v in p.items()})
 
     def run() -> np.ndarray:
         start = time.perf_counter()

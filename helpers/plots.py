@@ -1,0 +1,278 @@
+"""Figures used by every notebook: polymers, latent maps, loss curves, distributions.
+
+Conformations may be numpy arrays or torch tensors, shaped (beads, 2) or flattened
+(2 * beads,) for one polymer, and (n, beads, 2) or (n, 2 * beads) for several.
+All lengths are in bead diameters, written σ.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .measures import as_coordinates, bond_lengths, end_to_end_distance, pairwise_distances, radius_of_gyration
+
+SIGMA = "σ"
+DEFAULT_LIM = 6.0  # preprocessed conformations fit in [-6, 6] σ (largest |coordinate| ~5.6 σ)
+
+
+def to_numpy(x) -> np.ndarray:
+    """A numpy float array from numpy, torch (detached, on CPU) or a list."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def _coords(x, name="conformations") -> np.ndarray:
+    """Conformations as numpy (..., beads, 2)."""
+    return to_numpy(as_coordinates(x, name))
+
+
+def draw_polymer(ax, coords, *, color="C0", alpha=1.0, label=None, show_ends=True) -> list:
+    """Draw one polymer on ``ax``: beads joined by bonds, equal aspect, first bead marked.
+
+    Args:
+        coords: (beads, 2) or (2 * beads,), numpy or torch, in σ.
+        show_ends: mark the first bead with a larger white-filled circle (chain direction).
+
+    Returns the list of artists (the bonds-and-beads line, then the end marker if drawn),
+    so callers can update them with ``set_data``.
+    """
+    r = _coords(coords, "coords")
+    if r.ndim != 2:
+        raise ValueError(f"draw_polymer draws one conformation (beads, 2); got shape {r.shape}")
+    (chain,) = ax.plot(r[:, 0], r[:, 1], "-o", color=color, alpha=alpha, label=label,
+                       markersize=6, linewidth=1.5, markeredgecolor="white", markeredgewidth=0.5)
+    artists = [chain]
+    if show_ends:
+        (start,) = ax.plot(r[:1, 0], r[:1, 1], "o", markersize=9, markerfacecolor="white",
+                           markeredgecolor=color, markeredgewidth=2, alpha=alpha)
+        artists.append(start)
+    ax.set_aspect("equal")
+    return artists
+
+
+def polymer_row(conformations, titles=None, *, size=2.0, color="C0", lim=None, ncols=6):
+    """Draw several polymers side by side on shared, fixed axes.
+
+    Args:
+        conformations: (n, beads, 2) or (n, 2 * beads), numpy or torch.
+        titles: n strings (optional).
+        size: inches per panel.
+        lim: half-width of every panel in σ (default: fits all, at least ``DEFAULT_LIM``).
+        ncols: panels per row; more polymers wrap onto further rows.
+
+    Returns the Figure.
+    """
+    r = _coords(conformations)
+    if r.ndim == 2:
+        r = r[None]
+    n = len(r)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"got {len(titles)} titles for {n} conformations")
+    lim = lim if lim is not None else max(DEFAULT_LIM, float(np.abs(r).max()) + 0.5)
+    cols = min(n, ncols)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.3), squeeze=False,
+                             sharex=True, sharey=True, constrained_layout=True)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.set_visible(False)
+            continue
+        draw_polymer(ax, r[i], color=color)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel(f"x ({SIGMA})")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"y ({SIGMA})")
+    return fig
+
+
+def latent_map(ax, z, values, *, label=f"R_g ({SIGMA})", cmap="viridis", s=3, colorbar=True):
+    """Scatter latent codes coloured by a property, with a colorbar.
+
+    Args:
+        z: (n, 2) latent codes (e.g. encoder means), numpy or torch.
+        values: (n,) property to colour by (default label: radius of gyration in σ).
+
+    Returns the scatter artist (a PathCollection).
+    """
+    z, values = to_numpy(z), to_numpy(values)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"z must have shape (n, 2), got {z.shape}")
+    if values.shape != (len(z),):
+        raise ValueError(f"values must have shape ({len(z)},), got {values.shape}")
+    scatter = ax.scatter(z[:, 0], z[:, 1], c=values, cmap=cmap, s=s, linewidths=0, rasterized=True)
+    if colorbar:
+        ax.figure.colorbar(scatter, ax=ax, label=label)
+    ax.set_xlabel("z₁")
+    ax.set_ylabel("z₂")
+    ax.set_aspect("equal", adjustable="datalim")
+    return scatter
+
+
+@torch.no_grad()
+def decode(model, z) -> np.ndarray:
+    """Decode latent points (n, latent_dim) with ``model.decode``: numpy (n, beads, 2)."""
+    z = torch.as_tensor(to_numpy(z), dtype=torch.float32)
+    return _coords(model.decode(z.reshape(-1, model.latent_dim)))
+
+
+def latent_grid(model, *, extent=(-3, 3, -3, 3), n=7, size=7.0):
+    """Decoded polymers drawn at their places on an n x n grid of latent points.
+
+    Each polymer is shrunk to fit its grid cell and coloured by its R_g; a static
+    stand-in for the interactive latent explorer. ``extent`` = (z1_min, z1_max, z2_min, z2_max).
+    Needs a 2-D latent space. Returns the Figure.
+    """
+    if model.latent_dim != 2:
+        raise ValueError(f"latent_grid needs a 2-D latent space, the model has {model.latent_dim}")
+    x0, x1, y0, y1 = extent
+    g1, g2 = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    zz = np.array([(a, b) for b in g2 for a in g1])
+    polymers = decode(model, zz)
+    rg = radius_of_gyration(polymers)
+    cell = min((x1 - x0), (y1 - y0)) / max(n - 1, 1)
+    # one scale for all (sizes stay comparable); a typical polymer fills ~90% of its cell
+    typical = float(np.percentile(np.abs(polymers).max(axis=(1, 2)), 75))
+    scale = 0.45 * cell / max(typical, 1e-9)
+    fig, ax = plt.subplots(figsize=(size, size), constrained_layout=True)
+    norm = plt.Normalize(rg.min(), rg.max())
+    cmap = plt.get_cmap("viridis")
+    for z, r, g in zip(zz, polymers, rg):
+        draw_polymer(ax, z + scale * r, color=cmap(norm(g)), show_ends=False)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"R_g ({SIGMA})", shrink=0.8)
+    pad = 0.6 * cell
+    ax.set(xlim=(x0 - pad, x1 + pad), ylim=(y0 - pad, y1 + pad), xlabel="z₁", ylabel="z₂",
+           title="Decoded polymers over the latent plane")
+    return fig
+
+
+def loss_curves(history):
+    """Reconstruction and KL terms per epoch, train and test, from a ``helpers.History``.
+
+    Returns the Figure (two panels: reconstruction, KL).
+    """
+    if not history.train_loss:
+        raise ValueError("history is empty: train for at least one epoch")
+    epochs = np.arange(1, history.epochs + 1)
+    fig, (ax_r, ax_k) = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True)
+    ax_r.plot(epochs, history.train_recon, label="train")
+    ax_k.plot(epochs, history.train_kl, label="train")
+    if history.test_recon:
+        ax_r.plot(epochs, history.test_recon, label="test")
+        ax_k.plot(epochs, history.test_kl, label="test")
+    ax_r.set(xlabel="epoch", ylabel=f"reconstruction ({SIGMA}², squared error)", title="Reconstruction",
+             yscale="log")
+    ax_k.set(xlabel="epoch", ylabel="KL (nats)", title=r"KL$(q_\phi(z\mid x)\,\|\,p(z))$")
+    for ax in (ax_r, ax_k):
+        ax.legend()
+    return fig
+
+
+def compare_distributions(data, samples, labels=("data", "samples"), bins=40):
+    """Histograms of bond lengths, non-bonded distances, R_g and end-to-end distance.
+
+    Args:
+        data, samples: (n, beads, 2) or (n, 2 * beads), numpy or torch; n may differ.
+    Returns the Figure (four panels, densities, lengths in σ).
+    """
+    sets = [_coords(data, "data"), _coords(samples, "samples")]
+    n_beads = sets[0].shape[-2]
+    i, j = np.triu_indices(n_beads, k=2)
+    measures = [
+        ("bond length", lambda r: bond_lengths(r).ravel()),
+        ("non-bonded distance", lambda r: pairwise_distances(r)[:, i, j].ravel()),
+        ("R_g", radius_of_gyration),
+        ("end-to-end distance", end_to_end_distance),
+    ]
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3), constrained_layout=True)
+    for ax, (name, f) in zip(axes, measures):
+        values = [f(r) for r in sets]
+        edges = np.histogram_bin_edges(np.concatenate(values), bins=bins)
+        for v, lab, c in zip(values, labels, ("C0", "C1")):
+            ax.hist(v, bins=edges, density=True, alpha=0.5, color=c, label=lab)
+        ax.set(xlabel=f"{name} ({SIGMA})", ylabel="density")
+    axes[0].legend()
+    return fig
+
+
+# ----------------------------------------------------------------------------- physical checks
+# (notebooks 5 and 6: is a decoded or optimised polymer inside the data's support?)
+
+
+def support_check(data, candidates, labels=None, *, reference=None, colors=None):
+    """Bond lengths and closest contacts of a few candidates against the data's histograms.
+
+    Left: all bond lengths of ``data``; each candidate's bonds are marked as ticks on its own
+    row above the histogram. Right: each data frame's closest non-bonded contact; each
+    candidate's closest contact is a vertical line. Values outside the limits of
+    ``reference`` (a ``ValidityReference``, default derived from ``data``) are shaded red.
+
+    Args:
+        data: (n, beads, 2) or (n, 2 * beads) training conformations.
+        candidates: (k, beads, 2) or (k, 2 * beads), or one conformation.
+        labels: k strings for the legend.
+    Returns the Figure.
+    """
+    from .measures import ValidityReference, min_nonbonded_distance
+
+    r = _coords(data, "data")
+    c = _coords(candidates, "candidates")
+    c = c[None] if c.ndim == 2 else c
+    labels = [f"candidate {k + 1}" for k in range(len(c))] if labels is None else list(labels)
+    if len(labels) != len(c):
+        raise ValueError(f"got {len(labels)} labels for {len(c)} candidates")
+    colors = [f"C{k + 1}" for k in range(len(c))] if colors is None else list(colors)
+    reference = ValidityReference.from_data(r) if reference is None else reference
+    fig, (ax_b, ax_c) = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
+    data_bonds, data_contacts = bond_lengths(r).ravel(), min_nonbonded_distance(r)
+    cand_bonds, cand_contacts = bond_lengths(c), min_nonbonded_distance(c)
+    lo = min(data_bonds.min(), cand_bonds.min(), data_contacts.min(), cand_contacts.min(), 0.0)
+    ax_b.hist(data_bonds, bins=60, density=True, color="0.6", label="data (all bonds)")
+    top = ax_b.get_ylim()[1]
+    for k, (bonds, lab, col) in enumerate(zip(cand_bonds, labels, colors)):
+        y = top * (1.08 + 0.12 * k)
+        ax_b.plot(bonds, np.full_like(bonds, y), "|", ms=12, mew=2, color=col, label=lab)
+    ax_b.set_ylim(0, top * (1.15 + 0.12 * len(c)))
+    ax_b.axvspan(lo - 0.05, reference.bond_min, color="C3", alpha=0.12, lw=0)
+    ax_b.axvspan(reference.bond_max, max(data_bonds.max(), cand_bonds.max()) + 0.05, color="C3", alpha=0.12,
+                 lw=0, label="outside the data's range")
+    ax_b.set(xlabel=f"bond length ({SIGMA})", ylabel="density", title="Bonds")
+    ax_c.hist(data_contacts, bins=60, density=True, color="0.6", label="data (closest per frame)")
+    for contact, lab, col in zip(cand_contacts, labels, colors):
+        ax_c.axvline(contact, color=col, lw=2, label=f"{lab}: {contact:.2f} {SIGMA}")
+    ax_c.axvspan(lo - 0.05, reference.contact_min, color="C3", alpha=0.12, lw=0, label="closer than the data")
+    ax_c.set(xlabel=f"closest non-bonded distance ({SIGMA})", ylabel="density", title="Contacts")
+    for ax in (ax_b, ax_c):
+        ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+@torch.no_grad()
+def validity_map(ax, model, reference, *, extent=(-3, 3, -3, 3), n=121, color="0.8"):
+    """Shade the latent points whose decoded polymer is invalid (``helpers.validity``).
+
+    Decodes an n x n grid over ``extent`` = (z1_min, z1_max, z2_min, z2_max); invalid
+    regions are filled with ``color`` and outlined. Draw it before scatters and paths.
+    Returns the fraction of grid points that decode to a valid polymer.
+    """
+    from .measures import validity
+
+    if model.latent_dim != 2:
+        raise ValueError(f"validity_map needs a 2-D latent space, the model has {model.latent_dim}")
+    g1, g2 = np.linspace(extent[0], extent[1], n), np.linspace(extent[2], extent[3], n)
+    zz = np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2)
+    valid = validity(decode(model, zz), reference).valid.reshape(n, n).astype(float)
+    if 0 < valid.mean() < 1:  # (contouring a constant field would warn)
+        ax.contourf(g1, g2, valid, levels=[-0.5, 0.5], colors=[color])
+        ax.contour(g1, g2, valid, levels=[0.5], colors=["0.45"], linewidths=0.8)
+    elif valid.mean() == 0:
+        ax.axvspan(*extent[:2], color=color, lw=0)
+    ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="z₁", ylabel="z₂")
+    return float(valid.mean())

@@ -1,0 +1,725 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3 · The ELBO: from maximum likelihood to a loss you can train
+#
+# A generative model should give the training data high probability $p_\theta(x)$. For a VAE that
+# probability is an integral over every latent code, which we cannot compute in general, so we
+# train on a lower bound instead, the *evidence lower bound* (ELBO). In this notebook each line of
+# its derivation is checked with numbers on the course's pretrained polymer VAE. Because this
+# model's latent space is only two-dimensional, we can even do the "impossible" integral by brute
+# force and see how far below it the bound sits. The second half turns the knob $\beta$ in front
+# of the KL term and reads the result as a trade-off between *rate* (how much the code says about
+# $x$) and *distortion* (how badly $x$ is reconstructed), all the way to posterior collapse.
+#
+# **Learning objectives**
+# - Derive $\log p_\theta(x) \ge \mathbb{E}_{q_\phi(z\mid x)}[\log p_\theta(x\mid z)] - D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p(z))$
+#   and verify every step numerically (importance sampling, Jensen's inequality, the split into two terms).
+# - Compute the Gaussian KL in closed form and confirm it with a Monte-Carlo estimate whose error
+#   shrinks like $1/\sqrt{n}$.
+# - Tighten the bound with importance weighting and measure the remaining gap to $\log p_\theta(x)$.
+# - Say which decoder noise $\sigma_x$ a given $\beta$ assumes, and convert $\beta$ between the
+#   "sum" and "mean" loss conventions.
+# - Read a $\beta$ sweep as a rate–distortion curve, and tell posterior collapse from a merely
+#   smoother latent space, with numbers.
+#
+# Run it: [Open in Colab](https://colab.research.google.com/github/protein-ai-course/polymer-vae-bundle/blob/main/notebooks/03_elbo.ipynb) · [Binder](https://mybinder.org/v2/gh/protein-ai-course/polymer-vae-bundle/main?urlpath=lab/tree/notebooks/03_elbo.ipynb) · locally: see README
+
+# %%
+# On Colab, install the course package first (elsewhere it is already installed).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/protein-ai-course/polymer-vae-bundle"], check=True)
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.patches import Ellipse
+from torch.distributions import Normal
+
+import helpers
+from helpers import plots
+
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+TRAIN_FROM_SCRATCH = False  # True: retrain the model below (about 15 s) instead of loading it
+
+# %%
+paths = helpers.load_paths()                       # (10000, 12, 2) simulated conformations, lengths in σ
+train, test = helpers.train_test_split(helpers.preprocess(paths), seed=42)
+if TRAIN_FROM_SCRATCH:
+    model = helpers.PolymerVAE()
+    helpers.train_vae(model, train, test, beta=0.12, seed=0)
+    TRAINED_BETA = 0.12
+else:
+    model, meta = helpers.load_pretrained()
+    TRAINED_BETA = meta["beta"]
+model.eval()
+print(f"train {train.shape}, test {test.shape}; model trained with beta = {TRAINED_BETA} ('sum' convention)")
+
+# %% [markdown]
+# ## 1. The probabilistic model, and what $\beta$ assumes about noise
+#
+# The VAE is a recipe for generating a conformation $x \in \mathbb{R}^{24}$ (12 beads × 2
+# coordinates, in bead diameters σ):
+#
+# $$z \sim p(z) = \mathcal{N}(0, I_2), \qquad x \mid z \sim p_\theta(x \mid z) = \mathcal{N}\big(\mathrm{dec}_\theta(z),\ \sigma_x^2 I_{24}\big).$$
+#
+# The decoder network only gives the *mean*; the model also needs a noise level $\sigma_x$
+# (in σ), how far a real conformation may lie from the decoded one. With it the log-likelihood
+# of one conformation is
+#
+# $$\log p_\theta(x\mid z) = -\frac{\lVert x - \mathrm{dec}_\theta(z)\rVert^2}{2\sigma_x^2} - D\log\sigma_x - \frac D2 \log 2\pi, \qquad D = 24 .$$
+#
+# The training loss of `helpers.vae_loss` in its **"sum" convention** (squared error summed over
+# the 24 coordinates, KL summed over the 2 latent dimensions, both per conformation) is
+#
+# $$\mathcal{L}_\beta = \mathbb{E}_q\lVert x - \mathrm{dec}_\theta(z)\rVert^2 + \beta\, D_{\mathrm{KL}}
+#   = 2\sigma_x^2\,\big(-\mathrm{ELBO}\big) + \text{const} \quad\text{exactly when}\quad \beta = 2\sigma_x^2 .$$
+#
+# So choosing $\beta$ *is* choosing the decoder noise: $\sigma_x = \sqrt{\beta/2}$. The code
+# walkthrough uses the **"mean" convention** instead (squared error averaged over the 24
+# coordinates, KL averaged over the 2 latent dimensions). Dividing the first term by 24 and the
+# second by 2 means its $\beta$ must be multiplied by $24/2 = 12$ to give the same objective:
+# the walkthrough's $\beta = 0.01$ is $\beta = 0.12$ here. A $\beta$ quoted without its
+# reductions is meaningless. The pretrained model used $\beta = 0.12$ ("sum"), so:
+
+# %%
+beta_sum = helpers.beta_sum_from_mean(0.01)          # walkthrough beta (mean convention) -> sum convention
+SIGMA_X = math.sqrt(TRAINED_BETA / 2)                # decoder noise assumed by the trained model, in σ
+test_mse = helpers.reconstruction_error(model, test)
+print(f"walkthrough beta 0.01 ('mean')  =  {beta_sum:.2f} ('sum')")
+print(f"assumed decoder noise  sigma_x = sqrt(beta / 2) = {SIGMA_X:.3f} σ")
+print(f"actual test reconstruction error: {test_mse:.3f} σ² per coordinate (rms {math.sqrt(test_mse):.2f} σ)")
+assert abs(beta_sum - TRAINED_BETA) < 1e-9
+
+# the identity L_beta = 2 sigma_x^2 (-ELBO) + const, checked on one batch with the same z for both sides
+x_batch = torch.as_tensor(test[:256])
+with torch.no_grad():
+    x_rec, mu_b, sigma_b = model(x_batch, generator=torch.Generator().manual_seed(0))
+    loss_sum, _, _ = helpers.vae_loss(x_batch, x_rec, mu_b, sigma_b, beta=TRAINED_BETA, reduction="sum")
+    elbo_same_z = helpers.gaussian_log_likelihood(x_batch, x_rec, SIGMA_X) - helpers.kl_divergence(mu_b, sigma_b)
+const = -2 * SIGMA_X**2 * 24 * (math.log(SIGMA_X) + 0.5 * math.log(2 * math.pi))
+print(f"L_beta = {loss_sum.item():.4f};   2 sigma_x^2 (-ELBO) + const = {(-2 * SIGMA_X**2 * elbo_same_z.mean() + const).item():.4f}")
+assert torch.isclose(loss_sum, -2 * SIGMA_X**2 * elbo_same_z.mean() + const, rtol=1e-4)
+
+# %% [markdown]
+# The assumed noise, 0.24 σ, is smaller than the model's actual reconstruction error (about
+# 0.39 σ rms): this $\beta$ trusts the decoder a little more than it deserves, i.e. it weighs
+# reconstruction more and the KL less than a maximum-likelihood fit of $\sigma_x$ would. That is a
+# modelling choice, and everything below uses $\sigma_x = 0.245$ σ consistently.
+#
+# ## 2. $\log p_\theta(x)$ is an integral, and in two dimensions we can just do it
+#
+# The quantity we want to maximize is the marginal likelihood
+#
+# $$p_\theta(x) = \int p_\theta(x\mid z)\, p(z)\, dz .$$
+#
+# For a real VAE with tens of latent dimensions this integral is hopeless (a grid with 100 points
+# per axis in 32 dimensions has $10^{64}$ points). Our latent space has two dimensions, so we can
+# sum over a grid, $p_\theta(x) \approx \sum_g p_\theta(x\mid z_g)\,p(z_g)\,\Delta A$, in two
+# stages. A coarse grid over the whole prior (spacing 0.04), decoded once and shared by all
+# conformations, shows where each posterior lives. The posteriors turn out to be very narrow
+# (some only ~0.01 wide, and curved), so every coarse cell that holds non-negligible mass is then
+# subdivided into finer points. Doing the sum at two fine resolutions shows that it has converged.
+# This brute-force value is the ground truth that every bound below is measured against; it is a
+# luxury of this toy model.
+
+# %%
+N_X = 32                                   # held-out conformations used for the checks
+x = torch.as_tensor(test[:N_X])
+
+
+def log_joint(x, z):
+    """log p_theta(x|z) + log p(z) for x (N, 24) and z (N, G, 2): shape (N, G)."""
+    with torch.no_grad():
+        decoded = model.decode(z.reshape(-1, 2)).reshape(*z.shape[:-1], -1)
+        return (helpers.gaussian_log_likelihood(x[:, None].expand_as(decoded), decoded, SIGMA_X)
+                + Normal(0.0, 1.0).log_prob(z).sum(-1))
+
+
+# stage 1: a coarse grid over the prior, decoded once for all conformations
+H = 0.04
+axis = torch.arange(-4.8, 4.8 + 1e-9, H)
+z_coarse = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)    # (G, 2)
+with torch.no_grad():
+    decoded_coarse = model.decode(z_coarse)                                             # (G, 24)
+    log_joint_coarse = (-0.5 * torch.cdist(x, decoded_coarse) ** 2 / SIGMA_X**2
+                        - 24 * (math.log(SIGMA_X) + 0.5 * math.log(2 * math.pi))
+                        + Normal(0.0, 1.0).log_prob(z_coarse).sum(-1))                  # (N_X, G)
+
+# stage 2: cells within 15 nats of the peak, plus their neighbours, are subdivided S x S
+peak = log_joint_coarse.max(1, keepdim=True).values
+active = (log_joint_coarse > peak - 15.0).float().reshape(N_X, 1, len(axis), len(axis))
+active = torch.nn.functional.max_pool2d(active, 3, stride=1, padding=1).reshape(N_X, -1) > 0
+
+
+def refined_quadrature(S):
+    """log p(x) (N_X,) from S x S points in every active cell; also, per conformation, the points
+    and the values of log p(x, z) there (for the posterior)."""
+    u = ((torch.arange(S) + 0.5) / S - 0.5) * H
+    sub = torch.stack(torch.meshgrid(u, u, indexing="ij"), -1).reshape(-1, 2)           # offsets in a cell
+    counts = (active.sum(1) * S * S).tolist()
+    z = torch.cat([(z_coarse[active[i]][:, None] + sub).reshape(-1, 2) for i in range(N_X)])
+    with torch.no_grad():
+        values = (helpers.gaussian_log_likelihood(torch.repeat_interleave(x, torch.tensor(counts), 0),
+                                                  model.decode(z), SIGMA_X)
+                  + Normal(0.0, 1.0).log_prob(z).sum(-1))
+    values, z = torch.split(values, counts), torch.split(z, counts)
+    log_px = torch.stack([torch.logsumexp(v, 0) for v in values]) + 2 * math.log(H / S)
+    return log_px, z, values
+
+
+log_px_2, _, _ = refined_quadrature(2)
+log_px, z_fine, log_joint_fine = refined_quadrature(3)
+
+# the true posterior p(z|x) on the fine points: its mean and standard deviation per latent dimension
+post = [torch.softmax(v, 0) for v in log_joint_fine]
+post_mean = torch.stack([w @ z for w, z in zip(post, z_fine)])
+post_sd = torch.stack([(w @ z**2 - (w @ z) ** 2).clamp_min(0).sqrt() for w, z in zip(post, z_fine)])
+
+# checks: the cells left out hold a negligible share of the coarse grid's mass, and the refined
+# sums at spacings H/2 and H/3 agree
+mass_left_out = (torch.softmax(log_joint_coarse, 1) * ~active).sum(1)
+resolution_change = (log_px - log_px_2).abs().max()
+print(f"log p(x) by quadrature: mean {log_px.mean():.2f} nats, range {log_px.min():.1f} to {log_px.max():.1f}  "
+      f"({sum(len(z) for z in z_fine):,} fine points for {N_X} conformations)")
+print(f"posterior sds {post_sd.min():.3f} to {post_sd.max():.3f};  mass left out <= {mass_left_out.max():.1e};  "
+      f"spacing H/2 vs H/3: max change {resolution_change:.4f} nats")
+assert mass_left_out.max() < 1e-4, "the refined cells do not contain the posterior"
+assert resolution_change < 0.05, "the quadrature has not converged"
+
+# %% [markdown]
+# Since we have $p_\theta(x\mid z)\,p(z)$ on the grid, we also have the **true posterior**
+# $p_\theta(z\mid x) \propto p_\theta(x\mid z)\, p(z)$, the distribution the encoder
+# $q_\phi(z\mid x)$ is trying to imitate. Below: the true posterior (filled contours) and the
+# encoder's Gaussian (ellipses at 1 and 2 standard deviations) for a well-matched conformation and
+# for the worst-matched one among our 32.
+
+# %%
+with torch.no_grad():
+    mu_q, sigma_q = model.encode(x)
+
+
+def posterior_panel(ax, i, n=121):
+    """True posterior of conformation i on a fine local grid, with the encoder's q(z|x) on top."""
+    centre = 0.5 * (mu_q[i] + post_mean[i])
+    width = float((mu_q[i] - post_mean[i]).abs().max() + 4 * torch.maximum(sigma_q[i], post_sd[i]).max())
+    a1 = torch.linspace(centre[0] - width, centre[0] + width, n)
+    a2 = torch.linspace(centre[1] - width, centre[1] + width, n)
+    zz = torch.stack(torch.meshgrid(a1, a2, indexing="ij"), -1).reshape(1, -1, 2)
+    density = torch.softmax(log_joint(x[i : i + 1], zz)[0], 0).reshape(n, n).T.numpy()
+    ax.contourf(a1.numpy(), a2.numpy(), density, levels=12, cmap="Greys")
+    for k in (1, 2):
+        ax.add_patch(Ellipse(mu_q[i].numpy(), 2 * k * sigma_q[i, 0].item(), 2 * k * sigma_q[i, 1].item(),
+                             fill=False, color="C1", lw=2, ls="-" if k == 1 else "--"))
+    ax.plot(*mu_q[i].numpy(), "+", color="C1", ms=12, mew=2, label=r"$q_\phi(z\mid x)$ (1, 2 sd)")
+    ax.plot(*post_mean[i].numpy(), "x", color="k", ms=9, mew=2, label=r"mean of $p_\theta(z\mid x)$")
+    ax.set(xlabel="z₁", ylabel="z₂", aspect="equal")
+    ax.legend(fontsize=8, loc="upper left")
+
+
+# how far the encoder's mean sits from the true posterior mean, in posterior standard deviations
+shift = ((mu_q - post_mean) / post_sd).norm(dim=1)         # distance of the two means in posterior sds
+best, worst = int(shift.argmin()), int(shift.argmax())
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), constrained_layout=True)
+posterior_panel(axes[0], best)
+axes[0].set_title(f"test conformation {best}: q matches well")
+posterior_panel(axes[1], worst)
+axes[1].set_title(f"test conformation {worst}: q is off")
+plt.show()
+
+# %% [markdown]
+# ## 3. Step 1: bring in the encoder (importance sampling)
+#
+# Multiply and divide the integrand by $q_\phi(z\mid x)$. Nothing changes, but the integral now reads
+# as an average over samples from the encoder:
+#
+# $$p_\theta(x) = \int q_\phi(z\mid x)\,\frac{p_\theta(x\mid z)\,p(z)}{q_\phi(z\mid x)}\,dz
+#   = \mathbb{E}_{z\sim q_\phi(z\mid x)}\big[w(z)\big], \qquad
+#   w(z) = \frac{p_\theta(x\mid z)\,p(z)}{q_\phi(z\mid x)} .$$
+#
+# The weight $w$ is large where the encoder under-samples relative to the true posterior. We work
+# with $\log w = \log p_\theta(x\mid z) + \log p(z) - \log q_\phi(z\mid x)$; the function below
+# returns the three pieces for $K$ samples per conformation.
+
+# %%
+def log_weight_terms(model, x, sigma_x, K, generator):
+    """For z_k ~ q_phi(z|x), k = 1..K: log p_theta(x|z_k), log p(z_k), log q_phi(z_k|x), each (K, batch)."""
+    with torch.no_grad():
+        mu, sigma = model.encode(x)
+        z = mu + sigma * torch.randn((K, *mu.shape), generator=generator)          # reparameterized samples
+        x_rec = model.decode(z.reshape(-1, mu.shape[-1])).reshape(K, *x.shape)
+        log_lik = helpers.gaussian_log_likelihood(x.expand_as(x_rec), x_rec, sigma_x)
+        log_prior = Normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_q = Normal(mu, sigma).log_prob(z).sum(-1)
+    return log_lik, log_prior, log_q
+
+
+K_MAX = 2000
+log_lik, log_prior, log_q = log_weight_terms(model, x, SIGMA_X, K_MAX, torch.Generator().manual_seed(1))
+log_w = log_lik + log_prior - log_q                                                 # (K_MAX, N_X)
+log_mean_w = torch.logsumexp(log_w, 0) - math.log(K_MAX)                            # log of the sample mean of w
+print(f"log mean(w) with {K_MAX} samples: {log_mean_w.mean():.3f};  quadrature log p(x): {log_px.mean():.3f} "
+      "(averages over the 32 conformations)")
+print("largest |difference| for one conformation:", f"{(log_mean_w - log_px).abs().max():.2f} nats")
+assert (log_mean_w - log_px).abs().median() < 0.3, "the importance-sampling estimate should approach log p(x)"
+
+# %% [markdown]
+# On average the two agree, but individual estimates still wobble by a few tenths of a nat even
+# with 2000 samples: when $q$ is narrower than, or shifted from, the true posterior (right panel
+# above), a few rare samples carry huge weights. Keep this in mind for section 6.
+#
+# ## 4. Step 2: Jensen's inequality turns $\log\mathbb{E}$ into $\mathbb{E}\log$
+#
+# $\log \mathbb{E}[w]$ is hard to optimize with few samples; $\mathbb{E}[\log w]$ is an ordinary
+# average. Because $\log$ is concave (its graph lies above every chord), the log of an average is
+# at least the average of the logs:
+#
+# $$\log p_\theta(x) = \log \mathbb{E}_q[w] \;\ge\; \mathbb{E}_q[\log w]
+#   = \mathbb{E}_{q_\phi(z\mid x)}\!\left[\log\frac{p_\theta(x\mid z)\,p(z)}{q_\phi(z\mid x)}\right] = \mathrm{ELBO}.$$
+#
+# The inequality holds for *any* set of samples, including the empirical ones: the log of their
+# mean is never below the mean of their logs. Left: the chord picture for two values of $w$.
+# Right: the $K = 2000$ values of $\log w$ for one conformation.
+
+# %%
+i_show = best
+fig, (ax_j, ax_h) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+w_grid = np.linspace(0.05, 6, 200)
+w1, w2 = 0.4, 5.0
+ax_j.plot(w_grid, np.log(w_grid), color="k", label="log w")
+ax_j.plot([w1, w2], np.log([w1, w2]), "o--", color="C0", label="chord between w₁ and w₂")
+ax_j.plot([(w1 + w2) / 2], [np.log((w1 + w2) / 2)], "o", color="C3", label="log of the mean")
+ax_j.plot([(w1 + w2) / 2], [(np.log(w1) + np.log(w2)) / 2], "s", color="C0", label="mean of the logs")
+ax_j.set(xlabel="w (dimensionless)", ylabel="log w", title="Jensen: log is concave")
+ax_j.legend(fontsize=8)
+ax_h.hist(log_w[:, i_show].numpy(), bins=60, color="0.7")
+for value, name, c in [(log_w[:, i_show].mean(), "mean of log w (ELBO)", "C0"),
+                       (log_mean_w[i_show], "log of mean w", "C3"),
+                       (log_px[i_show], "log p(x), quadrature", "k")]:
+    ax_h.axvline(value, color=c, lw=2, label=f"{name}: {value:.2f}")
+ax_h.set(xlabel="log w (nats)", ylabel="count", title=f"{K_MAX} samples z ~ q(z|x), conformation {i_show}")
+ax_h.legend(fontsize=8)
+plt.show()
+
+elbo_mc = log_w.mean(0)                                                             # (N_X,)
+assert torch.all(log_mean_w >= elbo_mc), "Jensen: log of the mean weight must exceed the mean log weight"
+print(f"averaged over conformations: log mean w = {log_mean_w.mean():.3f} >= mean log w = {elbo_mc.mean():.3f}")
+
+# %% [markdown]
+# ## 5. Step 3: split the bound into reconstruction and KL
+#
+# Write $\log w = \log p_\theta(x\mid z) - \log\frac{q_\phi(z\mid x)}{p(z)}$ and take the
+# expectation of each piece:
+#
+# $$\mathrm{ELBO}(x) = \underbrace{\mathbb{E}_{q_\phi(z\mid x)}\big[\log p_\theta(x\mid z)\big]}_{\text{reconstruction term}}
+#  \;-\; \underbrace{\mathbb{E}_{q_\phi(z\mid x)}\!\left[\log\frac{q_\phi(z\mid x)}{p(z)}\right]}_{D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p(z))} .$$
+#
+# - **Reconstruction term** (nats, larger is better): how probable the conformation is under the
+#   decoder when $z$ is drawn from the encoder. With the Gaussian decoder it is
+#   $-\mathbb{E}\lVert x - \mathrm{dec}_\theta(z)\rVert^2/(2\sigma_x^2)$ plus a constant: the squared
+#   error, in units of the assumed noise.
+# - **KL term** (nats, $\ge 0$): how far the encoder's cloud for this $x$ is from the prior. It is
+#   the price, in nats, of the information the code carries about $x$ (the *rate*); it is zero only
+#   if $q_\phi(z\mid x) = \mathcal{N}(0, I)$, i.e. if $z$ says nothing about $x$.
+#
+# The split is exact sample by sample, so the Monte-Carlo ELBO equals (reconstruction estimate)
+# minus (KL estimate). Replacing the KL estimate by its closed form (next section) removes part of
+# the noise; `helpers.elbo` does exactly that.
+
+# %%
+recon_term = log_lik.mean(0)                                         # E_q[log p(x|z)], (N_X,)
+kl_mc_per_x = (log_q - log_prior).mean(0)                            # E_q[log q - log p], (N_X,)
+kl_closed_per_x = helpers.kl_divergence(mu_q, sigma_q)               # closed form, (N_X,)
+elbo_helper = helpers.elbo(model, x, SIGMA_X, n_samples=200, generator=torch.Generator().manual_seed(2))
+print(f"reconstruction term  E_q[log p(x|z)]      {recon_term.mean():8.3f} nats")
+print(f"KL term, Monte Carlo                      {kl_mc_per_x.mean():8.3f} nats")
+print(f"KL term, closed form                      {kl_closed_per_x.mean():8.3f} nats")
+print(f"ELBO = mean log w                          {elbo_mc.mean():8.3f} nats")
+print(f"ELBO = recon - closed-form KL              {(recon_term - kl_closed_per_x).mean():8.3f} nats")
+print(f"helpers.elbo (200 samples)                 {elbo_helper.mean():8.3f} nats")
+print(f"log p(x), quadrature                       {log_px.mean():8.3f} nats")
+assert torch.allclose(elbo_mc, recon_term - kl_mc_per_x, atol=1e-4)
+assert abs(elbo_helper.mean() - (recon_term - kl_closed_per_x).mean()) < 0.1
+assert elbo_helper.mean() < log_px.mean()
+
+# %% [markdown]
+# ## 6. The KL term in closed form
+#
+# For $q = \mathcal{N}(\mu, \mathrm{diag}\,\sigma^2)$ and $p = \mathcal{N}(0, I)$ in $J$ dimensions,
+# the expectation of $\log q - \log p$ can be done by hand. Per dimension,
+# $\log q - \log p = -\log\sigma_j - \frac{(z_j-\mu_j)^2}{2\sigma_j^2} + \frac{z_j^2}{2}$, and under
+# $q$: $\mathbb{E}(z_j-\mu_j)^2 = \sigma_j^2$, $\mathbb{E}z_j^2 = \mu_j^2 + \sigma_j^2$. Hence
+#
+# $$D_{\mathrm{KL}}\big(q\,\|\,p\big) = \frac12 \sum_{j=1}^{J}\left(\mu_j^2 + \sigma_j^2 - 1 - \log\sigma_j^2\right) \;\ge 0 .$$
+#
+# Each bracket is $\mu_j^2 + (t - 1 - \log t)$ with $t = \sigma_j^2$, and $t - 1 - \log t \ge 0$
+# with equality only at $t = 1$. Below, the Monte-Carlo estimate
+# $\frac1n \sum_i [\log q(z_i) - \log p(z_i)]$ for one conformation converges to the closed form,
+# with standard error $\mathrm{sd}/\sqrt{n}$.
+
+# %%
+with torch.no_grad():
+    kl_all = helpers.kl_divergence(*model.encode(torch.as_tensor(test)))
+print(f"closed-form KL over all {len(test)} test conformations: min {kl_all.min():.3f}, "
+      f"mean {kl_all.mean():.3f}, max {kl_all.max():.3f} nats")
+assert torch.all(kl_all >= 0), "a KL divergence can never be negative"
+
+i_kl = best
+q_i = Normal(mu_q[i_kl], sigma_q[i_kl])
+kl_exact = kl_closed_per_x[i_kl].item()
+ns = np.unique(np.logspace(1, 5, 9).astype(int))
+gen = torch.Generator().manual_seed(3)
+estimates, std_errors = [], []
+for n in ns:
+    z = mu_q[i_kl] + sigma_q[i_kl] * torch.randn(int(n), 2, generator=gen)          # z ~ q(z|x)
+    terms = q_i.log_prob(z).sum(-1) - Normal(0.0, 1.0).log_prob(z).sum(-1)
+    estimates.append(terms.mean().item())
+    std_errors.append(terms.std().item() / math.sqrt(n))
+estimates, std_errors = np.array(estimates), np.array(std_errors)
+
+fig, (ax_e, ax_s) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+ax_e.errorbar(ns, estimates, yerr=2 * std_errors, fmt="o", capsize=3, label="Monte Carlo ± 2 SE")
+ax_e.axhline(kl_exact, color="k", label=f"closed form {kl_exact:.3f}")
+ax_e.set(xscale="log", xlabel="samples n", ylabel="KL (nats)", title=f"KL of q(z|x), conformation {i_kl}")
+ax_e.legend(fontsize=8)
+ax_s.loglog(ns, np.abs(estimates - kl_exact), "o", label="|Monte Carlo − closed form|")
+ax_s.loglog(ns, std_errors, "-", label="standard error sd/√n")
+ax_s.loglog(ns, std_errors[0] * np.sqrt(ns[0] / ns), ":", color="k", label="slope −1/2")
+ax_s.set(xlabel="samples n", ylabel="error (nats)", title="Error shrinks like 1/√n")
+ax_s.legend(fontsize=8)
+plt.show()
+
+z_scores = (estimates - kl_exact) / std_errors
+slope = np.polyfit(np.log(ns), np.log(std_errors), 1)[0]
+print("(estimate − closed form) / SE at each n:", np.round(z_scores, 2))
+print(f"fitted slope of log SE vs log n: {slope:.3f}")
+assert abs(z_scores[-1]) < 3 and np.all(np.abs(z_scores) < 4), "Monte-Carlo KL disagrees with the closed form"
+assert abs(slope + 0.5) < 0.05
+
+# %% [markdown]
+# ### Exercise 3.1 · The closed-form KL for a log-variance encoder
+#
+# The lecture's encoder outputs $\mu$ and $\ell = \log\sigma^2$. Write `my_kl(mu, logvar)` returning
+# the KL per example (summed over latent dimensions), shape `(batch,)`. The self-check compares it
+# with `helpers.kl_divergence(mu, logvar=logvar)` on random inputs.
+
+# %%
+def my_kl(mu, logvar):
+    """KL(N(mu, exp(logvar)) || N(0, I)) per example: (batch, J) -> (batch,)."""
+    return torch.zeros(mu.shape[0])  # replace with your formula
+
+
+# %%
+# Self-check (Exercise 3.1)
+def check_kl(candidate):
+    g = torch.Generator().manual_seed(10)
+    mu, logvar = torch.randn(50, 3, generator=g), 2 * torch.randn(50, 3, generator=g)
+    ok = torch.allclose(candidate(mu, logvar), helpers.kl_divergence(mu, logvar=logvar), atol=1e-5)
+    print("✓ correct" if ok else "✗ not yet: compare with 1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)")
+    return ok
+
+
+check_kl(my_kl);
+
+# %% jupyter={"source_hidden": true}
+# Solution (click to expand)
+def my_kl_solution(mu, logvar):
+    return 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1)
+
+
+assert check_kl(my_kl_solution)
+
+# %% [markdown]
+# ## 7. How loose is the bound? Importance-weighted estimates
+#
+# The ELBO is below $\log p_\theta(x)$ by exactly
+#
+# $$\log p_\theta(x) - \mathrm{ELBO}(x) = D_{\mathrm{KL}}\big(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x)\big) \ge 0,$$
+#
+# how far the encoder's Gaussian is from the true posterior (the *variational gap*). Jensen's step
+# loses less if we average more weights *inside* the log: with $K$ samples,
+#
+# $$\mathcal{L}_K(x) = \mathbb{E}\left[\log \frac1K \sum_{k=1}^K w(z_k)\right], \qquad
+#   \mathrm{ELBO} = \mathcal{L}_1 \le \mathcal{L}_2 \le \dots \le \mathcal{L}_K \xrightarrow{K\to\infty} \log p_\theta(x)$$
+#
+# (Burda et al., 2016, "importance-weighted autoencoder"). We estimate $\mathcal{L}_K$ for $K$ from
+# 1 to 1000 by splitting our 2000 weights per conformation into $2000/K$ disjoint groups of $K$
+# and averaging the group estimates, and compare with `helpers.importance_weighted_log_likelihood`
+# (fresh samples) at $K = 100$.
+
+# %%
+Ks = np.array([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
+iwae = []                                                         # (len(Ks), N_X): L_K per conformation
+for K in Ks:
+    groups = log_w[: (K_MAX // K) * K].reshape(K_MAX // K, K, N_X)
+    iwae.append((torch.logsumexp(groups, 1) - math.log(K)).mean(0))
+iwae = torch.stack(iwae)
+gap_K = iwae - elbo_mc                                            # L_K - ELBO, paired per conformation
+gap_mean = gap_K.mean(1).numpy()
+gap_se = (gap_K.std(1) / math.sqrt(N_X)).numpy()
+true_gap = log_px - elbo_mc                                       # KL(q || true posterior), per conformation
+iwae_helper = helpers.importance_weighted_log_likelihood(model, x, SIGMA_X, n_samples=100,
+                                                         generator=torch.Generator().manual_seed(4))
+
+fig, ax = plt.subplots(figsize=(6.5, 4), constrained_layout=True)
+ax.errorbar(Ks, gap_mean, yerr=2 * gap_se, fmt="o-", capsize=3, label=r"$\mathcal{L}_K$ − ELBO (± 2 SE)")
+ax.plot([100], [(iwae_helper - elbo_mc).mean()], "s", color="C2", ms=9, mfc="none", mew=2,
+        label="helpers.importance_weighted_log_likelihood, K = 100")
+ax.axhline(true_gap.mean(), color="k", ls="--", label=f"log p(x) − ELBO (quadrature) = {true_gap.mean():.2f}")
+ax.set(xscale="log", xlabel="importance samples K", ylabel="gain over the ELBO (nats)",
+       title=f"Tightening the bound (mean over {N_X} conformations)")
+ax.legend(fontsize=8, loc="lower right")
+plt.show()
+
+print(" K    L_K - ELBO (nats)")
+for K, g, s in zip(Ks, gap_mean, gap_se):
+    print(f"{K:5d}   {g:6.3f} ± {s:.3f}")
+print(f"log p(x) - ELBO (quadrature): mean {true_gap.mean():.3f}, median {true_gap.median():.3f}, "
+      f"max {true_gap.max():.3f} nats")
+assert np.all(gap_mean[1:] > 0), "every importance-weighted estimate should lie above the ELBO"
+assert np.all(np.diff(gap_mean) > -2 * gap_se[1:]), "L_K should increase with K (within noise)"
+assert gap_mean[-1] < true_gap.mean() + 0.1, "L_K cannot exceed log p(x) on average"
+assert (iwae_helper - elbo_mc).mean() > 0 and abs((iwae_helper - iwae[Ks == 100]).mean()) < 0.1
+
+# %% [markdown]
+# Reading the numbers: the ELBO of this model is only a fraction of a nat per conformation below
+# $\log p_\theta(x)$, so the encoder's Gaussians are good stand-ins for the true posteriors. Most
+# of the gap is recovered with tens of samples; the last bit comes slowly, because it is owed to
+# the few conformations whose posterior the encoder misses (the right panel of section 2: a single
+# encoder network must serve every $x$, the *amortization gap*).
+#
+# ## 8. β as a knob: rate versus distortion
+#
+# Now vary the weight of the KL term. The course ships nine small VAEs trained with
+# $\beta$ from $10^{-4}$ to $10$ ("sum" convention; `helpers.load_beta_sweep()`). By section 1,
+# each $\beta$ is a different assumed decoder noise $\sigma_x = \sqrt{\beta/2}$: from 0.007 σ
+# (reconstruct every detail) to 2.2 σ (more than the spread of the data itself). In the language of
+# information theory the two terms are
+#
+# - **rate** $R = \mathbb{E}_x D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p(z))$, nats per conformation that the
+#   code carries about $x$;
+# - **distortion** $D = \mathbb{E}\lVert x - \mathrm{dec}_\theta(z)\rVert^2$, squared error in σ².
+#
+# Minimizing $D + \beta R$ picks one point of the trade-off: small $\beta$ buys low distortion
+# with a high rate, large $\beta$ the opposite.
+#
+# A linear model tells us where the rate should vanish. For a *linear* decoder the optimal VAE is
+# probabilistic PCA: latent direction $j$ stays in use only if the data's variance $\lambda_j$ along
+# its $j$-th principal axis exceeds the noise $\sigma_x^2 = \beta/2$, and it then costs
+# $R_j = \frac12\log(2\lambda_j/\beta)$ nats. With two latent dimensions all information is
+# switched off once $\beta > 2\lambda_1$.
+
+# %%
+sweep = helpers.load_beta_sweep()
+eigenvalues = np.linalg.eigvalsh(np.cov(train.T))[::-1]          # variance along the principal axes, σ²
+total_variance = float(test.var(0).sum())                        # distortion of a model that ignores z
+beta_collapse = 2 * eigenvalues[0]
+print("largest principal variances (σ²):", np.round(eigenvalues[:4], 2),
+      f"  total {eigenvalues.sum():.1f};  predicted full collapse above beta = 2 lambda_1 = {beta_collapse:.1f}")
+
+
+def linear_rate(beta):
+    """Rate (nats) of the optimal linear-Gaussian VAE with 2 latent dimensions, sigma_x^2 = beta / 2."""
+    return sum(max(0.0, 0.5 * math.log(2 * lam / beta)) for lam in eigenvalues[:2])
+
+
+x_test = torch.as_tensor(test)
+mean_conformation = train.mean(0)
+data_spread = float(np.sqrt(((test - mean_conformation) ** 2).sum(1)).mean())
+rows = []
+with torch.no_grad():
+    for beta, m, result in sweep:
+        mu_b, sigma_b = m.encode(x_test)
+        kl_dims = (0.5 * (mu_b**2 + sigma_b**2 - 1 - torch.log(sigma_b**2))).mean(0).numpy()
+        samples = m.sample(500, seed=0).numpy()
+        spread = float(np.sqrt(((samples - mean_conformation) ** 2).sum(1)).mean())
+        rows.append(dict(beta=beta, rate=result["test_kl"], distortion=result["test_recon"], kl_dims=kl_dims,
+                         explained=1 - result["test_recon"] / total_variance, spread=spread / data_spread,
+                         codes=mu_b.numpy(), samples=samples))
+
+print(f"{'beta':>7s} {'sigma_x':>8s} {'rate':>7s} {'KL per dim':>14s} {'distortion':>11s} "
+      f"{'var. explained':>15s} {'sample spread':>14s} {'linear theory rate':>19s}")
+for r in rows:
+    print(f"{r['beta']:7g} {math.sqrt(r['beta'] / 2):8.3f} {r['rate']:7.2f} {str(np.round(r['kl_dims'], 2)):>14s} "
+          f"{r['distortion']:11.2f} {r['explained']:15.0%} {r['spread']:14.2f} {linear_rate(r['beta']):19.2f}")
+print(f"(distortion in σ² per conformation; the data's total variance is {total_variance:.1f} σ²; sample spread"
+      " = rms distance of prior samples from the mean conformation, relative to the test data's)")
+
+# %%
+betas = np.array([r["beta"] for r in rows])
+rates = np.array([r["rate"] for r in rows])
+distortions = np.array([r["distortion"] for r in rows])
+fig, (ax_rd, ax_r) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+ax_rd.plot(rates, distortions, "o-")
+for b, r_, d_ in zip(betas, rates, distortions):
+    ax_rd.annotate(f"β={b:g}", (r_, d_), textcoords="offset points", xytext=(5, 4), fontsize=8)
+ax_rd.axhline(total_variance, color="0.5", ls=":", label="distortion of the average polymer (rate 0)")
+ax_rd.set(xlabel="rate: KL (nats per conformation)", ylabel="distortion: squared error (σ²)",
+          title="Rate–distortion curve of the β sweep (test set)")
+ax_rd.legend(fontsize=8)
+beta_fine = np.logspace(-4, 1.5, 200)
+ax_r.semilogx(betas, rates, "o", label="VAE, measured")
+ax_r.semilogx(beta_fine, [linear_rate(b) for b in beta_fine], "-", color="0.4", label="linear VAE (PCA) theory")
+ax_r.axvline(beta_collapse, color="C3", ls="--", label=f"2λ₁ = {beta_collapse:.1f}: full collapse (theory)")
+ax_r.set(xlabel="β ('sum' convention)", ylabel="rate: KL (nats)", title="Rate falls with β")
+ax_r.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The curve is the expected convex trade-off: going from $\beta = 10^{-4}$ to $0.03$ halves the
+# rate at almost no cost in distortion (those extra nats were spent on pinning each conformation to
+# a tiny spot of latent space), while above $\beta \approx 1$ every nat saved costs a lot of
+# reconstruction. The linear theory tracks the measured rate within a fraction of a nat for
+# $\beta \ge 1$, where the decoder has little detail left to be nonlinear about.
+#
+# ## 9. Latent maps, samples, and posterior collapse
+#
+# What does the trade-off look like? For a small, a medium and two large $\beta$: the encoder
+# means of the test set coloured by radius of gyration (dashed circle: 2 sd of the prior), and
+# eight conformations decoded from $z \sim \mathcal{N}(0, I)$, drawn on top of each other.
+
+# %%
+rg_test = helpers.radius_of_gyration(test)
+chosen = [1e-3, 0.1, 1.0, 10.0]
+fig, axes = plt.subplots(2, len(chosen), figsize=(3.2 * len(chosen), 6.4), constrained_layout=True)
+for j, beta in enumerate(chosen):
+    r = rows[[float(b) for b in betas].index(beta)]
+    ax = axes[0, j]
+    plots.latent_map(ax, r["codes"], rg_test, colorbar=(j == len(chosen) - 1))
+    ax.add_patch(plt.Circle((0, 0), 2, fill=False, ls="--", color="0.4"))
+    half = max(3.0, float(np.percentile(np.abs(r["codes"]), 99.5)) * 1.1)
+    ax.set(xlim=(-half, half), ylim=(-half, half), title=f"β = {beta:g}: rate {r['rate']:.1f} nats")
+    ax_s = axes[1, j]
+    for k, s in enumerate(r["samples"][:8]):
+        plots.draw_polymer(ax_s, s, color=f"C{k}", alpha=0.7, show_ends=False)
+    ax_s.set(xlim=(-6, 6), ylim=(-6, 6), xlabel="x (σ)", ylabel="y (σ)",
+             title=f"8 prior samples, spread {r['spread']:.2f}")
+plt.show()
+
+# %% [markdown]
+# **Posterior collapse** means the encoder gives up: $q_\phi(z\mid x) \approx p(z)$ for every $x$,
+# the KL term goes to zero, and the decoder outputs (almost) the same average polymer whatever $z$
+# it gets. The numbers above show it setting in at the top of the sweep:
+#
+# - at $\beta = 10$ the rate has fallen below 1 nat per conformation, the codes of very different
+#   conformations overlap, the model explains only about a third of the data's variance, and the
+#   prior samples have shrunk towards the mean conformation (about half the data's spread);
+# - the linear theory says the last information is switched off at $\beta = 2\lambda_1 \approx 17$;
+#   beyond that every sample is the same average polymer.
+#
+# And the lecture's claim that **"with $\beta = 1$ the KL term collapses the latent space"**? Not on
+# this data, in the "sum" convention: at $\beta = 1$ both latent dimensions are in use (about
+# 1.7 nats each), the map is still ordered by $R_g$, and the model explains most of the variance.
+# What $\beta = 1$ means depends on the reductions, though: in the walkthrough's "mean" convention
+# $\beta = 1$ is $\beta = 12$ here, which *is* in the collapse region. The real question is not
+# "is $\beta$ one?" but "is the assumed noise $\sigma_x^2 = \beta/2$ larger than the data's variance
+# along its main directions?"
+
+# %%
+by_beta = {r["beta"]: r for r in rows}
+print(f"beta = 1 : rate {by_beta[1.0]['rate']:.2f} nats, KL per dim {np.round(by_beta[1.0]['kl_dims'], 2)}, "
+      f"variance explained {by_beta[1.0]['explained']:.0%}, sample spread {by_beta[1.0]['spread']:.2f}")
+print(f"beta = 10: rate {by_beta[10.0]['rate']:.2f} nats, KL per dim {np.round(by_beta[10.0]['kl_dims'], 2)}, "
+      f"variance explained {by_beta[10.0]['explained']:.0%}, sample spread {by_beta[10.0]['spread']:.2f}")
+assert by_beta[10.0]["rate"] < 1.0, "at beta = 10 the rate should have collapsed below 1 nat"
+assert by_beta[1.0]["rate"] > 2.0 and np.all(by_beta[1.0]["kl_dims"] > 0.5), "beta = 1 should not collapse here"
+assert by_beta[1.0]["explained"] > 0.6 and by_beta[10.0]["explained"] < by_beta[1.0]["explained"] - 0.2
+assert by_beta[10.0]["spread"] < 0.75 * by_beta[1.0]["spread"], "prior samples should shrink towards the mean"
+assert np.all(np.diff(rates) < 0), "the rate should fall monotonically with beta"
+if betas.max() > beta_collapse:   # a sweep that reaches past 2 lambda_1 must show full collapse
+    top = rows[-1]
+    assert top["rate"] < 0.05 and top["spread"] < 0.1, "beyond 2 lambda_1 every sample should be the mean polymer"
+
+# %% [markdown]
+# ### Exercise 3.2 · When does "β = 1" collapse?
+#
+# A classmate trains with the walkthrough's loss ("mean" convention) and $\beta = 1$. (a) What is
+# that in the "sum" convention, and (b) which decoder noise $\sigma_x$ (in σ) does it assume?
+# (c) Using the linear theory of section 8, how many nats of rate would you predict? Fill in the
+# three numbers.
+
+# %%
+answer_beta_sum = None     # (a)
+answer_sigma_x = None      # (b), in σ
+answer_rate = None         # (c), in nats
+
+# %%
+# Self-check (Exercise 3.2)
+def check_collapse_answers(beta_sum, sigma_x, rate):
+    truth = helpers.beta_sum_from_mean(1.0)
+    checks = {
+        "(a) beta in the sum convention": beta_sum is not None and abs(beta_sum - truth) < 1e-6,
+        "(b) sigma_x": sigma_x is not None and abs(sigma_x - math.sqrt(truth / 2)) < 1e-3,
+        "(c) predicted rate": rate is not None and abs(rate - linear_rate(truth)) < 0.02,
+    }
+    for name, ok in checks.items():
+        print(("✓ " if ok else "✗ ") + name)
+    return all(checks.values())
+
+
+check_collapse_answers(answer_beta_sum, answer_sigma_x, answer_rate);
+
+# %% jupyter={"source_hidden": true}
+# Solution (click to expand)
+# (a) mean convention: SE / 24 + beta_mean * KL / 2; multiply by 24: SE + 12 beta_mean KL -> beta = 12.
+# (b) sigma_x = sqrt(12 / 2) = 2.45 σ, more than the rms spread of a coordinate around its mean.
+# (c) only directions with variance above sigma_x^2 = 6 σ² survive: lambda_1 and lambda_2 (about 8.6 and 8.0)
+#     each contribute 1/2 log(lambda / 6), a few tenths of a nat in total: nearly collapsed.
+solution_beta = helpers.beta_sum_from_mean(1.0)
+print(f"beta = {solution_beta:g}, sigma_x = {math.sqrt(solution_beta / 2):.2f} σ, "
+      f"predicted rate {linear_rate(solution_beta):.2f} nats")
+assert check_collapse_answers(solution_beta, math.sqrt(solution_beta / 2), linear_rate(solution_beta))
+
+# %% [markdown]
+# ## 10. Explore β interactively
+#
+# Move the β slider (arrow keys work once it has focus). For each $\beta$ you see the latent map
+# of held-out conformations, three reconstructions (grey: the input), three samples from
+# $\mathcal{N}(0, I)$, and the model's point on the rate–distortion curve. Watch the samples become
+# the same polymer and the latent map shrink into the prior at the top of the range.
+#
+# If the widget does not render (a static export, GitHub's viewer), the figure under it shows the
+# whole sweep at once.
+
+# %%
+from helpers.widgets import BetaExplorer  # noqa: E402  (imported here, where it is introduced)
+
+beta_explorer = BetaExplorer(test, sweep)
+beta_explorer
+
+# %%
+# Static version of the explorer: the whole sweep in one figure
+beta_explorer.static_figure()
+plt.show()
+
+# %% [markdown]
+# ## Key takeaways
+#
+# - $\log p_\theta(x) = \log \mathbb{E}_{q_\phi(z\mid x)}[p_\theta(x\mid z)p(z)/q_\phi(z\mid x)]$ is exact; Jensen's
+#   inequality moves the log inside and gives the ELBO, which splits into a reconstruction term and
+#   $-D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p(z))$.
+# - The Gaussian KL has a closed form, $\frac12\sum_j(\mu_j^2+\sigma_j^2-1-\log\sigma_j^2) \ge 0$; a Monte-Carlo
+#   estimate agrees within its standard error, which shrinks like $1/\sqrt n$.
+# - The gap $\log p_\theta(x) - \mathrm{ELBO} = D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x))$ is small for this
+#   model (a fraction of a nat, measured against a brute-force integral); importance weighting with
+#   $K$ samples closes it gradually.
+# - $\beta$ is an assumption about decoder noise, $\beta = 2\sigma_x^2$ in the "sum" convention; the
+#   walkthrough's $\beta = 0.01$ ("mean") is $0.12$ here. Always state the reductions.
+# - Larger $\beta$ trades rate for distortion. Collapse (rate → 0, all samples the average polymer)
+#   sets in when $\sigma_x^2$ exceeds the data's largest principal variances: near $\beta = 10$ here,
+#   not at $\beta = 1$.

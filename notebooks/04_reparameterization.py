@@ -1,0 +1,540 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4 · The reparameterization trick
+#
+# Training a VAE means following the gradient of an *expectation over random latent codes*,
+# $\nabla_\phi\, \mathbb{E}_{z\sim q_\phi(z\mid x)}[f(z)]$, where $f$ is, for example, the
+# reconstruction loss of the decoder $p_\theta(x\mid z)$. Autograd cannot differentiate a random
+# number generator, so something has to give. This notebook shows exactly where the gradient is
+# lost, repairs it by writing the sample as $z = \mu + \sigma\,\varepsilon$, checks the repaired
+# gradients against finite differences, and then compares this *pathwise* estimator with the other
+# general-purpose answer, the *score-function* (REINFORCE) estimator: both are unbiased, but their
+# variances differ by orders of magnitude, which is why every VAE uses the first.
+#
+# **Learning objectives**
+# - See why a sampled $z$ carries no usable gradient in PyTorch (`.sample()`, `torch.normal`) and
+#   what `.rsample()` does differently.
+# - Write the reparameterization $z = \mu + \sigma \odot \varepsilon$ and its derivatives
+#   $\partial z/\partial\mu = 1$, $\partial z/\partial\sigma = \varepsilon$.
+# - Check Monte-Carlo gradients against finite differences with *common random numbers*.
+# - Derive the score-function estimator, verify that both estimators are unbiased, and measure
+#   their variance as a function of the number of samples and of $\sigma$.
+# - Explain why VAEs are trained with the pathwise estimator, and when you would need REINFORCE.
+#
+# Run it: [Open in Colab](https://colab.research.google.com/github/protein-ai-course/polymer-vae-bundle/blob/main/notebooks/04_reparameterization.ipynb) · [Binder](https://mybinder.org/v2/gh/protein-ai-course/polymer-vae-bundle/main?urlpath=lab/tree/notebooks/04_reparameterization.ipynb) · locally: see README
+#
+# *Notation.* $\sigma$ here is the standard deviation of a Gaussian over the latent code (the
+# encoder's output), a pure number. Lengths of the polymer are in bead diameters, also written σ
+# on plot axes; the two never appear in the same formula.
+
+# %%
+# On Colab, install the course package first (elsewhere it is already installed).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/protein-ai-course/polymer-vae-bundle"], check=True)
+
+# %%
+import copy
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import helpers
+
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. Sampling cuts the gradient
+#
+# Take the simplest objective with a known answer: $z \sim \mathcal{N}(\mu, \sigma^2)$ and
+# $f(z) = z^2$. Then
+#
+# $$J(\mu, \sigma) = \mathbb{E}[z^2] = \mu^2 + \sigma^2, \qquad
+#   \frac{\partial J}{\partial \mu} = 2\mu, \qquad \frac{\partial J}{\partial \sigma} = 2\sigma .$$
+#
+# In practice we never have $J$ in closed form; we estimate it with $n$ samples,
+# $\hat J = \frac1n \sum_i f(z_i)$, and ask autograd for $\nabla \hat J$. Here is what happens when
+# the samples come straight from a random number generator.
+
+# %%
+MU, SIGMA = 1.0, 0.5
+EXACT_GRAD = np.array([2 * MU, 2 * SIGMA])  # (dJ/dmu, dJ/dsigma)
+
+
+def f(z):
+    """The toy objective f(z) = z^2 (elementwise)."""
+    return z**2
+
+
+def fresh_parameters():
+    return torch.tensor(MU, requires_grad=True), torch.tensor(SIGMA, requires_grad=True)
+
+
+mu, sigma = fresh_parameters()
+z = torch.distributions.Normal(mu, sigma).sample((10_000,))
+print(f"Normal(mu, sigma).sample():  requires_grad={z.requires_grad}, grad_fn={z.grad_fn}")
+try:
+    f(z).mean().backward()
+except RuntimeError as err:
+    print("backward() fails:", err)
+
+# %% [markdown]
+# `.sample()` runs under `torch.no_grad()`: the samples are plain numbers, disconnected from
+# $\mu$ and $\sigma$, so there is nothing to differentiate. `torch.normal(mu, sigma)` is more
+# treacherous: it *does* return a tensor with a `grad_fn`, so `backward()` runs without complaint,
+# but PyTorch defines the derivative of a random draw with respect to its mean and standard
+# deviation as **zero**. The optimizer would receive a silent zero.
+
+# %%
+mu, sigma = fresh_parameters()
+z = torch.normal(mu.expand(10_000), sigma.expand(10_000))
+print(f"torch.normal(mu, sigma):     requires_grad={z.requires_grad}, grad_fn={type(z.grad_fn).__name__}")
+f(z).mean().backward()
+print(f"autograd says  dJ/dmu = {mu.grad.item():.3f},  dJ/dsigma = {sigma.grad.item():.3f}")
+print(f"the truth is   dJ/dmu = {EXACT_GRAD[0]:.3f},  dJ/dsigma = {EXACT_GRAD[1]:.3f}")
+assert mu.grad.item() == 0.0 and sigma.grad.item() == 0.0, "torch.normal is expected to pass no gradient"
+
+# %% [markdown]
+# `.rsample()` ("reparameterized sample") is the fix, and it is nothing more than the trick this
+# notebook is about: it draws $\varepsilon \sim \mathcal{N}(0, 1)$ and returns $\mu + \sigma\varepsilon$.
+
+# %%
+mu, sigma = fresh_parameters()
+z = torch.distributions.Normal(mu, sigma).rsample((100_000,))
+print(f"Normal(mu, sigma).rsample(): grad_fn={type(z.grad_fn).__name__}")
+f(z).mean().backward()
+rsample_grad = np.array([mu.grad.item(), sigma.grad.item()])
+print(f"autograd says  dJ/dmu = {rsample_grad[0]:.3f},  dJ/dsigma = {rsample_grad[1]:.3f}  (exact {EXACT_GRAD})")
+assert np.allclose(rsample_grad, EXACT_GRAD, atol=0.02), "rsample gradients should match 2*mu, 2*sigma"
+
+# %% [markdown]
+# ## 2. The trick: $z = \mu + \sigma \odot \varepsilon$
+#
+# Move the randomness into a parameter-free noise variable and make $z$ a deterministic function
+# of the parameters:
+#
+# $$\varepsilon \sim \mathcal{N}(0, I), \qquad z = \mu + \sigma \odot \varepsilon
+#   \quad\Longrightarrow\quad
+#   \frac{\partial z}{\partial \mu} = 1, \qquad \frac{\partial z}{\partial \sigma} = \varepsilon .$$
+#
+# $z$ has exactly the distribution $\mathcal{N}(\mu, \sigma^2)$, and the chain rule now passes
+# through it: $\nabla_{\mu,\sigma}\, \mathbb{E}_\varepsilon[f(\mu+\sigma\varepsilon)]
+# = \mathbb{E}_\varepsilon[f'(z)\,(1, \varepsilon)]$. The course package implements it as
+# `helpers.reparameterize(mu, sigma, generator)`. Seeding the generator lets us recover the very
+# $\varepsilon$ it used and confirm both derivatives.
+
+# %%
+mu = torch.tensor([0.3, -1.2], requires_grad=True)
+sigma = torch.tensor([0.5, 0.1], requires_grad=True)
+z = helpers.reparameterize(mu, sigma, generator=torch.Generator().manual_seed(1))
+eps = torch.randn(2, generator=torch.Generator().manual_seed(1))  # the same draw, recreated
+
+z.sum().backward()  # d(z1 + z2)/d(parameter) picks out dz_j/d(parameter_j)
+print("z           =", z.detach().numpy())
+print("dz/dmu      =", mu.grad.numpy(), "  (expected 1)")
+print("dz/dsigma   =", sigma.grad.numpy(), "  (expected eps =", eps.numpy(), ")")
+assert torch.allclose(z.detach(), mu.detach() + sigma.detach() * eps)
+assert torch.allclose(mu.grad, torch.ones(2)) and torch.allclose(sigma.grad, eps)
+
+# %% [markdown]
+# A picture of the difference. On the left, a new draw from $\mathcal{N}(\mu, 0.5^2)$ at every
+# value of $\mu$: the samples jump around, and there is no curve whose slope autograd could take.
+# On the right, five fixed noise values $\varepsilon_k$ (quantiles of $\mathcal{N}(0,1)$) and $z_k(\mu) = \mu + 0.5\,\varepsilon_k$:
+# every sample moves smoothly (here with slope 1) as the parameter changes.
+
+# %%
+mus = np.linspace(-2, 2, 41)
+fixed_eps = np.array([-1.28, -0.52, 0.0, 0.52, 1.28])  # the 10, 30, 50, 70, 90 % quantiles of N(0, 1)
+fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True, constrained_layout=True)
+for k in range(5):
+    ax_l.plot(mus, mus + 0.5 * rng.standard_normal(len(mus)), ".", color=f"C{k}", ms=5)
+    ax_r.plot(mus, mus + 0.5 * fixed_eps[k], "-", color=f"C{k}", label=f"ε = {fixed_eps[k]:+.2f}")
+ax_l.set(xlabel="μ", ylabel="sample z", title="fresh draw at every μ")
+ax_r.set(xlabel="μ", title="z = μ + σε, ε held fixed (σ = 0.5)")
+ax_r.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## 3. Checking the gradient against finite differences
+#
+# A gradient you have not checked is a gradient you do not have. The central finite difference
+#
+# $$\frac{\partial \hat J}{\partial \mu} \approx \frac{\hat J(\mu + h) - \hat J(\mu - h)}{2h}$$
+#
+# must agree with autograd. With a Monte-Carlo objective there is a catch: if $\hat J(\mu+h)$ and
+# $\hat J(\mu-h)$ use *different* random samples, their difference is dominated by sampling noise
+# of size $\sim 1/\sqrt{n}$, divided by a tiny $2h$. The cure is **common random numbers**: draw
+# $\varepsilon_1..\varepsilon_n$ once and evaluate $\hat J$ at both points with the same
+# $\varepsilon$. With the reparameterization, $\hat J(\mu, \sigma)
+# = \frac1n\sum_i f(\mu + \sigma\varepsilon_i)$ is then a smooth deterministic function of the
+# parameters, and its finite differences are exact up to $O(h^2)$. We work in float64 so that
+# $h = 10^{-6}$ is not swamped by rounding.
+
+# %%
+def mc_objective(mu, sigma, eps):
+    """J_hat(mu, sigma) = mean_i f(mu + sigma * eps_i) with the noise eps given (common random numbers)."""
+    return f(mu + sigma * eps).mean()
+
+
+n, h = 10_000, 1e-6
+eps = torch.randn(n, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+mu = torch.tensor(MU, dtype=torch.float64, requires_grad=True)
+sigma = torch.tensor(SIGMA, dtype=torch.float64, requires_grad=True)
+mc_objective(mu, sigma, eps).backward()
+autograd = np.array([mu.grad.item(), sigma.grad.item()])
+
+with torch.no_grad():
+    fd_common = np.array([
+        (mc_objective(mu + h, sigma, eps) - mc_objective(mu - h, sigma, eps)).item() / (2 * h),
+        (mc_objective(mu, sigma + h, eps) - mc_objective(mu, sigma - h, eps)).item() / (2 * h),
+    ])
+    gen = torch.Generator().manual_seed(3)
+    fresh = lambda: torch.randn(n, generator=gen, dtype=torch.float64)  # noqa: E731
+    fd_fresh = np.array([
+        (mc_objective(mu + h, sigma, fresh()) - mc_objective(mu - h, sigma, fresh())).item() / (2 * h),
+        (mc_objective(mu, sigma + h, fresh()) - mc_objective(mu, sigma - h, fresh())).item() / (2 * h),
+    ])
+
+print(f"{'':34s}{'dJ/dmu':>14s}{'dJ/dsigma':>14s}")
+for name, g in [("exact (2 mu, 2 sigma)", EXACT_GRAD), ("autograd, pathwise (n = 10^4)", autograd),
+                ("finite diff., common random numbers", fd_common), ("finite diff., fresh samples", fd_fresh)]:
+    print(f"{name:34s}{g[0]:14.6f}{g[1]:14.6f}")
+print("max |autograd - finite difference (common)| =", f"{np.abs(autograd - fd_common).max():.2e}")
+assert np.allclose(autograd, fd_common, rtol=1e-6, atol=1e-8), "autograd and finite differences disagree"
+assert np.all(np.abs(autograd - EXACT_GRAD) < 0.05), "the pathwise gradient should be close to the exact one"
+
+# %% [markdown]
+# The same check on the real thing: the reconstruction part of a VAE loss. Take the course's
+# pretrained polymer VAE, one held-out conformation $x$ (24 numbers), its encoder output
+# $(\mu, \sigma) = q_\phi(z\mid x)$ (two latent dimensions each), and
+#
+# $$L(\mu, \sigma) = \frac1n \sum_{i=1}^n \big\lVert \mathrm{dec}_\theta(\mu + \sigma \odot \varepsilon_i) - x \big\rVert^2 ,$$
+#
+# the squared error of decoding reparameterized samples (in σ², bead diameters squared). Autograd
+# differentiates through the whole decoder; finite differences with common random numbers must
+# agree in all four partial derivatives.
+
+# %%
+model, _ = helpers.load_pretrained()
+train, test = helpers.train_test_split(helpers.preprocess(helpers.load_paths()), seed=42)
+x = torch.as_tensor(test[:1], dtype=torch.float64)  # one held-out conformation, (1, 24)
+decoder = copy.deepcopy(model.decoder).double()      # float64 copy for clean finite differences
+with torch.no_grad():
+    mu0, sigma0 = (t.double() for t in model.encode(x.float()))
+print("encoder output for this conformation: mu =", mu0.numpy().round(3), " sigma =", sigma0.numpy().round(4))
+
+eps = torch.randn(256, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+
+
+def decoder_loss(mu, sigma):
+    """Mean squared reconstruction error (summed over 24 coordinates) of z = mu + sigma * eps."""
+    return ((decoder(mu + sigma * eps) - x) ** 2).sum(-1).mean()
+
+
+mu, sigma = mu0.clone().requires_grad_(), sigma0.clone().requires_grad_()
+decoder_loss(mu, sigma).backward()
+autograd = torch.cat([mu.grad[0], sigma.grad[0]]).numpy()
+
+finite = []
+with torch.no_grad():
+    for which, j in [("mu", 0), ("mu", 1), ("sigma", 0), ("sigma", 1)]:
+        step = torch.zeros_like(mu0)
+        step[0, j] = h
+        if which == "mu":
+            finite.append((decoder_loss(mu0 + step, sigma0) - decoder_loss(mu0 - step, sigma0)).item() / (2 * h))
+        else:
+            finite.append((decoder_loss(mu0, sigma0 + step) - decoder_loss(mu0, sigma0 - step)).item() / (2 * h))
+finite = np.array(finite)
+for name, a, b in zip(["dL/dmu_1", "dL/dmu_2", "dL/dsigma_1", "dL/dsigma_2"], autograd, finite):
+    print(f"{name:12s} autograd {a:12.6f}   finite difference {b:12.6f}")
+rel_err = np.abs(autograd - finite).max() / np.abs(autograd).max()
+print(f"largest relative difference: {rel_err:.1e}")
+assert rel_err < 1e-5, "decoder gradients from autograd and finite differences disagree"
+
+# %% [markdown]
+# ## 4. The other way: the score-function (REINFORCE) estimator
+#
+# The reparameterization is not the only way to differentiate an expectation. Write it as an
+# integral and move the gradient onto the density:
+#
+# $$\nabla_\lambda\, \mathbb{E}_{q_\lambda}[f(z)]
+#   = \int f(z)\, \nabla_\lambda q_\lambda(z)\, dz
+#   = \int f(z)\, q_\lambda(z)\, \nabla_\lambda \log q_\lambda(z)\, dz
+#   = \mathbb{E}_{q_\lambda}\big[f(z)\, \nabla_\lambda \log q_\lambda(z)\big],$$
+#
+# using $\nabla q = q\, \nabla \log q$. The gradient of $\log q$ is called the *score*. For
+# $q = \mathcal{N}(\mu, \sigma^2)$ and $z = \mu + \sigma\varepsilon$:
+#
+# $$\frac{\partial \log q}{\partial \mu} = \frac{z-\mu}{\sigma^2} = \frac{\varepsilon}{\sigma},
+#   \qquad
+#   \frac{\partial \log q}{\partial \sigma} = \frac{(z-\mu)^2 - \sigma^2}{\sigma^3} = \frac{\varepsilon^2 - 1}{\sigma}.$$
+#
+# | estimator | per-sample gradient for $\mu$ | for $\sigma$ | needs |
+# | --- | --- | --- | --- |
+# | pathwise (reparameterization) | $f'(z)$ | $f'(z)\,\varepsilon$ | $f$ differentiable, $z$ reparameterizable |
+# | score function (REINFORCE) | $f(z)\,\varepsilon/\sigma$ | $f(z)\,(\varepsilon^2-1)/\sigma$ | only values $f(z)$ and $\nabla\log q$ |
+#
+# In code, REINFORCE is usually written as a *surrogate loss*: draw $z$ without gradient, then
+# backpropagate through `f(z).detach() * q.log_prob(z)`. The two forms give the same number:
+
+# %%
+def pathwise_grads(eps, mu=MU, sigma=SIGMA):
+    """Per-sample pathwise gradients (d/dmu, d/dsigma) of f(z) = z^2: 2z and 2z * eps."""
+    z = mu + sigma * eps
+    return 2 * z, 2 * z * eps
+
+
+def score_grads(eps, mu=MU, sigma=SIGMA):
+    """Per-sample score-function gradients (d/dmu, d/dsigma) of E[z^2]: f(z) eps/sigma, f(z)(eps^2-1)/sigma."""
+    fz = f(mu + sigma * eps)
+    return fz * eps / sigma, fz * (eps**2 - 1) / sigma
+
+
+mu, sigma = fresh_parameters()
+q = torch.distributions.Normal(mu, sigma)
+z = q.sample((1000,))                            # no gradient through the sample itself
+surrogate = (f(z).detach() * q.log_prob(z)).mean()
+surrogate.backward()
+by_formula = [g.mean().item() for g in score_grads(((z - MU) / SIGMA).numpy())]
+print(f"surrogate-loss autograd: ({mu.grad.item():.5f}, {sigma.grad.item():.5f});  formula: "
+      f"({by_formula[0]:.5f}, {by_formula[1]:.5f})")
+assert np.allclose([mu.grad.item(), sigma.grad.item()], by_formula, rtol=1e-4)
+
+# %% [markdown]
+# **Both estimators are unbiased.** Averaged over many samples, each must land on the exact
+# gradient $(2\mu, 2\sigma) = (2, 1)$, within its standard error $\mathrm{sd}/\sqrt{n}$.
+
+# %%
+n_big = 1_000_000
+eps = rng.standard_normal(n_big)
+print(f"{'':22s}{'dJ/dmu':>22s}{'dJ/dsigma':>22s}")
+print(f"{'exact':22s}{EXACT_GRAD[0]:>22.4f}{EXACT_GRAD[1]:>22.4f}")
+for name, grads in [("pathwise", pathwise_grads(eps)), ("score function", score_grads(eps))]:
+    means = np.array([g.mean() for g in grads])
+    ses = np.array([g.std() / math.sqrt(n_big) for g in grads])
+    print(f"{name:22s}" + "".join(f"{m:>14.4f} ± {s:.4f}" for m, s in zip(means, ses)))
+    assert np.all(np.abs(means - EXACT_GRAD) < 4 * ses), f"{name} estimator looks biased"
+
+# %% [markdown]
+# ## 5. Same mean, very different variance
+#
+# Unbiasedness is not enough: stochastic gradient descent takes one noisy estimate per step, and
+# its noise is what limits learning. We repeat each estimator $R = 2000$ times with $n$ samples
+# each and measure the variance of the gradient for $\mu$ across repetitions. For $f(z) = z^2$ the
+# per-sample variances are known exactly (moments of a Gaussian: $\mathbb{E}\varepsilon^2 = 1$,
+# $\mathbb{E}\varepsilon^4 = 3$, $\mathbb{E}\varepsilon^6 = 15$):
+#
+# $$\operatorname{Var}_{\text{path}} = \operatorname{Var}(2z) = 4\sigma^2, \qquad
+#   \operatorname{Var}_{\text{score}} = \frac{\mathbb{E}[(\mu+\sigma\varepsilon)^4\varepsilon^2]}{\sigma^2} - 4\mu^2
+#   = \frac{\mu^4}{\sigma^2} + 14\mu^2 + 15\sigma^2 ,$$
+#
+# and an average of $n$ independent samples divides both by $n$. The dashed lines below are these
+# formulas; the dots are measurements.
+
+# %%
+def variance_of_mean(grad_fn, n, reps, sigma=SIGMA):
+    """Variance over `reps` repetitions of the n-sample average of the d/dmu gradient."""
+    eps = rng.standard_normal((reps, n))
+    return grad_fn(eps, sigma=sigma)[0].mean(axis=1).var()
+
+
+def var_path(sigma, mu=MU):
+    return 4 * sigma**2
+
+
+def var_score(sigma, mu=MU):
+    return mu**4 / sigma**2 + 14 * mu**2 + 15 * sigma**2
+
+
+REPS = 2000
+ns = np.array([1, 3, 10, 30, 100, 300, 1000])
+v_path_n = np.array([variance_of_mean(pathwise_grads, n, REPS) for n in ns])
+v_score_n = np.array([variance_of_mean(score_grads, n, REPS) for n in ns])
+
+sigmas = np.logspace(-2, 0.5, 11)
+v_path_s = np.array([variance_of_mean(pathwise_grads, 1, 20_000, sigma=s) for s in sigmas])
+v_score_s = np.array([variance_of_mean(score_grads, 1, 20_000, sigma=s) for s in sigmas])
+
+fig, (ax_n, ax_s) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+for v, fn, name, c in [(v_path_n, var_path, "pathwise", "C0"), (v_score_n, var_score, "score function", "C3")]:
+    ax_n.loglog(ns, v, "o", color=c, label=f"{name} (measured)")
+    ax_n.loglog(ns, fn(SIGMA) / ns, "--", color=c, lw=1, label=f"{name}: formula / n")
+ax_n.set(xlabel="samples per gradient estimate n", ylabel="variance of ∂Ĵ/∂μ",
+         title=f"Variance vs n (μ = {MU}, σ = {SIGMA})")
+ax_n.legend(fontsize=8)
+for v, fn, name, c in [(v_path_s, var_path, "pathwise", "C0"), (v_score_s, var_score, "score function", "C3")]:
+    ax_s.loglog(sigmas, v, "o", color=c, label=f"{name} (measured)")
+    ax_s.loglog(sigmas, fn(sigmas), "--", color=c, lw=1, label=f"{name} (formula)")
+ax_s.set(xlabel="standard deviation σ of q", ylabel="per-sample variance of ∂f/∂μ estimate",
+         title=f"Variance vs σ (μ = {MU}, n = 1)")
+ax_s.legend(fontsize=8)
+plt.show()
+
+ratio_n = v_score_n / v_path_n
+print("variance ratio score/pathwise at each n:", np.round(ratio_n, 1))
+print(f"formula: {var_score(SIGMA) / var_path(SIGMA):.1f} at σ = {SIGMA};"
+      f" {var_score(0.01) / var_path(0.01):.2e} at σ = 0.01")
+assert np.all(v_path_n < v_score_n), "the pathwise estimator should have the smaller variance"
+assert np.allclose(v_path_n * ns, var_path(SIGMA), rtol=0.2), "pathwise variance should be 4 sigma^2 / n"
+assert np.allclose(v_score_n * ns, var_score(SIGMA), rtol=0.35), "score-function variance off its formula"
+assert np.all(v_path_s < v_score_s)
+
+# %% [markdown]
+# Two things to read off the plots. Left: both variances fall as $1/n$ (slope −1), so the ratio
+# between them is the same at every $n$: about 22 here, meaning REINFORCE needs ~22 times more
+# samples for the same precision. Right: as $q$ gets narrow the pathwise variance *shrinks*
+# ($\propto \sigma^2$), while the score-function variance *explodes* ($\propto 1/\sigma^2$), because
+# the score $\varepsilon/\sigma$ grows while $f$ stays the same size.
+#
+# A trained VAE lives at the far left of that plot: the pretrained model's encoder outputs
+# $\sigma \approx 0.05$. Here is the same comparison on the actual VAE objective, the squared
+# reconstruction error of one held-out polymer, $f(z) = \lVert \mathrm{dec}_\theta(z) - x\rVert^2$
+# with $z \sim q_\phi(z\mid x)$ (gradients with respect to both components of $\mu$; variance summed
+# over them; one sample per estimate, as in VAE training).
+
+# %%
+R = 4000
+xf = torch.as_tensor(test[:1])
+with torch.no_grad():
+    mu_q, sigma_q = model.encode(xf)
+eps = torch.randn(R, 2, generator=torch.Generator().manual_seed(5))
+mu_rep = mu_q.repeat(R, 1).requires_grad_()          # one copy of mu per repetition
+f_vals = ((model.decode(mu_rep + sigma_q * eps) - xf) ** 2).sum(-1)
+f_vals.sum().backward()                              # row r of mu_rep.grad = d f(z_r) / d mu
+g_path = mu_rep.grad.numpy()
+g_score = (f_vals.detach()[:, None] * eps / sigma_q).numpy()
+
+var_p, var_s = g_path.var(0).sum(), g_score.var(0).sum()
+mean_p, mean_s = g_path.mean(0), g_score.mean(0)
+se_s = g_score.std(0) / math.sqrt(R)
+print("encoder sigma for this x:", sigma_q.numpy().round(3))
+print(f"mean gradient  pathwise {mean_p.round(2)}   score function {mean_s.round(2)} ± {se_s.round(2)}")
+print(f"per-sample variance  pathwise {var_p:.3g}   score function {var_s:.3g}   ratio {var_s / var_p:.0f}")
+assert np.all(np.abs(mean_s - mean_p) < 4 * se_s + 1e-3), "both estimators should agree on the mean gradient"
+assert var_p * 100 < var_s, "on a narrow VAE posterior the pathwise estimator should win by far"
+
+# %% [markdown]
+# Both estimators agree on the mean gradient (within the score function's large error bar), but
+# a single REINFORCE sample is hundreds of times noisier, and this conformation's $\sigma$ is
+# still larger than the typical $0.05$. To match the pathwise precision, REINFORCE would need
+# hundreds of decoder passes per data point and step instead of one.
+
+# %% [markdown]
+# ## 6. Why VAEs use the pathwise estimator
+#
+# - **It uses more information.** The pathwise gradient contains $f'(z)$, the decoder's own
+#   gradient; REINFORCE only sees the values $f(z)$ and must infer the slope from how they
+#   correlate with the noise. That costs variance, as measured above.
+# - **It gets better, not worse, as the encoder becomes confident.** VAE posteriors are narrow
+#   ($\sigma \approx 0.05$ here), exactly where the score function's $1/\sigma^2$ variance
+#   hurts most. With the pathwise estimator a single sample per data point and step is enough.
+# - **It is free.** $z = \mu + \sigma \odot \varepsilon$ is one line (`helpers.reparameterize`,
+#   `Normal.rsample`), and ordinary backpropagation does the rest.
+#
+# REINFORCE still has its place: when $z$ is **discrete** (choosing amino acids, a bond
+# topology) there is no smooth $z(\varepsilon)$, and when $f$ is a black box without gradients
+# (a docking score, a lab measurement). Then one uses the score function with variance
+# reduction (a *baseline*, Exercise 4.2), or continuous relaxations such as Gumbel-softmax.
+#
+# ### Exercise 4.1 · The log-variance parameterization
+#
+# The lecture's encoder outputs $\ell = \log \sigma^2$ instead of $\sigma$, so
+# $z = \mu + e^{\ell/2}\,\varepsilon$. Work out $\partial z/\partial \ell$ on paper and write it in
+# `dz_dlogvar` (as a function of `logvar` and `eps`). The self-check compares it with autograd.
+
+# %%
+def dz_dlogvar(logvar, eps):
+    """Your formula for dz/d(logvar) where z = mu + exp(logvar / 2) * eps."""
+    return torch.zeros_like(eps)  # replace with your answer
+
+
+# %%
+# Self-check (Exercise 4.1)
+def check_dz_dlogvar(candidate):
+    logvar = torch.tensor([-3.0, 0.0, 1.5], requires_grad=True)
+    eps = torch.tensor([0.7, -1.1, 2.0])
+    z = torch.zeros(3) + torch.exp(0.5 * logvar) * eps
+    z.sum().backward()
+    ok = torch.allclose(candidate(logvar.detach(), eps), logvar.grad, atol=1e-6)
+    print("✓ correct" if ok else f"✗ not yet: autograd gives {logvar.grad.numpy().round(4)}")
+    return ok
+
+
+check_dz_dlogvar(dz_dlogvar);
+
+# %% jupyter={"source_hidden": true}
+# Solution (click to expand)
+# dz/dl = d/dl exp(l/2) * eps = (1/2) exp(l/2) eps = sigma * eps / 2
+def dz_dlogvar_solution(logvar, eps):
+    return 0.5 * torch.exp(0.5 * logvar) * eps
+
+
+assert check_dz_dlogvar(dz_dlogvar_solution)
+
+# %% [markdown]
+# ### Exercise 4.2 · A baseline for REINFORCE
+#
+# Since $\mathbb{E}[\nabla \log q] = 0$, subtracting any constant $b$ from $f$ leaves the
+# score-function estimator unbiased: $\mathbb{E}[(f(z) - b)\,\nabla \log q(z)] = \nabla J$. A good
+# $b$ (close to the typical value of $f$) can shrink its variance a lot. Choose `b` for
+# $f(z) = z^2$ with $\mu = 1, \sigma = 0.5$ and see how close you get to the pathwise variance
+# ($4\sigma^2 = 1$). The self-check verifies that the estimator stays unbiased and reports the
+# variance.
+
+# %%
+b = 0.0  # your baseline
+
+
+# %%
+# Self-check (Exercise 4.2)
+def check_baseline(b, n=200_000, seed=6):
+    eps = np.random.default_rng(seed).standard_normal(n)
+    g = (f(MU + SIGMA * eps) - b) * eps / SIGMA          # score-function gradient for mu, with baseline
+    mean, se, var = g.mean(), g.std() / math.sqrt(n), g.var()
+    unbiased = abs(mean - EXACT_GRAD[0]) < 4 * se
+    print(f"b = {b}: mean {mean:.3f} ± {se:.3f} (exact {EXACT_GRAD[0]}), per-sample variance {var:.2f} "
+          f"(no baseline {var_score(SIGMA):.2f}, pathwise {var_path(SIGMA):.2f})")
+    print("✓ still unbiased" if unbiased else "✗ biased?!", "·",
+          "✓ variance reduced" if var < 0.8 * var_score(SIGMA) else "✗ variance not reduced yet")
+    return unbiased, var
+
+
+check_baseline(b);
+
+# %% jupyter={"source_hidden": true}
+# Solution (click to expand)
+# The average value of f, E[z^2] = mu^2 + sigma^2 = 1.25, is a natural baseline (in practice
+# one uses a running mean of f or a small network predicting it). The variance falls from
+# ~21.8 to ~10.5. The best constant for the mu-gradient is b = E[f eps^2] / E[eps^2] = mu^2 + 3 sigma^2
+# = 1.75 (variance 9.5); the pathwise estimator's 1.0 stays out of reach.
+unbiased, var_b = check_baseline(MU**2 + SIGMA**2)
+assert unbiased and var_b < 0.5 * var_score(SIGMA)
+
+# %% [markdown]
+# ## Key takeaways
+#
+# - A sample drawn by a random number generator has no derivative: `.sample()` cuts the graph,
+#   and `torch.normal(mu, sigma)` silently returns **zero** gradients.
+# - The reparameterization $z = \mu + \sigma \odot \varepsilon$, $\varepsilon \sim \mathcal{N}(0, I)$,
+#   moves the randomness into a parameter-free input; then $\partial z/\partial\mu = 1$ and
+#   $\partial z/\partial\sigma = \varepsilon$, and backpropagation works (`rsample`).
+# - Check Monte-Carlo gradients with finite differences using **common random numbers**; with
+#   fresh samples the check is pure noise.
+# - The score-function estimator $\mathbb{E}[f(z)\nabla\log q(z)]$ is also unbiased and needs no
+#   gradient of $f$, but its variance is larger and grows like $1/\sigma^2$; on the trained VAE it
+#   is hundreds of times larger than the pathwise one.
+# - VAEs use the pathwise gradient; REINFORCE (with baselines) is for discrete latents and
+#   black-box objectives.

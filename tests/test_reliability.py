@@ -1,0 +1,396 @@
+"""Reliability: offline, deterministic, clear errors for bad input, safe under faults, robust numerics.
+
+Whatever a student passes in, helpers either works or says what it expected; whatever
+crashes half-way, no later run reads a half-written file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST_SIMULATION
+
+import helpers
+from helpers import _io
+
+# ----------------------------------------------------------------------------- offline
+
+
+def test_connections_to_the_network_fail_immediately():
+    start = time.perf_counter()
+    with pytest.raises(_io.NetworkBlockedError, match="network access is blocked"):
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(("10.255.255.1", 80))
+    with pytest.raises(_io.NetworkBlockedError):
+        socket.create_connection(("10.255.255.1", 80), timeout=5)
+    with pytest.raises(_io.NetworkBlockedError):
+        socket.getaddrinfo("example.com", 443)  # a DNS look-up is network access too
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen("http://10.255.255.1/", timeout=5)
+    assert time.perf_counter() - start < 1.0  # refused at once, not after a timeout
+    assert len(_io.blocked_attempts) == 4
+    _io.blocked_attempts.clear()  # expected here; any other test with attempts fails
+
+
+def test_swallowed_network_errors_are_still_recorded():
+    try:
+        socket.create_connection(("192.0.2.1", 443))
+    except OSError:  # code that silently falls back when offline
+        pass
+    assert _io.blocked_attempts == [repr(("192.0.2.1", 443))]
+    _io.blocked_attempts.clear()
+
+
+def test_loopback_keeps_working():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        for host in ("127.0.0.1", "localhost"):
+            with socket.create_connection((host, port), timeout=5) as client:
+                peer, _ = server.accept()
+                with peer:
+                    client.sendall(b"ping")
+                    assert peer.recv(4) == b"ping"
+    assert _io.blocked_attempts == []
+
+
+def test_offline_variable_is_exported_for_kernels_and_subprocesses():
+    assert os.environ["POLYMER_VAE_OFFLINE"] == "1"
+    code = (
+        "import socket, helpers\n"
+        "try:\n"
+        "    socket.create_connection(('10.255.255.1', 80), timeout=5)\n"
+        "except helpers._io.NetworkBlockedError:\n"
+        "    print('blocked')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "blocked", result.stderr
+
+
+# ----------------------------------------------------------------------------- determinism
+
+
+def _pipeline(seed):
+    """Simulate, preprocess, split, train a few epochs and sample, all from one seed."""
+    paths = helpers.simulate_polymer(80, seed=seed, cache=False, **FAST_SIMULATION)
+    data = helpers.preprocess(paths)
+    train, test = helpers.train_test_split(data, seed=seed)
+    torch.manual_seed(seed)
+    model = helpers.PolymerVAE(hidden_dim=16, n_hidden=1)
+    history = helpers.train_vae(model, train, test, epochs=2, batch_size=16, seed=seed, progress=False)
+    return dict(
+        paths=paths,
+        data=data,
+        test=test,
+        loss=np.array(history.train_loss + history.test_recon),
+        samples=model.sample(10, seed=seed).numpy(),
+    )
+
+
+def test_same_seed_gives_identical_arrays_and_another_seed_different_ones():
+    first, second, other = _pipeline(0), _pipeline(0), _pipeline(1)
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+        assert not np.array_equal(first[name], other[name]), name
+
+
+def test_sampling_does_not_depend_on_global_random_state(tiny_model):
+    model = tiny_model()
+    torch.manual_seed(123)
+    a = model.sample(4, seed=7)
+    torch.randn(1000)
+    b = model.sample(4, seed=7)
+    torch.testing.assert_close(a, b)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+GOOD = np.zeros((4, 12, 2)) + np.arange(12)[None, :, None] * [1.0, 0.0]  # straight chains
+FLAT = np.zeros((4, 24), dtype=np.float32)
+NAN = GOOD.copy()
+NAN[1, 3, 0] = np.nan
+INF = GOOD.copy()
+INF[0, 0, 1] = np.inf
+
+
+def _model():
+    torch.manual_seed(0)
+    return helpers.PolymerVAE(hidden_dim=8, n_hidden=1)
+
+
+BAD_INPUT = [
+    # (id, call, exception, words the message must contain)
+    ("preprocess wrong last axis", lambda: helpers.preprocess(np.zeros((4, 12, 3))), ValueError, "(..., any, 2)"),
+    ("preprocess flat data", lambda: helpers.preprocess(FLAT), ValueError, "3 dimensions"),
+    ("preprocess one frame without batch", lambda: helpers.preprocess(GOOD[0]), ValueError, "3 dimensions"),
+    ("preprocess NaN", lambda: helpers.preprocess(NAN), ValueError, "NaN or infinite"),
+    ("preprocess inf", lambda: helpers.preprocess(INF), ValueError, "NaN or infinite"),
+    ("preprocess empty", lambda: helpers.preprocess(np.zeros((0, 12, 2))), ValueError, "at least 1"),
+    ("preprocess strings", lambda: helpers.preprocess(np.full((2, 12, 2), "a")), TypeError, "real numbers"),
+    ("preprocess object", lambda: helpers.preprocess(np.empty((2, 12, 2), dtype=object)), TypeError, "real numbers"),
+    ("preprocess None", lambda: helpers.preprocess(None), TypeError, "numpy array or torch tensor"),
+    ("preprocess two beads", lambda: helpers.preprocess(np.ones((3, 2, 2))), ValueError, "at least 3 beads"),
+    ("split one frame", lambda: helpers.train_test_split(FLAT[:1]), ValueError, "at least 2"),
+    ("split fraction 1", lambda: helpers.train_test_split(FLAT, test_fraction=1.0), ValueError, "between 0 and 1"),
+    ("split fraction str", lambda: helpers.train_test_split(FLAT, test_fraction="0.1"), ValueError, "between 0 and 1"),
+    ("split seed None", lambda: helpers.train_test_split(FLAT, seed=None), TypeError, "seed"),
+    ("unflatten odd", lambda: helpers.unflatten(np.zeros((2, 23))), ValueError, "even"),
+    ("load unknown source", lambda: helpers.load_paths("simulation"), ValueError, "'simulate', 'dmol'"),
+    ("simulate zero frames", lambda: helpers.simulate_polymer(0), ValueError, "n_frames must be >= 1"),
+    ("simulate float frames", lambda: helpers.simulate_polymer(10.0), TypeError, "n_frames must be an integer"),
+    ("simulate negative kT", lambda: helpers.simulate_polymer(10, kT=-1.0), ValueError, "kT must be a finite number > 0"),
+    ("simulate zero dt", lambda: helpers.simulate_polymer(10, dt=0.0), ValueError, "dt"),
+    ("simulate nan friction", lambda: helpers.simulate_polymer(10, friction=float("nan")), ValueError, "friction"),
+    ("simulate unknown option", lambda: helpers.simulate_polymer(10, temperature=2.0), ValueError, "unknown simulation parameter"),
+    ("simulate seed None", lambda: helpers.simulate_polymer(10, seed=None), TypeError, "seed"),
+    ("simulate seed negative", lambda: helpers.simulate_polymer(10, seed=-3), ValueError, "seed"),
+    ("model unknown sigma", lambda: helpers.PolymerVAE(sigma="exp"), ValueError, "'logvar', 'softplus'"),
+    ("encoder unknown sigma", lambda: helpers.Encoder(sigma="std"), ValueError, "unknown sigma"),
+    ("train zero epochs", lambda: helpers.train_vae(_model(), FLAT, epochs=0), ValueError, "epochs must be >= 1"),
+    ("train negative epochs", lambda: helpers.train_vae(_model(), FLAT, epochs=-2), ValueError, "epochs"),
+    ("train zero lr", lambda: helpers.train_vae(_model(), FLAT, lr=0.0), ValueError, "lr must be a finite number > 0"),
+    ("train negative lr", lambda: helpers.train_vae(_model(), FLAT, lr=-1e-3), ValueError, "lr"),
+    ("train inf lr", lambda: helpers.train_vae(_model(), FLAT, lr=float("inf")), ValueError, "lr"),
+    ("train string lr", lambda: helpers.train_vae(_model(), FLAT, lr="1e-3"), TypeError, "lr must be a number"),
+    ("train negative beta", lambda: helpers.train_vae(_model(), FLAT, beta=-0.1), ValueError, "beta must be a finite number >= 0"),
+    ("train nan beta", lambda: helpers.train_vae(_model(), FLAT, beta=float("nan")), ValueError, "beta"),
+    ("train zero batch", lambda: helpers.train_vae(_model(), FLAT, batch_size=0), ValueError, "batch_size"),
+    ("train unknown reduction", lambda: helpers.train_vae(_model(), FLAT, reduction="avg"), ValueError, "'mean', 'sum'"),
+    ("train unknown schedule", lambda: helpers.train_vae(_model(), FLAT, schedule="step"), ValueError, "'constant', 'cosine'"),
+    ("train raw paths", lambda: helpers.train_vae(_model(), GOOD), ValueError, "2 dimensions"),
+    ("train wrong width", lambda: helpers.train_vae(_model(), np.zeros((4, 20))), ValueError, "(..., 24)"),
+    ("train NaN data", lambda: helpers.train_vae(_model(), np.full((4, 24), np.nan)), ValueError, "NaN"),
+    ("train empty", lambda: helpers.train_vae(_model(), np.zeros((0, 24))), ValueError, "at least 1"),
+    ("train bad test set", lambda: helpers.train_vae(_model(), FLAT, np.zeros((4, 12, 2))), ValueError, "test"),
+    ("train not a model", lambda: helpers.train_vae(torch.nn.Linear(24, 24), FLAT), TypeError, "PolymerVAE"),
+    ("train seed None", lambda: helpers.train_vae(_model(), FLAT, seed=None), TypeError, "seed"),
+    ("evaluate NaN", lambda: helpers.evaluate(_model(), np.full((2, 24), np.inf)), ValueError, "NaN"),
+    ("vae_loss negative beta", lambda: helpers.vae_loss(*[torch.zeros(2, 2)] * 3, torch.ones(2, 2), beta=-1), ValueError, "beta"),
+    ("measure 3 numbers", lambda: helpers.radius_of_gyration(np.zeros((4, 3))), ValueError, "beads, 2"),
+    ("validity bad reference", lambda: helpers.validity(GOOD, GOOD[0]), ValueError, "set of frames"),
+    ("pretrained unknown", lambda: helpers.load_pretrained("big"), ValueError, "expected one of"),
+]
+
+
+@pytest.mark.parametrize("call, error, words", [case[1:] for case in BAD_INPUT], ids=[case[0] for case in BAD_INPUT])
+def test_bad_input_gets_a_clear_error(call, error, words, tmp_cache):
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value)
+    assert not tmp_cache.exists() or not any(tmp_cache.iterdir())  # no files left behind
+
+
+def test_single_frames_work_where_they_make_sense(tiny_model):
+    one = GOOD[:1]
+    assert helpers.preprocess(one).shape == (1, 24)
+    assert helpers.radius_of_gyration(one[0]) > 0  # an unbatched (beads, 2) frame
+    assert helpers.simulate_polymer(1, cache=False, **FAST_SIMULATION).shape == (1, 12, 2)
+    model = tiny_model()
+    history = helpers.train_vae(model, helpers.preprocess(one), helpers.preprocess(one), epochs=2, progress=False)
+    assert history.epochs == 2 and np.isfinite(history.test_recon).all()
+    assert helpers.reconstruction_error(model, helpers.preprocess(one)) >= 0
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("crash", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_crash_during_atomic_write_leaves_no_partial_file(tmp_path, crash):
+    target = tmp_path / "out.bin"
+
+    def writer(f):
+        f.write(b"half of the")
+        raise crash
+
+    with pytest.raises(type(crash)):
+        _io.atomic_write(target, writer)
+    assert _leftovers(tmp_path) == []  # neither the target nor a temporary file
+
+    target.write_bytes(b"old and complete")
+    with pytest.raises(type(crash)):
+        _io.atomic_write(target, writer)
+    assert target.read_bytes() == b"old and complete" and _leftovers(tmp_path) == ["out.bin"]
+
+
+def test_crash_while_caching_a_simulation_is_recovered(tmp_cache, monkeypatch):
+    real_save = np.save
+
+    def crashing_save(f, array, allow_pickle=False):
+        f.write(b"\x93NUMPY partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", crashing_save)
+    with pytest.raises(KeyboardInterrupt):
+        helpers.simulate_polymer(30, seed=2, **FAST_SIMULATION)
+    assert _leftovers(tmp_cache) == []
+    monkeypatch.setattr(np, "save", real_save)
+    frames = helpers.simulate_polymer(30, seed=2, **FAST_SIMULATION)
+    np.testing.assert_array_equal(frames, helpers.simulate_polymer(30, seed=2, cache=False, **FAST_SIMULATION))
+
+
+def test_full_disk_while_caching_warns_and_returns_the_result(tmp_cache, monkeypatch):
+    def full_disk(f, array, allow_pickle=False):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full_disk)
+    with pytest.warns(UserWarning, match="not cached"):
+        frames = helpers.simulate_polymer(30, seed=2, **FAST_SIMULATION)
+    assert frames.shape == (30, 12, 2) and _leftovers(tmp_cache) == []
+
+
+def test_corrupt_cache_file_is_recomputed(tmp_cache):
+    expected = helpers.simulate_polymer(30, seed=2, **FAST_SIMULATION)
+    (cached,) = tmp_cache.glob("*.npy")
+    cached.write_bytes(cached.read_bytes()[:200])  # e.g. written by an older, crashed version
+    with pytest.warns(UserWarning, match="unreadable cache file"):
+        again = helpers.simulate_polymer(30, seed=2, **FAST_SIMULATION)
+    np.testing.assert_array_equal(again, expected)
+    np.testing.assert_array_equal(np.load(cached), expected)  # and the file was repaired
+
+
+def test_crash_while_saving_a_checkpoint_keeps_the_old_one(tmp_path, tiny_model, monkeypatch):
+    old, new = tiny_model(seed=0), tiny_model(seed=1)
+    path = helpers.save_checkpoint(old, tmp_path / "model.pt", version=1)
+    real_save = torch.save
+
+    def crashing_save(obj, f):
+        real_save(obj, f)
+        f.truncate(f.tell() // 2)  # half the bytes are out ...
+        raise KeyboardInterrupt  # ... when the student presses stop
+
+    monkeypatch.setattr(torch, "save", crashing_save)
+    with pytest.raises(KeyboardInterrupt):
+        helpers.save_checkpoint(new, path, version=2)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert _leftovers(tmp_path) == ["model.pt"]
+    loaded, metadata = helpers.load_checkpoint(path)
+    assert metadata == {"version": 1}
+    assert all(torch.equal(v, old.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+def test_download_interrupted_midway_caches_nothing(tmp_cache, monkeypatch):
+    class Dropping(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 1000:
+                raise ConnectionResetError("connection reset by peer")
+            return super().read(min(size, 600))
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: Dropping(b"x" * 5000))
+    with pytest.raises(ConnectionError, match="could not download"):
+        helpers.download_dmol()
+    assert _leftovers(tmp_cache) == []
+
+
+# ----------------------------------------------------------------------------- cache folder
+
+
+def test_unwritable_cache_folder_falls_back_with_a_warning(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("POLYMER_VAE_CACHE", str(blocker / "cache"))  # cannot be created, even by root
+    monkeypatch.setattr(_io, "_cache_override", None)
+    monkeypatch.setattr(_io, "_fallbacks", {})
+    monkeypatch.setattr(_io.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    with pytest.warns(UserWarning, match="not writable; using .*POLYMER_VAE_CACHE"):
+        frames = helpers.simulate_polymer(20, seed=1, **FAST_SIMULATION)
+    (fallback,) = (tmp_path / "tmp").iterdir()
+    assert len(list(fallback.glob("*.npy"))) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once, not on every call
+        np.testing.assert_array_equal(helpers.simulate_polymer(20, seed=1, **FAST_SIMULATION), frames)
+    # pointing the variable at a writable folder takes effect at once
+    monkeypatch.setenv("POLYMER_VAE_CACHE", str(tmp_path / "good"))
+    assert _io.cache_dir() == tmp_path / "good"
+
+
+def test_no_writable_folder_at_all_explains_what_to_do(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("POLYMER_VAE_CACHE", str(blocker / "cache"))
+    monkeypatch.setattr(_io, "_cache_override", None)
+    monkeypatch.setattr(_io, "_fallbacks", {})
+    monkeypatch.setattr(_io.tempfile, "gettempdir", lambda: str(blocker / "tmp"))
+    with pytest.raises(PermissionError, match="set POLYMER_VAE_CACHE to a writable folder"):
+        helpers.simulate_polymer(20, seed=1, **FAST_SIMULATION)
+    # without the cache it still works
+    assert helpers.simulate_polymer(20, seed=1, cache=False, **FAST_SIMULATION).shape == (20, 12, 2)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write read-only folders")
+def test_read_only_cache_folder_falls_back(tmp_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    monkeypatch.setenv("POLYMER_VAE_CACHE", str(folder))
+    monkeypatch.setattr(_io, "_cache_override", None)
+    monkeypatch.setattr(_io, "_fallbacks", {})
+    monkeypatch.setattr(_io.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    try:
+        with pytest.warns(UserWarning, match="not writable"):
+            assert _io.cache_dir() != folder
+    finally:
+        folder.chmod(0o700)
+
+
+# ----------------------------------------------------------------------------- numerics
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_loss_is_finite_for_tiny_sigma_and_huge_mu(reduction):
+    x = torch.randn(4, 24)
+    x_recon = torch.randn(4, 24, requires_grad=True)
+    for mu_value, sigma_value in [(0.0, 1e-12), (1e6, 1.0), (1e6, 1e-12), (-1e6, 0.0)]:
+        mu = torch.full((4, 2), mu_value, requires_grad=True)
+        sigma = torch.full((4, 2), sigma_value, requires_grad=True)
+        total, recon, kl = helpers.vae_loss(x, x_recon, mu, sigma, beta=1.0, reduction=reduction)
+        assert torch.isfinite(total) and torch.isfinite(kl) and kl >= 0, (mu_value, sigma_value)
+        total.backward()
+        for t in (mu, sigma, x_recon):
+            assert torch.isfinite(t.grad).all(), (mu_value, sigma_value)
+    # very small sigma costs a lot of KL, but a finite amount: -log sigma^2 is capped at sigma = 1e-6
+    kl = helpers.kl_divergence(torch.zeros(1, 2), torch.full((1, 2), 1e-12))
+    assert 20 < kl.item() < 30
+
+
+def test_logvar_extremes_are_finite():
+    mu = torch.zeros(3, 2)
+    kl = helpers.kl_divergence(mu, logvar=torch.full((3, 2), -60.0))
+    assert torch.isfinite(kl).all() and (kl > 0).all()
+
+
+def test_elbo_and_iwae_are_finite_for_a_collapsed_encoder(tiny_model):
+    model = tiny_model()
+    with torch.no_grad():
+        model.encoder.to_sigma.weight.zero_()
+        model.encoder.to_sigma.bias.fill_(-200.0)  # softplus underflows: sigma == 0 exactly
+    x = torch.randn(5, 24)
+    assert (model.encode(x)[1] == 0).all()
+    assert torch.isfinite(helpers.elbo(model, x, 0.5, n_samples=3)).all()
+    assert torch.isfinite(helpers.importance_weighted_log_likelihood(model, x, 0.5, n_samples=3)).all()
+    assert torch.isfinite(helpers.vae_loss(x, model(x)[0], *model.encode(x))[0])
+
+
+def test_training_on_unscaled_data_works_or_explains(tiny_model):
+    data = helpers.preprocess(helpers.simulate_polymer(64, seed=0, cache=False, **FAST_SIMULATION)) * 1000
+    try:
+        history = helpers.train_vae(tiny_model(), data, epochs=2, lr=1e-2, progress=False)
+    except FloatingPointError as err:
+        assert "unscaled input data" in str(err)
+    else:
+        assert np.isfinite(history.train_loss).all()
+

@@ -1,0 +1,332 @@
+"""The latent and beta explorers, kernel side (no front end), and the plots they build on.
+
+The browser side (sliders moved in JupyterLab) is tests/test_browser.py. Compatibility:
+the explorers use only widgets, traits and methods that exist in ipywidgets 7.6+ and 8.x
+(FloatSlider, SelectionSlider with (label, value) options, Image with bytes, HTML, VBox,
+HBox, add_class, observe(names="value")); ``test_ipywidgets7`` re-runs the core checks
+under ipywidgets 7 when ``IPYWIDGETS7_PATH`` points to an install of it (see its docstring).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import helpers  # noqa: E402
+from helpers import plots  # noqa: E402
+from helpers.widgets import BetaExplorer, LatentExplorer, _png  # noqa: E402
+
+READOUT = re.compile(r"z = \((-?\d+\.\d\d), (-?\d+\.\d\d)\) · R_g = (\d+\.\d\d) σ · (valid|INVALID)")
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def split():
+    return helpers.train_test_split(helpers.preprocess(helpers.load_paths()), seed=42)
+
+
+@pytest.fixture(scope="module")
+def latent(split):
+    model, _ = helpers.load_pretrained()
+    return LatentExplorer(model, split[0])
+
+
+@pytest.fixture(scope="module")
+def beta(split):
+    return BetaExplorer(split[1])
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+# ----------------------------------------------------------------------------- latent explorer
+
+
+def test_update_changes_image_and_readout(latent):
+    latent.update(z1=-1.0, z2=0.5)
+    png, text = latent.png, latent.text
+    latent.update(z1=1.0, z2=-0.5)
+    assert latent.png != png
+    assert latent.text != text
+    assert READOUT.search(latent.text), latent.text
+    before, after = pixels(png), pixels(latent.png)
+    assert before.shape == after.shape == (304, 720, 3)  # 9 x 3.8 inches at 80 dpi
+    # the change is local (marker and polymer), not a different figure
+    assert 0.001 < np.mean(np.any(before != after, axis=-1)) < 0.2
+
+
+def test_readout_matches_the_decoded_polymer(latent, split):
+    for z in ((0.0, 0.0), (-2.0, 1.0), (2.5, -2.0)):
+        polymer = latent.update(*z)
+        expected = latent.model.decode(torch.tensor([z], dtype=torch.float32)).detach().numpy()[0]
+        np.testing.assert_allclose(polymer.ravel(), expected, atol=1e-6)
+        z1, z2, rg, verdict = READOUT.search(latent.text).groups()
+        assert (float(z1), float(z2)) == pytest.approx(z, abs=0.006)
+        assert float(rg) == pytest.approx(float(helpers.radius_of_gyration(expected)), abs=0.006)
+        report = helpers.validity(expected, split[0])
+        assert verdict == ("valid" if report.valid else "INVALID")
+
+
+def test_readout_says_valid_and_invalid_where_it_should(latent, split):
+    """A well-reconstructed training frame decodes valid; a point far outside the data does not."""
+    train = torch.as_tensor(split[0][:200])
+    mu = latent.model.encode(train)[0].detach()
+    ok = helpers.validity(latent.model.decode(mu).detach(), split[0]).valid
+    latent.update(*mu[int(np.argmax(ok))].tolist())
+    assert "· valid" in latent.text
+    latent.update(z1=latent.z1.max, z2=latent.z2.max)
+    far = latent.decode(latent.z)
+    assert not helpers.validity(far, split[0]).valid
+    assert "INVALID" in latent.text
+
+
+def test_slider_ranges_cover_the_latent_codes(latent, split):
+    mu = latent.model.encode(torch.as_tensor(split[0]))[0].detach().numpy()
+    assert latent.z1.min <= mu[:, 0].min() and mu[:, 0].max() <= latent.z1.max
+    assert latent.z2.min <= mu[:, 1].min() and mu[:, 1].max() <= latent.z2.max
+    # ... without being absurdly wider than the codes
+    assert latent.z1.max - latent.z1.min < 2 * np.ptp(mu[:, 0]) + 1
+    assert latent.z2.max - latent.z2.min < 2 * np.ptp(mu[:, 1]) + 1
+
+
+def test_moving_a_slider_redraws(latent):
+    """What the front end does: set the slider value; the observer redraws."""
+    latent.update(z1=0.0, z2=0.0)
+    png = latent.png
+    latent.z1.value = 1.0
+    assert latent.png != png
+    assert READOUT.search(latent.text).group(1) == "1.00"
+
+
+def test_alpha_interpolates_between_the_pair(latent, split):
+    train = torch.as_tensor(split[0])
+    mu = latent.model.encode(train[list(latent.pair)])[0].detach().numpy()
+    for alpha, expected in ((0.0, mu[0]), (1.0, mu[1]), (0.5, mu.mean(0))):
+        latent.update(alpha=alpha)
+        np.testing.assert_allclose(latent.z, expected, atol=1e-5)
+    assert latent.alpha.value == 0.5
+    rg = helpers.radius_of_gyration(split[0][list(latent.pair)])
+    assert rg[0] < rg[1]  # default pair: from a compact to an extended conformation
+    with pytest.raises(ValueError, match="alpha"):
+        latent.update(alpha=1.5)
+
+
+def test_events_do_not_redraw_the_static_figure(latent, monkeypatch):
+    """The latent scatter and axes are cached: a full canvas.draw() per event is a bug."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("canvas.draw() called during an event")
+
+    monkeypatch.setattr(latent.canvas, "draw", forbidden)
+    for z1 in np.linspace(-1, 1, 5):
+        latent.update(z1=z1)
+    latent.update(alpha=0.3)
+
+
+def test_event_time_is_within_budget(latent):
+    """Loose bound (the benchmark reports the real numbers): a full redraw would take ~100+ ms."""
+    latent.timings.clear()
+    for z1 in np.linspace(-2, 2, 21):
+        latent.update(z1=z1)
+    assert np.median(latent.timings) < 0.040
+
+
+def test_contract_classes_and_descriptions(latent, beta):
+    """tests/test_browser.py and the notebooks rely on these names (see helpers/widgets.py)."""
+    assert "polymer-latent-explorer" in latent.widget._dom_classes
+    assert "polymer-beta-explorer" in beta.widget._dom_classes
+    for slider, description, css in ((latent.z1, "z₁", "latent-z1"), (latent.z2, "z₂", "latent-z2"),
+                                     (latent.alpha, "α", "latent-alpha"), (beta.slider, "β", "beta-slider")):
+        assert slider.description == description
+        assert css in slider._dom_classes
+        assert slider.continuous_update  # events are cheap enough to follow a drag
+    for explorer in (latent, beta):
+        assert "explorer-image" in explorer.image._dom_classes
+        assert "explorer-readout" in explorer.readout._dom_classes
+        assert explorer.image.format == "png"
+        assert hasattr(explorer, "_ipython_display_")
+
+
+def test_rejects_bad_input(split):
+    model3 = helpers.PolymerVAE(hidden_dim=8, n_hidden=1, latent_dim=3)
+    with pytest.raises(ValueError, match="2-D latent"):
+        LatentExplorer(model3, split[0][:100])
+    model2 = helpers.PolymerVAE(hidden_dim=8, n_hidden=1)
+    with pytest.raises(ValueError, match="pair"):
+        LatentExplorer(model2, split[0][:100], pair=(0, 100))
+    with pytest.raises(ValueError, match="beads"):
+        LatentExplorer(model2, np.zeros(24))
+
+
+def test_latent_static_figure(latent):
+    fig = latent.static_figure(n=4)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "z₁" and ax.get_ylabel() == "z₂"
+    assert len(ax.lines) == 16  # one polymer per grid point
+    lo, hi = ax.get_xlim()
+    assert lo < latent.z1.min and hi > latent.z1.max
+
+
+# ----------------------------------------------------------------------------- beta explorer
+
+
+def test_beta_frames_differ_and_follow_the_slider(beta):
+    frames = {}
+    for b in beta.betas:
+        beta.slider.value = b  # as the front end would
+        assert beta.beta == b
+        assert beta.text.startswith(f"β = {b:g} · KL = ")
+        frames[b] = beta.png
+    assert len(set(frames.values())) == len(beta.betas)
+    beta.update(beta.betas[0])
+    assert beta.slider.value == beta.betas[0] and beta.png == frames[beta.betas[0]]
+    with pytest.raises(ValueError, match="beta must be one of"):
+        beta.update(0.5)
+
+
+def test_beta_range_and_posterior_collapse(beta, split):
+    """At the top of the sweep the KL is (nearly) zero and all prior samples look alike."""
+    assert min(beta.betas) <= 1e-4 and max(beta.betas) >= 10
+    kl = {b: r["test_kl"] for b, r in zip(beta.betas, beta.results)}
+    top, bottom = max(beta.betas), min(beta.betas)
+    assert kl[top] < 1.0 and kl[top] < 0.05 * kl[bottom]
+    assert all(a > b for a, b in zip(list(kl.values()), list(kl.values())[1:]))  # rate falls with beta
+    # the stored result agrees with the closed-form KL of the shipped model on the test split
+    _, model, _ = [item for item in helpers.load_beta_sweep() if item[0] == top][0]
+    mu, sigma = model.encode(torch.as_tensor(split[1]))
+    assert helpers.kl_divergence(mu, sigma).mean().item() == pytest.approx(kl[top], rel=0.1, abs=0.05)
+    # collapse is visible: prior samples vary less at the top beta than at small beta (the
+    # decoder ignores z more and more; with beta >= ~20 it ignores it completely)
+    sweep = {b: m for b, m, _ in helpers.load_beta_sweep()}
+    spread = {b: sweep[b].sample(500, seed=0).std(0).mean().item() for b in (top, 0.01)}
+    assert spread[top] < 0.7 * spread[0.01]
+    beta.update(top)
+    assert "posterior collapse" in beta.text
+    beta.update(0.01)
+    assert "posterior collapse" not in beta.text
+
+
+def test_beta_events_are_served_from_the_cache(beta, monkeypatch):
+    monkeypatch.setattr(beta, "_draw", lambda i: pytest.fail("frame redrawn"))
+    for b in beta.betas[::-1]:
+        beta.update(b)
+    assert len(beta.render_timings) == len(beta.betas)  # each frame drawn exactly once
+
+
+def test_beta_static_figure(beta):
+    fig = beta.static_figure()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert all(f"β = {b:g}" in titles for b in beta.betas)
+    assert fig.axes[0].get_xlabel() == "rate: KL (nats)"
+
+
+# ----------------------------------------------------------------------------- encoding and plots
+
+
+def test_png_encoder_is_lossless():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1), dpi=50)
+    canvas = FigureCanvasAgg(fig)
+    fig.add_subplot().plot([0, 1], [1, 0], color="C3")
+    canvas.draw()
+    decoded = pixels(_png(canvas))
+    np.testing.assert_array_equal(decoded, np.asarray(canvas.buffer_rgba())[..., :3])
+
+
+def test_draw_polymer_accepts_torch_and_flat_input():
+    coords = torch.arange(24, dtype=torch.float32).reshape(12, 2)
+    fig, ax = plt.subplots()
+    chain, start = plots.draw_polymer(ax, coords.reshape(24))
+    np.testing.assert_array_equal(np.column_stack(chain.get_data()), coords.numpy())
+    np.testing.assert_array_equal(np.column_stack(start.get_data()), coords.numpy()[:1])
+    assert len(plots.draw_polymer(ax, coords, show_ends=False)) == 1
+    with pytest.raises(ValueError, match="one conformation"):
+        plots.draw_polymer(ax, torch.zeros(3, 12, 2))
+
+
+def test_polymer_row_wraps_and_shares_axes(split):
+    fig = plots.polymer_row(split[0][:8], [str(i) for i in range(8)], ncols=5)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 8 and len(fig.axes) == 10
+    assert {ax.get_xlim() for ax in visible} == {(-6.0, 6.0)}
+    assert visible[5].get_xlabel() == "x (σ)"
+    with pytest.raises(ValueError, match="titles"):
+        plots.polymer_row(split[0][:3], ["a"])
+
+
+def test_latent_map_checks_shapes():
+    fig, ax = plt.subplots()
+    scatter = plots.latent_map(ax, torch.zeros(5, 2), np.arange(5.0))
+    assert scatter.get_offsets().shape == (5, 2) and ax.get_xlabel() == "z₁"
+    with pytest.raises(ValueError, match="values"):
+        plots.latent_map(ax, np.zeros((5, 2)), np.zeros(4))
+
+
+def test_loss_curves_and_distributions(split):
+    history = helpers.History(train_loss=[3, 2], train_recon=[3, 2], train_kl=[1, 2],
+                              test_recon=[3.5, 2.5], test_kl=[1, 1.5])
+    fig = plots.loss_curves(history)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    with pytest.raises(ValueError, match="empty"):
+        plots.loss_curves(helpers.History())
+    fig = plots.compare_distributions(split[0][:300], torch.as_tensor(split[1][:200]))
+    assert [ax.get_xlabel() for ax in fig.axes] == [
+        "bond length (σ)", "non-bonded distance (σ)", "R_g (σ)", "end-to-end distance (σ)"]
+
+
+# ----------------------------------------------------------------------------- ipywidgets 7
+
+
+def test_ipywidgets7():
+    """Core checks under ipywidgets 7 (Colab ships 7.7.1), in a subprocess.
+
+    Set IPYWIDGETS7_PATH to a directory made with
+        pip install --target DIR --no-deps ipywidgets==7.7.1 ipython_genutils
+    (CI may skip it: it needs that download once).
+    """
+    path = os.environ.get("IPYWIDGETS7_PATH")
+    if not path:
+        pytest.skip("set IPYWIDGETS7_PATH to an ipywidgets 7 install to run this check")
+    script = textwrap.dedent("""
+        import warnings; warnings.simplefilter("ignore", DeprecationWarning)
+        import ipywidgets, helpers
+        from helpers.widgets import LatentExplorer, BetaExplorer
+        assert ipywidgets.__version__.startswith("7."), ipywidgets.__version__
+        train, test = helpers.train_test_split(helpers.preprocess(helpers.load_paths()), seed=42)
+        latent = LatentExplorer(helpers.load_pretrained()[0], train)
+        png = latent.png
+        latent.z1.value = 1.0
+        assert latent.png != png and "z = (1.00" in latent.text
+        beta = BetaExplorer(test)
+        png = beta.png
+        beta.slider.value = 10.0
+        assert beta.png != png and "posterior collapse" in beta.text
+        print("ok", ipywidgets.__version__)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([path, os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("ok 7.")
