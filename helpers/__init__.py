@@ -9,7 +9,13 @@ One module per concern, each readable in one sitting:
     models       Encoder q_phi(z|x), Decoder p_theta(x|z), PolymerVAE, protein versions
     losses       reparameterisation, KL, the beta-VAE loss, ELBO and log p(x) estimates
     training     train_vae and its History
-    checkpoints  save/load models, the shipped pretrained model
+    checkpoints  save/load models, the shipped pretrained models
+    optimization gradient-based search in latent space, with validity penalties
+    plots        figures: polymers, latent maps, loss curves, distributions
+    widgets      the latent-space and beta explorers (ipywidgets, inline backend)
+
+``plots``, ``widgets`` and ``optimization`` are imported on demand:
+``from helpers import plots``.
 """
 
 from .checkpoints import load_beta_sweep, load_checkpoint, load_pretrained, save_checkpoint

@@ -155,8 +155,12 @@ def optimize_latent(
 
     Deterministic: no randomness is drawn; the same inputs give the same path.
     """
-    if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "decode", None)):
-        raise TypeError(f"model must be a trained PolymerVAE (a torch module with decode(z)), got {type(model).__name__}")
+    if not (isinstance(model, torch.nn.Module) and callable(getattr(model, "decode", None))
+            and isinstance(getattr(model, "latent_dim", None), int)):
+        raise TypeError(
+            f"model must be a trained PolymerVAE (a torch module with decode(z) and latent_dim), "
+            f"got {type(model).__name__}"
+        )
     if not callable(objective):
         raise TypeError(f"objective must be a function of decoded coordinates, got {type(objective).__name__}")
     check_positive_int("steps", steps)
@@ -175,8 +179,8 @@ def optimize_latent(
         raise ValueError(f"z0 must have shape ({latent_dim},) or (starts, {latent_dim}), got {tuple(z0.shape)}")
     single = z0.ndim == 1
     device = next(model.parameters()).device
-    z = torch.as_tensor(np.asarray(z0) if isinstance(z0, np.ndarray) else z0.detach(), dtype=torch.float32)
-    z = z.reshape(-1, latent_dim).clone().to(device).requires_grad_(True)
+    z = torch.as_tensor(z0.detach() if isinstance(z0, torch.Tensor) else z0, dtype=torch.float32)
+    z = z.reshape(-1, latent_dim).clone().to(device).requires_grad_(True)  # (n, d): one row per start
     name = getattr(objective, "__name__", "objective")
 
     def losses(z):
@@ -211,8 +215,8 @@ def optimize_latent(
 
     path, obj_history, loss_history = (np.asarray(a, dtype=np.float64) for a in (path, obj_history, loss_history))
     conformation = x.detach().cpu().numpy().astype(np.float64).reshape(len(x), -1, 2)
-    if single:
-        path, obj_history, loss_history, conformation = path[:, 0], obj_history[:, 0], loss_history[:, 0], conformation[0]
+    if single:  # drop the start axis again
+        return OptimizationResult(path[:, 0], obj_history[:, 0], loss_history[:, 0], conformation[0])
     return OptimizationResult(path, obj_history, loss_history, conformation)
 
 

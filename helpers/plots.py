@@ -145,7 +145,8 @@ def latent_grid(model, *, extent=(-3, 3, -3, 3), n=7, size=7.0):
     norm = plt.Normalize(rg.min(), rg.max())
     cmap = plt.get_cmap("viridis")
     for z, r, g in zip(zz, polymers, rg):
-        draw_polymer(ax, z + scale * r, color=cmap(norm(g)), show_ends=False)
+        (chain,) = draw_polymer(ax, z + scale * r, color=cmap(norm(g)), show_ends=False)
+        chain.set(markersize=3, markeredgewidth=0, linewidth=1.2)  # small: beads sit ~5 pt apart
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"R_g ({SIGMA})", shrink=0.8)
     pad = 0.6 * cell
     ax.set(xlim=(x0 - pad, x1 + pad), ylim=(y0 - pad, y1 + pad), xlabel="z₁", ylabel="z₂",
@@ -230,7 +231,7 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
         raise ValueError(f"got {len(labels)} labels for {len(c)} candidates")
     colors = [f"C{k + 1}" for k in range(len(c))] if colors is None else list(colors)
     reference = ValidityReference.from_data(r) if reference is None else reference
-    fig, (ax_b, ax_c) = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
+    fig, (ax_b, ax_c) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     data_bonds, data_contacts = bond_lengths(r).ravel(), min_nonbonded_distance(r)
     cand_bonds, cand_contacts = bond_lengths(c), min_nonbonded_distance(c)
     lo = min(data_bonds.min(), cand_bonds.min(), data_contacts.min(), cand_contacts.min(), 0.0)
@@ -250,7 +251,7 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
     ax_c.axvspan(lo - 0.05, reference.contact_min, color="C3", alpha=0.12, lw=0, label="closer than the data")
     ax_c.set(xlabel=f"closest non-bonded distance ({SIGMA})", ylabel="density", title="Contacts")
     for ax in (ax_b, ax_c):
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     return fig
 
 

@@ -28,6 +28,9 @@ Contract with the notebooks and the browser test (tests/test_browser.py)
 * notebooks/05_polymer_case_study displays a ``LatentExplorer`` and notebooks/03_elbo a
   ``BetaExplorer`` as the last expression of a cell (or with ``display(explorer)``), in a
   cell that runs by default. Display each explorer once.
+* Set the explorer's state (``update(...)``) before the cell that displays it, not after:
+  under "Run All" a later cell's ``update`` can reach the kernel before the browser has
+  drawn the sliders, and the browser then sends the sliders' first (older) values back.
 * The widgets carry these CSS classes and slider descriptions (the test finds them by them):
       LatentExplorer: box ``polymer-latent-explorer``; sliders ``latent-z1`` ("z₁"),
           ``latent-z2`` ("z₂"), ``latent-alpha`` ("α"); image ``explorer-image``;
@@ -179,6 +182,7 @@ class LatentExplorer(_Explorer):
         self._build_figure(mu[subset], rg[subset], dpi)
         self._build_widgets()
         self._syncing = False
+        self._z = np.zeros(2)  # the decoded point; the sliders may hold it rounded to their step
         self.update(alpha=0.0)  # start on a real conformation: the first of the pair
 
     # ------------------------------------------------------------------ figure
@@ -225,8 +229,17 @@ class LatentExplorer(_Explorer):
 
     # ------------------------------------------------------------------ events
     def _on_z(self, change):
-        if not self._syncing:
-            self._render()
+        # A front end snaps values to the slider's step and sends the snapped value back
+        # (ipywidgets 8 does so whenever the kernel sets an off-grid value, e.g. a point on
+        # the α path): such echoes lie within half a step and are ignored, so the exact
+        # point stays decoded and nothing is drawn twice. A key press moves a whole step.
+        if self._syncing:
+            return
+        i = 0 if change["owner"] is self.z1 else 1
+        if abs(change["new"] - self._z[i]) <= change["owner"].step / 2 + 1e-9:
+            return
+        self._z[i] = change["new"]
+        self._render()
 
     def _on_alpha(self, change):
         if not self._syncing:
@@ -248,16 +261,18 @@ class LatentExplorer(_Explorer):
                 self.alpha.value = alpha
             if z1 is not None:
                 self.z1.value = float(z1)
+                self._z[0] = self.z1.value  # the slider clips to its range
             if z2 is not None:
                 self.z2.value = float(z2)
+                self._z[1] = self.z2.value
         finally:
             self._syncing = False
         return self._render()
 
     @property
     def z(self) -> np.ndarray:
-        """The current latent point, shape (2,)."""
-        return np.array([self.z1.value, self.z2.value])
+        """The current latent point, shape (2,) (exact: the sliders show it rounded to their step)."""
+        return self._z.copy()
 
     def decode(self, z) -> np.ndarray:
         """Decode one latent point, shape (2,), to a polymer, shape (beads, 2)."""

@@ -105,6 +105,7 @@ print(f"walkthrough beta 0.01 ('mean')  =  {beta_sum:.2f} ('sum')")
 print(f"assumed decoder noise  sigma_x = sqrt(beta / 2) = {SIGMA_X:.3f} σ")
 print(f"actual test reconstruction error: {test_mse:.3f} σ² per coordinate (rms {math.sqrt(test_mse):.2f} σ)")
 assert abs(beta_sum - TRAINED_BETA) < 1e-9
+assert math.sqrt(test_mse) > SIGMA_X, "the text below says the actual error exceeds the assumed noise"
 
 # the identity L_beta = 2 sigma_x^2 (-ELBO) + const, checked on one batch with the same z for both sides
 x_batch = torch.as_tensor(test[:256])
@@ -117,8 +118,8 @@ print(f"L_beta = {loss_sum.item():.4f};   2 sigma_x^2 (-ELBO) + const = {(-2 * S
 assert torch.isclose(loss_sum, -2 * SIGMA_X**2 * elbo_same_z.mean() + const, rtol=1e-4)
 
 # %% [markdown]
-# The assumed noise, 0.24 σ, is smaller than the model's actual reconstruction error (about
-# 0.39 σ rms): this $\beta$ trusts the decoder a little more than it deserves, i.e. it weighs
+# The assumed noise is smaller than the model's actual rms reconstruction error (both printed
+# above): this $\beta$ trusts the decoder a little more than it deserves, i.e. it weighs
 # reconstruction more and the KL less than a maximum-likelihood fit of $\sigma_x$ would. That is a
 # modelling choice, and everything below uses $\sigma_x = 0.245$ σ consistently.
 #
@@ -133,8 +134,9 @@ assert torch.isclose(loss_sum, -2 * SIGMA_X**2 * elbo_same_z.mean() + const, rto
 # sum over a grid, $p_\theta(x) \approx \sum_g p_\theta(x\mid z_g)\,p(z_g)\,\Delta A$, in two
 # stages. A coarse grid over the whole prior (spacing 0.04), decoded once and shared by all
 # conformations, shows where each posterior lives. The posteriors turn out to be very narrow
-# (some only ~0.01 wide, and curved), so every coarse cell that holds non-negligible mass is then
-# subdivided into finer points. Doing the sum at two fine resolutions shows that it has converged.
+# (some only a few hundredths wide, and curved), so every coarse cell that holds
+# non-negligible mass is then subdivided into finer points. Doing the sum at two fine
+# resolutions shows that it has converged.
 # This brute-force value is the ground truth that every bound below is measured against; it is a
 # luxury of this toy model.
 
@@ -204,43 +206,62 @@ assert resolution_change < 0.05, "the quadrature has not converged"
 
 # %% [markdown]
 # Since we have $p_\theta(x\mid z)\,p(z)$ on the grid, we also have the **true posterior**
-# $p_\theta(z\mid x) \propto p_\theta(x\mid z)\, p(z)$, the distribution the encoder
-# $q_\phi(z\mid x)$ is trying to imitate. Below: the true posterior (filled contours) and the
-# encoder's Gaussian (ellipses at 1 and 2 standard deviations) for a well-matched conformation and
-# for the worst-matched one among our 32.
+# $p_\theta(z\mid x) = p_\theta(x\mid z)\,p(z)/p_\theta(x)$, the distribution the encoder
+# $q_\phi(z\mid x)$ is trying to imitate. How well it does is measured by
+# $D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x)) = \mathbb{E}_q[\log q_\phi(z\mid x) - \log p_\theta(x, z)] + \log p_\theta(x)$,
+# in nats (this number returns in section 7). Below, the true posterior (grey, darker = more
+# probable, on a log scale) and the encoder's Gaussian (orange ellipses at 1 and 2 standard
+# deviations) for the best-matched, a typical and the worst-matched of our 32 conformations.
 
 # %%
 with torch.no_grad():
     mu_q, sigma_q = model.encode(x)
+z_q = mu_q + sigma_q * torch.randn(500, N_X, 2, generator=torch.Generator().manual_seed(5))     # z ~ q(z|x)
+kl_q_post = (Normal(mu_q, sigma_q).log_prob(z_q).sum(-1) - log_joint(x, z_q.transpose(0, 1)).T).mean(0) + log_px
+order = torch.argsort(kl_q_post)
+best, typical, worst = int(order[0]), int(order[N_X // 2]), int(order[-1])
+print("KL(q || true posterior) over the 32 conformations: median "
+      f"{kl_q_post.median():.2f} nats, max {kl_q_post.max():.1f} nats; above 5 nats for {(kl_q_post > 5).sum()} of them")
+assert kl_q_post.min() > -0.05, "a KL divergence cannot be negative (beyond Monte-Carlo noise)"
 
 
-def posterior_panel(ax, i, n=121):
-    """True posterior of conformation i on a fine local grid, with the encoder's q(z|x) on top."""
-    centre = 0.5 * (mu_q[i] + post_mean[i])
-    width = float((mu_q[i] - post_mean[i]).abs().max() + 4 * torch.maximum(sigma_q[i], post_sd[i]).max())
-    a1 = torch.linspace(centre[0] - width, centre[0] + width, n)
-    a2 = torch.linspace(centre[1] - width, centre[1] + width, n)
-    zz = torch.stack(torch.meshgrid(a1, a2, indexing="ij"), -1).reshape(1, -1, 2)
-    density = torch.softmax(log_joint(x[i : i + 1], zz)[0], 0).reshape(n, n).T.numpy()
-    ax.contourf(a1.numpy(), a2.numpy(), density, levels=12, cmap="Greys")
+def posterior_panel(ax, i):
+    """True posterior of conformation i (fine quadrature points, log colour scale) and q_phi(z|x) on top."""
+    w, z = post[i], z_fine[i]
+    keep = w > 1e-5 * w.max()
+    zk, log_w = z[keep], torch.log10(w[keep] / w.max())
+    step = H / 3                                                    # the fine points lie on a lattice of this spacing
+    ij = torch.round((zk - zk.min(0).values) / step).long()
+    image = np.full((int(ij[:, 1].max()) + 1, int(ij[:, 0].max()) + 1), np.nan)
+    image[ij[:, 1].numpy(), ij[:, 0].numpy()] = log_w.numpy()
+    lo, hi = zk.min(0).values - step / 2, zk.max(0).values + step / 2
+    dots = ax.imshow(image, origin="lower", extent=(lo[0], hi[0], lo[1], hi[1]), cmap="Greys", vmin=-5, vmax=0,
+                     interpolation="nearest")
     for k in (1, 2):
         ax.add_patch(Ellipse(mu_q[i].numpy(), 2 * k * sigma_q[i, 0].item(), 2 * k * sigma_q[i, 1].item(),
                              fill=False, color="C1", lw=2, ls="-" if k == 1 else "--"))
-    ax.plot(*mu_q[i].numpy(), "+", color="C1", ms=12, mew=2, label=r"$q_\phi(z\mid x)$ (1, 2 sd)")
-    ax.plot(*post_mean[i].numpy(), "x", color="k", ms=9, mew=2, label=r"mean of $p_\theta(z\mid x)$")
-    ax.set(xlabel="z₁", ylabel="z₂", aspect="equal")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.plot(*mu_q[i].numpy(), "+", color="C1", ms=12, mew=2)
+    corners = torch.cat([zk, torch.stack([mu_q[i] - 3 * sigma_q[i], mu_q[i] + 3 * sigma_q[i]])])
+    centre = (corners.min(0).values + corners.max(0).values) / 2
+    half = 0.6 * float((corners.max(0).values - corners.min(0).values).max()) + 0.02
+    ax.set(xlim=(centre[0] - half, centre[0] + half), ylim=(centre[1] - half, centre[1] + half),
+           xlabel="z₁", ylabel="z₂", aspect="equal")
+    ax.set_title(f"conformation {i}: KL(q ‖ p(z|x)) = {kl_q_post[i]:.2f} nats", fontsize=10)
+    return dots
 
 
-# how far the encoder's mean sits from the true posterior mean, in posterior standard deviations
-shift = ((mu_q - post_mean) / post_sd).norm(dim=1)         # distance of the two means in posterior sds
-best, worst = int(shift.argmin()), int(shift.argmax())
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), constrained_layout=True)
-posterior_panel(axes[0], best)
-axes[0].set_title(f"test conformation {best}: q matches well")
-posterior_panel(axes[1], worst)
-axes[1].set_title(f"test conformation {worst}: q is off")
+fig, axes = plt.subplots(1, 3, figsize=(13, 4.3), constrained_layout=True)
+for ax, i in zip(axes, (best, typical, worst)):
+    dots = posterior_panel(ax, i)
+fig.colorbar(dots, ax=axes, label="log₁₀ p(z|x) relative to its peak", shrink=0.85)
 plt.show()
+
+# %% [markdown]
+# For most conformations the encoder's Gaussian sits on the posterior and has about the right
+# width (left, middle). But the true posterior need not be a single Gaussian blob: it can be
+# curved, or have two separate modes, and for a few conformations the encoder puts its Gaussian in
+# the wrong place altogether (right). One network $q_\phi$ has to serve every $x$, and this
+# *amortization* costs most where the posterior is least Gaussian.
 
 # %% [markdown]
 # ## 3. Step 1: bring in the encoder (importance sampling)
@@ -273,20 +294,24 @@ K_MAX = 2000
 log_lik, log_prior, log_q = log_weight_terms(model, x, SIGMA_X, K_MAX, torch.Generator().manual_seed(1))
 log_w = log_lik + log_prior - log_q                                                 # (K_MAX, N_X)
 log_mean_w = torch.logsumexp(log_w, 0) - math.log(K_MAX)                            # log of the sample mean of w
-print(f"log mean(w) with {K_MAX} samples: {log_mean_w.mean():.3f};  quadrature log p(x): {log_px.mean():.3f} "
-      "(averages over the 32 conformations)")
-print("largest |difference| for one conformation:", f"{(log_mean_w - log_px).abs().max():.2f} nats")
-assert (log_mean_w - log_px).abs().median() < 0.3, "the importance-sampling estimate should approach log p(x)"
+difference = log_mean_w - log_px
+print(f"log mean(w) with {K_MAX} samples minus quadrature log p(x): median {difference.median():+.3f} nats; "
+      f"within 0.3 nats for {(difference.abs() < 0.3).sum()} of {N_X} conformations; "
+      f"worst {difference.min():+.1f} nats (conformation {int(difference.argmin())})")
+assert difference.abs().median() < 0.3, "the importance-sampling estimate should approach log p(x)"
 
 # %% [markdown]
-# On average the two agree, but individual estimates still wobble by a few tenths of a nat even
-# with 2000 samples: when $q$ is narrower than, or shifted from, the true posterior (right panel
-# above), a few rare samples carry huge weights. Keep this in mind for section 6.
+# For most conformations the two agree to a few tenths of a nat, but not for all. The identity is
+# exact, yet the estimate only "sees" where $q$ puts samples: if the posterior mass lies where the
+# encoder never looks (the right-hand panel above), 2000 samples miss it and the estimate is far
+# too low. With rarer, milder mismatch, a few samples carry huge weights and the estimate wobbles.
+# Keep this in mind for section 7.
 #
 # ## 4. Step 2: Jensen's inequality turns $\log\mathbb{E}$ into $\mathbb{E}\log$
 #
-# $\log \mathbb{E}[w]$ is hard to optimize with few samples; $\mathbb{E}[\log w]$ is an ordinary
-# average. Because $\log$ is concave (its graph lies above every chord), the log of an average is
+# $\log \mathbb{E}[w]$ is awkward to train on: the log of an average of a few samples is a biased
+# estimate of it, and so are its gradients. $\mathbb{E}[\log w]$ is an ordinary expectation that a
+# single sample estimates without bias. The price is an inequality. Because $\log$ is concave (its graph lies above every chord), the log of an average is
 # at least the average of the logs:
 #
 # $$\log p_\theta(x) = \log \mathbb{E}_q[w] \;\ge\; \mathbb{E}_q[\log w]
@@ -345,13 +370,13 @@ print(f"averaged over conformations: log mean w = {log_mean_w.mean():.3f} >= mea
 recon_term = log_lik.mean(0)                                         # E_q[log p(x|z)], (N_X,)
 kl_mc_per_x = (log_q - log_prior).mean(0)                            # E_q[log q - log p], (N_X,)
 kl_closed_per_x = helpers.kl_divergence(mu_q, sigma_q)               # closed form, (N_X,)
-elbo_helper = helpers.elbo(model, x, SIGMA_X, n_samples=200, generator=torch.Generator().manual_seed(2))
+elbo_helper = helpers.elbo(model, x, SIGMA_X, n_samples=100, generator=torch.Generator().manual_seed(2))
 print(f"reconstruction term  E_q[log p(x|z)]      {recon_term.mean():8.3f} nats")
 print(f"KL term, Monte Carlo                      {kl_mc_per_x.mean():8.3f} nats")
 print(f"KL term, closed form                      {kl_closed_per_x.mean():8.3f} nats")
 print(f"ELBO = mean log w                          {elbo_mc.mean():8.3f} nats")
 print(f"ELBO = recon - closed-form KL              {(recon_term - kl_closed_per_x).mean():8.3f} nats")
-print(f"helpers.elbo (200 samples)                 {elbo_helper.mean():8.3f} nats")
+print(f"helpers.elbo (100 samples)                 {elbo_helper.mean():8.3f} nats")
 print(f"log p(x), quadrature                       {log_px.mean():8.3f} nats")
 assert torch.allclose(elbo_mc, recon_term - kl_mc_per_x, atol=1e-4)
 assert abs(elbo_helper.mean() - (recon_term - kl_closed_per_x).mean()) < 0.1
@@ -469,46 +494,73 @@ for K in Ks:
     groups = log_w[: (K_MAX // K) * K].reshape(K_MAX // K, K, N_X)
     iwae.append((torch.logsumexp(groups, 1) - math.log(K)).mean(0))
 iwae = torch.stack(iwae)
-gap_K = iwae - elbo_mc                                            # L_K - ELBO, paired per conformation
-gap_mean = gap_K.mean(1).numpy()
-gap_se = (gap_K.std(1) / math.sqrt(N_X)).numpy()
-true_gap = log_px - elbo_mc                                       # KL(q || true posterior), per conformation
+gain = iwae - elbo_mc                                             # L_K - ELBO, paired per conformation
+true_gap = log_px - elbo_mc                                       # log p(x) - ELBO = KL(q || true posterior)
+gain_mean, gain_median = gain.mean(1).numpy(), gain.median(1).values.numpy()
+gain_se = (gain.std(1) / math.sqrt(N_X)).numpy()
 iwae_helper = helpers.importance_weighted_log_likelihood(model, x, SIGMA_X, n_samples=100,
                                                          generator=torch.Generator().manual_seed(4))
 
-fig, ax = plt.subplots(figsize=(6.5, 4), constrained_layout=True)
-ax.errorbar(Ks, gap_mean, yerr=2 * gap_se, fmt="o-", capsize=3, label=r"$\mathcal{L}_K$ − ELBO (± 2 SE)")
-ax.plot([100], [(iwae_helper - elbo_mc).mean()], "s", color="C2", ms=9, mfc="none", mew=2,
-        label="helpers.importance_weighted_log_likelihood, K = 100")
-ax.axhline(true_gap.mean(), color="k", ls="--", label=f"log p(x) − ELBO (quadrature) = {true_gap.mean():.2f}")
-ax.set(xscale="log", xlabel="importance samples K", ylabel="gain over the ELBO (nats)",
-       title=f"Tightening the bound (mean over {N_X} conformations)")
-ax.legend(fontsize=8, loc="lower right")
+fig, (ax_g, ax_r) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+ax_g.errorbar(Ks, gain_mean, yerr=2 * gain_se, fmt="o-", color="C0", capsize=3, label="mean (± 2 SE)")
+ax_g.plot(Ks, gain_median, "s-", color="C2", label="median")
+ax_g.axhline(true_gap.mean(), color="C0", ls="--", label=f"mean of log p(x) − ELBO = {true_gap.mean():.2f}")
+ax_g.axhline(true_gap.median(), color="C2", ls="--", label=f"median of log p(x) − ELBO = {true_gap.median():.2f}")
+ax_g.plot([100], [(iwae_helper - elbo_mc).mean()], "D", color="C3", ms=8, mfc="none", mew=2,
+          label="helpers.importance_weighted_log_likelihood (K = 100), mean")
+ax_g.set(xscale="log", xlabel="importance samples K", ylabel=r"$\mathcal{L}_K$ − ELBO (nats)",
+         title=f"Gain over the ELBO ({N_X} conformations)")
+ax_g.legend(fontsize=7.5, loc="center right")
+remaining = (log_px - iwae).clamp_min(1e-2).numpy()               # log p(x) - L_K per conformation
+ax_r.loglog(Ks, remaining, color="0.6", lw=0.8)
+ax_r.loglog(Ks, np.median(remaining, 1), "o-", color="C2", lw=2, label="median over conformations")
+ax_r.loglog(Ks, np.median(remaining, 1)[0] / Ks, ":", color="k", label="∝ 1/K (large-K theory)")
+ax_r.set(xlabel="importance samples K", ylabel=r"log p(x) − $\mathcal{L}_K$ (nats; floor 0.01)",
+         title="Remaining gap, one grey line per conformation")
+ax_r.legend(fontsize=8)
 plt.show()
 
-print(" K    L_K - ELBO (nats)")
-for K, g, s in zip(Ks, gap_mean, gap_se):
-    print(f"{K:5d}   {g:6.3f} ± {s:.3f}")
-print(f"log p(x) - ELBO (quadrature): mean {true_gap.mean():.3f}, median {true_gap.median():.3f}, "
-      f"max {true_gap.max():.3f} nats")
-assert np.all(gap_mean[1:] > 0), "every importance-weighted estimate should lie above the ELBO"
-assert np.all(np.diff(gap_mean) > -2 * gap_se[1:]), "L_K should increase with K (within noise)"
-assert gap_mean[-1] < true_gap.mean() + 0.1, "L_K cannot exceed log p(x) on average"
-assert (iwae_helper - elbo_mc).mean() > 0 and abs((iwae_helper - iwae[Ks == 100]).mean()) < 0.1
+print(" K    mean gain ± SE     median gain   (nats above the ELBO)")
+for K, g, se, m in zip(Ks, gain_mean, gain_se, gain_median):
+    print(f"{K:5d}   {g:6.3f} ± {se:.3f}      {m:6.3f}")
+print(f"log p(x) - ELBO (quadrature): mean {true_gap.mean():.3f}, median {true_gap.median():.3f}, max {true_gap.max():.2f}")
+print(f"helpers.elbo mean {elbo_helper.mean():.3f} <= helpers.importance_weighted_log_likelihood (K = 100) mean "
+      f"{iwae_helper.mean():.3f} <= log p(x) mean {log_px.mean():.3f}")
+closed = 1 - np.median(remaining[-1]) / np.median(remaining[0])
+print(f"for the median conformation, K = 1000 closes {closed:.0%} of the gap")
+# two Monte-Carlo estimates of the same quantity (2000 and 500 samples): equal within their noise
+noise = 4 * log_w.std(0) / math.sqrt(500) + 0.02
+assert torch.all((true_gap - kl_q_post).abs() < noise), "log p(x) - ELBO must equal KL(q || true posterior)"
+assert np.all(gain_mean[1:] > 0), "every importance-weighted estimate should lie above the ELBO"
+assert np.all(np.diff(gain_mean) > -2 * gain_se[1:]), "L_K should increase with K (within noise)"
+assert gain_mean[-1] < true_gap.mean() + 0.1, "L_K cannot exceed log p(x) on average"
+assert elbo_helper.mean() < iwae_helper.mean() < log_px.mean() + 0.1
+assert abs((iwae_helper - iwae[Ks == 100]).mean()) < 0.2, "helper and hand-made estimates of L_100 should agree"
+assert closed > 0.8, "for a typical conformation, 1000 importance samples should close nearly all of the gap"
+assert true_gap.median() < 1.0, "the text says a typical conformation's ELBO is within a nat of log p(x)"
 
 # %% [markdown]
-# Reading the numbers: the ELBO of this model is only a fraction of a nat per conformation below
-# $\log p_\theta(x)$, so the encoder's Gaussians are good stand-ins for the true posteriors. Most
-# of the gap is recovered with tens of samples; the last bit comes slowly, because it is owed to
-# the few conformations whose posterior the encoder misses (the right panel of section 2: a single
-# encoder network must serve every $x$, the *amortization gap*).
+# Reading the two panels:
+#
+# - For a typical conformation the ELBO is well under a nat below $\log p_\theta(x)$, and
+#   importance weighting closes nearly all of it by $K = 1000$. For very large $K$ theory predicts
+#   a remaining gap of about $\operatorname{Var}(w)/(2K\,\mathbb{E}[w]^2)$, i.e. $\propto 1/K$; the
+#   measured decay is slower because the weights are heavy-tailed, so the rare large ones keep
+#   turning up as $K$ grows. (Values below 0.01 nats are at the precision of the quadrature and are
+#   drawn at 0.01.)
+# - The *mean* gap is much larger than the median, because of the few conformations whose
+#   posterior the encoder misses (section 2). For them importance weighting with $q$ as the proposal
+#   hardly helps: the flat grey lines at the top. Samples from $q$ never reach the region that
+#   holds the probability.
+# - `helpers.importance_weighted_log_likelihood` with fresh samples agrees with the hand-made
+#   estimate and sits between the ELBO and $\log p_\theta(x)$, as it must.
 #
 # ## 8. β as a knob: rate versus distortion
 #
 # Now vary the weight of the KL term. The course ships nine small VAEs trained with
 # $\beta$ from $10^{-4}$ to $10$ ("sum" convention; `helpers.load_beta_sweep()`). By section 1,
 # each $\beta$ is a different assumed decoder noise $\sigma_x = \sqrt{\beta/2}$: from 0.007 σ
-# (reconstruct every detail) to 2.2 σ (more than the spread of the data itself). In the language of
+# (reconstruct every detail) to 2.2 σ (twice the data's rms spread per coordinate). In the language of
 # information theory the two terms are
 #
 # - **rate** $R = \mathbb{E}_x D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p(z))$, nats per conformation that the
@@ -540,25 +592,25 @@ def linear_rate(beta):
 
 x_test = torch.as_tensor(test)
 mean_conformation = train.mean(0)
-data_spread = float(np.sqrt(((test - mean_conformation) ** 2).sum(1)).mean())
 rows = []
 with torch.no_grad():
     for beta, m, result in sweep:
         mu_b, sigma_b = m.encode(x_test)
         kl_dims = (0.5 * (mu_b**2 + sigma_b**2 - 1 - torch.log(sigma_b**2))).mean(0).numpy()
         samples = m.sample(500, seed=0).numpy()
-        spread = float(np.sqrt(((samples - mean_conformation) ** 2).sum(1)).mean())
-        rows.append(dict(beta=beta, rate=result["test_kl"], distortion=result["test_recon"], kl_dims=kl_dims,
-                         explained=1 - result["test_recon"] / total_variance, spread=spread / data_spread,
+        diversity = math.sqrt(samples.var(0).sum() / total_variance)   # 1: as varied as the data, 0: all identical
+        bend = float(np.sqrt((samples.reshape(-1, 12, 2)[..., 1] ** 2).mean()))  # rms y: 0 for a straight chain
+        rows.append(dict(beta=beta, bend=bend, rate=result["test_kl"], distortion=result["test_recon"], kl_dims=kl_dims,
+                         explained=1 - result["test_recon"] / total_variance, diversity=diversity,
                          codes=mu_b.numpy(), samples=samples))
 
 print(f"{'beta':>7s} {'sigma_x':>8s} {'rate':>7s} {'KL per dim':>14s} {'distortion':>11s} "
-      f"{'var. explained':>15s} {'sample spread':>14s} {'linear theory rate':>19s}")
+      f"{'var. explained':>15s} {'sample diversity':>17s} {'linear theory rate':>19s}")
 for r in rows:
     print(f"{r['beta']:7g} {math.sqrt(r['beta'] / 2):8.3f} {r['rate']:7.2f} {str(np.round(r['kl_dims'], 2)):>14s} "
-          f"{r['distortion']:11.2f} {r['explained']:15.0%} {r['spread']:14.2f} {linear_rate(r['beta']):19.2f}")
-print(f"(distortion in σ² per conformation; the data's total variance is {total_variance:.1f} σ²; sample spread"
-      " = rms distance of prior samples from the mean conformation, relative to the test data's)")
+          f"{r['distortion']:11.2f} {r['explained']:15.0%} {r['diversity']:17.2f} {linear_rate(r['beta']):19.2f}")
+print(f"(distortion in σ² per conformation; the data's total variance is {total_variance:.1f} σ²; sample diversity"
+      " = rms spread of 500 decoded prior samples relative to the data's: 1 as varied as the data, 0 all identical)")
 
 # %%
 betas = np.array([r["beta"] for r in rows])
@@ -581,17 +633,20 @@ ax_r.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# The curve is the expected convex trade-off: going from $\beta = 10^{-4}$ to $0.03$ halves the
-# rate at almost no cost in distortion (those extra nats were spent on pinning each conformation to
-# a tiny spot of latent space), while above $\beta \approx 1$ every nat saved costs a lot of
-# reconstruction. The linear theory tracks the measured rate within a fraction of a nat for
-# $\beta \ge 1$, where the decoder has little detail left to be nonlinear about.
+# The curve is the expected convex trade-off, with two regimes. From $\beta = 10^{-4}$ to about
+# $0.03$ the rate drops by more than two thirds while the distortion does not get worse: those
+# extra nats only pinned each conformation to a tinier spot of latent space, precision the decoder
+# could not turn into better reconstructions. Above $\beta \approx 1$ every nat saved costs a lot
+# of reconstruction. The linear theory is a floor at small $\beta$ (a nonlinear decoder finds more
+# worth encoding) and comes close to the measurements at large $\beta$, where little detail is left
+# for the decoder to be nonlinear about.
 #
 # ## 9. Latent maps, samples, and posterior collapse
 #
 # What does the trade-off look like? For a small, a medium and two large $\beta$: the encoder
 # means of the test set coloured by radius of gyration (dashed circle: 2 sd of the prior), and
-# eight conformations decoded from $z \sim \mathcal{N}(0, I)$, drawn on top of each other.
+# eight conformations decoded from $z \sim \mathcal{N}(0, I)$, drawn on top of each other (black: the
+# mean conformation of the training set, "the average polymer").
 
 # %%
 rg_test = helpers.radius_of_gyration(test)
@@ -601,31 +656,41 @@ for j, beta in enumerate(chosen):
     r = rows[[float(b) for b in betas].index(beta)]
     ax = axes[0, j]
     plots.latent_map(ax, r["codes"], rg_test, colorbar=(j == len(chosen) - 1))
+    ax.set_aspect("equal", adjustable="box")                       # fixed limits below, square panel
     ax.add_patch(plt.Circle((0, 0), 2, fill=False, ls="--", color="0.4"))
     half = max(3.0, float(np.percentile(np.abs(r["codes"]), 99.5)) * 1.1)
     ax.set(xlim=(-half, half), ylim=(-half, half), title=f"β = {beta:g}: rate {r['rate']:.1f} nats")
     ax_s = axes[1, j]
+    plots.draw_polymer(ax_s, mean_conformation, color="k", show_ends=False)
     for k, s in enumerate(r["samples"][:8]):
-        plots.draw_polymer(ax_s, s, color=f"C{k}", alpha=0.7, show_ends=False)
+        plots.draw_polymer(ax_s, s, color=f"C{k}", alpha=0.6, show_ends=False)
     ax_s.set(xlim=(-6, 6), ylim=(-6, 6), xlabel="x (σ)", ylabel="y (σ)",
-             title=f"8 prior samples, spread {r['spread']:.2f}")
+             title=f"8 prior samples, diversity {r['diversity']:.2f}")
 plt.show()
 
 # %% [markdown]
 # **Posterior collapse** means the encoder gives up: $q_\phi(z\mid x) \approx p(z)$ for every $x$,
 # the KL term goes to zero, and the decoder outputs (almost) the same average polymer whatever $z$
-# it gets. The numbers above show it setting in at the top of the sweep:
+# it gets. The table and figures show it setting in at the top of the sweep (numbers below):
 #
-# - at $\beta = 10$ the rate has fallen below 1 nat per conformation, the codes of very different
-#   conformations overlap, the model explains only about a third of the data's variance, and the
-#   prior samples have shrunk towards the mean conformation (about half the data's spread);
-# - the linear theory says the last information is switched off at $\beta = 2\lambda_1 \approx 17$;
-#   beyond that every sample is the same average polymer.
+# - at $\beta = 10$ the rate is below 1 nat per conformation, the codes of very different
+#   conformations are squeezed together, and the model explains only a fraction of the data's
+#   variance. Every prior sample is now a straight chain along the principal axis: all bends are
+#   gone, and the samples differ only in how stretched they are, the one factor the remaining
+#   fraction of a nat still encodes;
+# - the linear theory says the last bit of information is switched off at $\beta = 2\lambda_1$;
+#   beyond that every sample would be the same average polymer.
+#
+# Low sample diversity alone is not collapse: at $\beta = 10^{-3}$ the samples are bunched too,
+# but for the opposite reason. There the codes spread far beyond the prior (the latent map spans
+# about ±10), so $z \sim \mathcal{N}(0, I)$ only visits the middle of the occupied region: the
+# prior and the *aggregated posterior* (all codes together) do not match, while the rate is a
+# high 20 nats.
 #
 # And the lecture's claim that **"with $\beta = 1$ the KL term collapses the latent space"**? Not on
-# this data, in the "sum" convention: at $\beta = 1$ both latent dimensions are in use (about
-# 1.7 nats each), the map is still ordered by $R_g$, and the model explains most of the variance.
-# What $\beta = 1$ means depends on the reductions, though: in the walkthrough's "mean" convention
+# this data, in the "sum" convention: at $\beta = 1$ both latent dimensions are in use, the map is
+# still ordered by $R_g$, and the model explains most of the variance (numbers below). What
+# $\beta = 1$ means depends on the reductions, though: in the walkthrough's "mean" convention
 # $\beta = 1$ is $\beta = 12$ here, which *is* in the collapse region. The real question is not
 # "is $\beta$ one?" but "is the assumed noise $\sigma_x^2 = \beta/2$ larger than the data's variance
 # along its main directions?"
@@ -633,17 +698,22 @@ plt.show()
 # %%
 by_beta = {r["beta"]: r for r in rows}
 print(f"beta = 1 : rate {by_beta[1.0]['rate']:.2f} nats, KL per dim {np.round(by_beta[1.0]['kl_dims'], 2)}, "
-      f"variance explained {by_beta[1.0]['explained']:.0%}, sample spread {by_beta[1.0]['spread']:.2f}")
+      f"variance explained {by_beta[1.0]['explained']:.0%}, sample diversity {by_beta[1.0]['diversity']:.2f}")
 print(f"beta = 10: rate {by_beta[10.0]['rate']:.2f} nats, KL per dim {np.round(by_beta[10.0]['kl_dims'], 2)}, "
-      f"variance explained {by_beta[10.0]['explained']:.0%}, sample spread {by_beta[10.0]['spread']:.2f}")
+      f"variance explained {by_beta[10.0]['explained']:.0%}, sample diversity {by_beta[10.0]['diversity']:.2f}")
 assert by_beta[10.0]["rate"] < 1.0, "at beta = 10 the rate should have collapsed below 1 nat"
 assert by_beta[1.0]["rate"] > 2.0 and np.all(by_beta[1.0]["kl_dims"] > 0.5), "beta = 1 should not collapse here"
 assert by_beta[1.0]["explained"] > 0.6 and by_beta[10.0]["explained"] < by_beta[1.0]["explained"] - 0.2
-assert by_beta[10.0]["spread"] < 0.75 * by_beta[1.0]["spread"], "prior samples should shrink towards the mean"
+assert by_beta[10.0]["diversity"] < 0.75 * by_beta[1.0]["diversity"], "prior samples should become more alike"
+data_bend = float(np.sqrt((test.reshape(-1, 12, 2)[..., 1] ** 2).mean()))
+print(f"rms distance of the beads from the principal axis: data {data_bend:.2f} σ, samples at beta = 1 "
+      f"{by_beta[1.0]['bend']:.2f} σ, at beta = 10 {by_beta[10.0]['bend']:.2f} σ")
+assert by_beta[10.0]["bend"] < 0.1 * data_bend < by_beta[1.0]["bend"], "beta = 10 samples should be straight chains"
 assert np.all(np.diff(rates) < 0), "the rate should fall monotonically with beta"
+assert by_beta[1e-3]["rate"] > 10 and by_beta[1e-3]["diversity"] < by_beta[0.1]["diversity"], "see the text on small beta"
 if betas.max() > beta_collapse:   # a sweep that reaches past 2 lambda_1 must show full collapse
     top = rows[-1]
-    assert top["rate"] < 0.05 and top["spread"] < 0.1, "beyond 2 lambda_1 every sample should be the mean polymer"
+    assert top["rate"] < 0.05 and top["diversity"] < 0.1, "beyond 2 lambda_1 every sample should be the same polymer"
 
 # %% [markdown]
 # ### Exercise 3.2 · When does "β = 1" collapse?

@@ -150,20 +150,30 @@ assert torch.allclose(z.detach(), mu.detach() + sigma.detach() * eps)
 assert torch.allclose(mu.grad, torch.ones(2)) and torch.allclose(sigma.grad, eps)
 
 # %% [markdown]
-# A picture of the difference. On the left, a new draw from $\mathcal{N}(\mu, 0.5^2)$ at every
-# value of $\mu$: the samples jump around, and there is no curve whose slope autograd could take.
-# On the right, five fixed noise values $\varepsilon_k$ (quantiles of $\mathcal{N}(0,1)$) and $z_k(\mu) = \mu + 0.5\,\varepsilon_k$:
-# every sample moves smoothly (here with slope 1) as the parameter changes.
+# A picture of the difference. Left: a new draw from $\mathcal{N}(\mu, 0.5^2)$ at every value of
+# $\mu$; the samples jump around, and there is no curve whose slope autograd could take. Middle:
+# five fixed noise values $\varepsilon_k$ (quantiles of $\mathcal{N}(0,1)$) and
+# $z_k(\mu) = \mu + 0.5\,\varepsilon_k$; every sample moves smoothly (here with slope 1) as the
+# parameter changes. Right: the consequence for a Monte-Carlo objective
+# $\hat J(\mu) = \frac1{20}\sum_i z_i^2$. With fresh samples at every $\mu$ it is a jagged cloud;
+# with the same 20 values of $\varepsilon$ at every $\mu$ it is a smooth curve with a usable slope.
 
 # %%
 mus = np.linspace(-2, 2, 41)
-fixed_eps = np.array([-1.28, -0.52, 0.0, 0.52, 1.28])  # the 10, 30, 50, 70, 90 % quantiles of N(0, 1)
-fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True, constrained_layout=True)
+fixed_eps = np.array([1.28, 0.52, 0.0, -0.52, -1.28])  # the 90, 70, 50, 30, 10 % quantiles of N(0, 1)
+fig, (ax_l, ax_m, ax_r) = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
 for k in range(5):
     ax_l.plot(mus, mus + 0.5 * rng.standard_normal(len(mus)), ".", color=f"C{k}", ms=5)
-    ax_r.plot(mus, mus + 0.5 * fixed_eps[k], "-", color=f"C{k}", label=f"ε = {fixed_eps[k]:+.2f}")
+    ax_m.plot(mus, mus + 0.5 * fixed_eps[k], "-", color=f"C{k}", label=f"ε = {fixed_eps[k]:+.2f}")
 ax_l.set(xlabel="μ", ylabel="sample z", title="fresh draw at every μ")
-ax_r.set(xlabel="μ", title="z = μ + σε, ε held fixed (σ = 0.5)")
+ax_m.set(xlabel="μ", ylabel="sample z", title="z = μ + σε, ε held fixed (σ = 0.5)")
+ax_m.legend(fontsize=8)
+common_eps = rng.standard_normal(20)
+ax_r.plot(mus, [np.mean(f(m + 0.5 * rng.standard_normal(20))) for m in mus], ".", color="C3",
+          label="fresh samples at every μ")
+ax_r.plot(mus, [np.mean(f(m + 0.5 * common_eps)) for m in mus], "-", color="C0", label="same 20 ε at every μ")
+ax_r.plot(mus, mus**2 + 0.25, "--", color="k", lw=1, label="exact J = μ² + σ²")
+ax_r.set(xlabel="μ", ylabel="Ĵ(μ), 20 samples", title="Monte-Carlo objective")
 ax_r.legend(fontsize=8)
 plt.show()
 
@@ -399,8 +409,8 @@ assert np.all(v_path_s < v_score_s)
 # ($\propto \sigma^2$), while the score-function variance *explodes* ($\propto 1/\sigma^2$), because
 # the score $\varepsilon/\sigma$ grows while $f$ stays the same size.
 #
-# A trained VAE lives at the far left of that plot: the pretrained model's encoder outputs
-# $\sigma \approx 0.05$. Here is the same comparison on the actual VAE objective, the squared
+# A trained VAE lives at the far left of that plot: the pretrained model's encoder is very
+# confident (typical $\sigma$ of a few hundredths, printed below). Here is the same comparison on the actual VAE objective, the squared
 # reconstruction error of one held-out polymer, $f(z) = \lVert \mathrm{dec}_\theta(z) - x\rVert^2$
 # with $z \sim q_\phi(z\mid x)$ (gradients with respect to both components of $\mu$; variance summed
 # over them; one sample per estimate, as in VAE training).
@@ -420,7 +430,9 @@ g_score = (f_vals.detach()[:, None] * eps / sigma_q).numpy()
 var_p, var_s = g_path.var(0).sum(), g_score.var(0).sum()
 mean_p, mean_s = g_path.mean(0), g_score.mean(0)
 se_s = g_score.std(0) / math.sqrt(R)
-print("encoder sigma for this x:", sigma_q.numpy().round(3))
+with torch.no_grad():
+    sigma_test = model.encode(torch.as_tensor(test))[1]
+print(f"encoder sigma for this x: {sigma_q.numpy().round(3)};  median over the test set: {sigma_test.median():.3f}")
 print(f"mean gradient  pathwise {mean_p.round(2)}   score function {mean_s.round(2)} ± {se_s.round(2)}")
 print(f"per-sample variance  pathwise {var_p:.3g}   score function {var_s:.3g}   ratio {var_s / var_p:.0f}")
 assert np.all(np.abs(mean_s - mean_p) < 4 * se_s + 1e-3), "both estimators should agree on the mean gradient"
@@ -429,7 +441,7 @@ assert var_p * 100 < var_s, "on a narrow VAE posterior the pathwise estimator sh
 # %% [markdown]
 # Both estimators agree on the mean gradient (within the score function's large error bar), but
 # a single REINFORCE sample is hundreds of times noisier, and this conformation's $\sigma$ is
-# still larger than the typical $0.05$. To match the pathwise precision, REINFORCE would need
+# still larger than the typical one. To match the pathwise precision, REINFORCE would need
 # hundreds of decoder passes per data point and step instead of one.
 
 # %% [markdown]
@@ -439,7 +451,7 @@ assert var_p * 100 < var_s, "on a narrow VAE posterior the pathwise estimator sh
 #   gradient; REINFORCE only sees the values $f(z)$ and must infer the slope from how they
 #   correlate with the noise. That costs variance, as measured above.
 # - **It gets better, not worse, as the encoder becomes confident.** VAE posteriors are narrow
-#   ($\sigma \approx 0.05$ here), exactly where the score function's $1/\sigma^2$ variance
+#   (a few hundredths here), exactly where the score function's $1/\sigma^2$ variance
 #   hurts most. With the pathwise estimator a single sample per data point and step is enough.
 # - **It is free.** $z = \mu + \sigma \odot \varepsilon$ is one line (`helpers.reparameterize`,
 #   `Normal.rsample`), and ordinary backpropagation does the rest.

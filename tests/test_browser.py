@@ -134,20 +134,45 @@ def lab(tmp_path_factory):
         log.close()
 
 
+def _start_time(pid: int):
+    """The start time of process ``pid`` (Linux /proc), or None: tells a process from a later
+    one that reuses its id."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """Direct children of ``pid`` with their start times (Linux /proc; empty elsewhere)."""
+    try:
+        pids = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return [(c, _start_time(c)) for c in pids if _start_time(c) is not None]
+
+
 def _stop(server: subprocess.Popen) -> None:
-    """SIGTERM the server's process group (server and kernels), then SIGKILL what is left."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            server.wait(timeout=wait)
-            os.killpg(server.pid, 0)  # kernels may outlive the server briefly
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
+    """Stop the server by its process id and whatever it started.
+
+    SIGTERM to the server's process group (the server shuts its kernels down cleanly), then
+    SIGKILL to anything left: the group, and the kernels, which run in sessions of their own.
+    """
+    kernels = _children(server.pid)
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+    for pid, started in kernels:
+        if _start_time(pid) == started:  # still the same process: normally already gone
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ def test_family_has_subfamily_structure_and_conserved_sites():
     off_diagonal = ~np.eye(len(seqs), dtype=bool)
     within, across = identity[same & off_diagonal].mean(), identity[~same].mean()
     assert within > across + 0.1  # members of a subfamily resemble each other more
+    assert within < 0.9 and len({tuple(row) for row in seqs}) > 0.9 * len(seqs)  # ... but are not copies
     assert across > 3 / 20  # but all share the ancestor: far above random (1/20)
     # some positions are conserved: the most common residue dominates there
     top = np.array([np.bincount(col, minlength=20).max() for col in seqs.T]) / len(seqs)

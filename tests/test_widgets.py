@@ -133,6 +133,21 @@ def test_alpha_interpolates_between_the_pair(latent, split):
         latent.update(alpha=1.5)
 
 
+def test_snapped_echo_from_the_front_end_is_ignored(latent):
+    """ipywidgets 8 snaps a kernel-set value to the step and sends it back: no second render."""
+    latent.update(alpha=0.37)
+    exact, png, renders = latent.z, latent.png, len(latent.timings)
+    step = latent.z1.step
+    snapped = latent.z1.min + round((exact[0] - latent.z1.min) / step) * step
+    assert snapped != exact[0]
+    latent.z1.value = snapped  # the echo
+    assert len(latent.timings) == renders and latent.png == png
+    np.testing.assert_array_equal(latent.z, exact)
+    latent.z1.value = snapped + step  # a key press: one whole step
+    assert len(latent.timings) == renders + 1
+    assert latent.z[0] == pytest.approx(snapped + step) and latent.z[1] == exact[1]
+
+
 def test_events_do_not_redraw_the_static_figure(latent, monkeypatch):
     """The latent scatter and axes are cached: a full canvas.draw() per event is a bug."""
     def forbidden(*args, **kwargs):

@@ -1,0 +1,459 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 1 · The generation problem: from noise to a molecule
+#
+# We want a machine that turns random numbers into new, realistic molecules: a protein
+# sequence nobody has written down, or a polymer conformation nobody has simulated. This
+# notebook sets up that problem. First we see why we cannot simply enumerate the candidates,
+# then we meet the toy system of the whole course, a 12-bead polymer in two dimensions, and
+# finally we try the most obvious way to train a noise-to-data network and watch it fail in an
+# instructive way. That failure is the reason the encoder exists, and the next notebook builds it.
+#
+# **Learning objectives**
+# - Compute the size of protein sequence space exactly and put it next to a physical number.
+# - Describe the bead-spring polymer data set: its shape, its units (bead diameters σ) and its
+#   radius of gyration $R_g$, from compact coils to extended chains.
+# - State the goal of a VAE decoder $p_\theta(x\mid z)$: map noise $z \sim \mathcal N(0, I)$
+#   to data.
+# - Explain, with a measurement, why training a decoder on random (noise, data) pairs only
+#   teaches it the average conformation, and why that average is not even a valid polymer.
+# - Say what is missing: each training example needs a noise vector that carries information
+#   about it, which is the encoder's job.
+#
+# Run it: [Open in Colab](https://colab.research.google.com/github/protein-ai-course/polymer-vae-bundle/blob/main/notebooks/01_generation_problem.ipynb) · [Binder](https://mybinder.org/v2/gh/protein-ai-course/polymer-vae-bundle/main?urlpath=lab/tree/notebooks/01_generation_problem.ipynb) · locally: see README
+
+# %%
+# On Colab, install the course package first (elsewhere it is already installed).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/protein-ai-course/polymer-vae-bundle"], check=True)
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from tqdm.auto import trange
+
+import helpers
+from helpers import plots
+
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. Sequence space is too large to search
+#
+# A protein of length $L$ is a string over the 20 standard amino acids, so there are $20^L$
+# possible sequences. For $L = 100$ (a small domain) Python's integers give the number exactly,
+# with no floating-point rounding:
+#
+# $$20^{100} = 10^{100 \log_{10} 20} \approx 10^{130.1}.$$
+#
+# For scale, the observable universe holds roughly $10^{80}$ atoms.
+
+# %%
+n_sequences = 20**100                     # an exact integer, all 131 digits of it
+digits = len(str(n_sequences))
+log10_n = 100 * math.log10(20)
+print(f"20^100 = {str(n_sequences)[:6]}... ({digits} digits) ≈ 10^{log10_n:.2f}")
+
+ATOMS_IN_UNIVERSE = 10**80                # order of magnitude, observable universe
+ratio = n_sequences // ATOMS_IN_UNIVERSE  # exact integer division
+print(f"sequences per atom of the universe: about 10^{len(str(ratio)) - 1}")
+
+# Suppose every atom were a computer testing a billion sequences per second since the Big Bang.
+AGE_OF_UNIVERSE_S = 4.35e17               # 13.8 billion years, in seconds
+log10_tested = 80 + 9 + math.log10(AGE_OF_UNIVERSE_S)
+print(f"sequences tested: 10^{log10_tested:.1f}, a fraction 10^{log10_tested - log10_n:.1f} of the space")
+
+assert digits == 131 and n_sequences > 10**130
+assert ratio >= 10**50                    # fifty orders of magnitude beyond the atom count
+assert abs(log10_n - 130.103) < 1e-3
+
+# %% [markdown]
+# The figure shows how fast $20^L$ grows with the chain length $L$. Known protein sequences
+# (the UniProt database holds a few hundred million, of order $10^{8.5}$) fill an
+# unimaginably small corner. Enumerating is hopeless: a useful generator must *learn* where
+# in this space functional proteins live and draw new ones from there.
+
+# %%
+lengths = np.arange(1, 301)
+fig, ax = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
+ax.plot(lengths, lengths * np.log10(20), label="all sequences of length $L$: $20^L$")
+ax.axhline(80, color="C3", ls="--", label="atoms in the observable universe ($10^{80}$)")
+ax.axhline(8.5, color="C2", ls=":", label="known protein sequences (~$10^{8.5}$)")
+ax.plot([100], [log10_n], "ko")
+ax.annotate(r"$L=100$: $10^{130}$", (100, log10_n), xytext=(115, 115), arrowprops=dict(arrowstyle="->"))
+ax.set(xlabel="chain length $L$ (residues)", ylabel="count (log$_{10}$)", title="The size of sequence space",
+       ylim=(0, 400))
+ax.legend(loc="upper left", fontsize=9)
+plt.show()
+
+# %% [markdown]
+# ### Exercise 1.1 · When does sequence space outgrow the universe?
+#
+# Find the shortest chain length `L_cross` for which $20^L$ exceeds $10^{80}$. Use logarithms,
+# then confirm with exact integers.
+
+# %%
+L_cross = 100  # replace with your answer
+
+
+# %%
+# Self-check (Exercise 1.1)
+def check_crossing(L):
+    ok = 20**L > 10**80 >= 20 ** (L - 1)
+    print("✓ correct" if ok else f"✗ not yet: 20^{L} has {len(str(20**L))} digits; you want the first L past 10^80")
+    return ok
+
+
+check_crossing(L_cross);
+
+# %% jupyter={"source_hidden": true}
+# Solution (click to expand)
+L_cross_solution = math.ceil(80 / math.log10(20))   # 80 / 1.301 = 61.5 -> 62
+assert check_crossing(L_cross_solution)
+print(f"a peptide of {L_cross_solution} residues already has more sequences than the universe has atoms")
+
+# %% [markdown]
+# ## 2. A toy molecule we can see: the bead-spring polymer
+#
+# Proteins are hard to draw and slow to simulate, so the course works with a stand-in that
+# poses the same generative problem: a chain of 12 beads in the plane, joined by stiff springs,
+# with a mild bending stiffness and a Lennard-Jones attraction between beads that are not
+# bonded. A Langevin simulation at constant temperature produced 10,000 conformations (the
+# bundle simulates them itself, offline, and caches them; the first run takes a few seconds).
+#
+# Lengths are in **bead diameters σ**: bonds are about 1 σ long, and two non-bonded beads rarely
+# come closer than about 1 σ. One conformation is 12 beads × 2 coordinates, a vector
+# $x \in \mathbb R^{24}$. That vector is what a generative model must produce.
+#
+# Before modelling, each frame is centred and rotated so that its long axis lies along $x$
+# (notebook 5 explains how, and what this cannot remove). Then the data set is a matrix with one
+# 24-number row per conformation.
+
+# %%
+paths = helpers.load_paths()                              # (10000, 12, 2), lengths in σ
+data = helpers.preprocess(paths)                          # (10000, 24), centred and aligned, float32
+train, test = helpers.train_test_split(data, seed=42)     # 9000 / 1000 frames
+print(f"paths {paths.shape}, data {data.shape}, train {train.shape}, test {test.shape}")
+
+bonds = helpers.bond_lengths(paths)
+print(f"bond lengths: mean {bonds.mean():.3f} σ, 1st-99th percentile {np.percentile(bonds, 1):.2f}-{np.percentile(bonds, 99):.2f} σ")
+assert paths.shape == (10000, 12, 2) and data.shape == (10000, 24)
+assert 0.95 < bonds.mean() < 1.05                         # springs of rest length 1 σ
+
+picks = rng.choice(len(train), size=6, replace=False)
+fig = plots.polymer_row(train[picks], titles=[f"frame {k}" for k in picks])
+fig.suptitle("Six conformations from the training set (white circle: bead 1)")
+plt.show()
+
+# %% [markdown]
+# ## 3. One number for shape: the radius of gyration
+#
+# Conformations range from compact coils to nearly straight chains. The **radius of
+# gyration** summarises this in one number, the root-mean-square distance of the beads from
+# their centre of mass $\bar{\mathbf r}$:
+#
+# $$R_g = \sqrt{\frac{1}{N}\sum_{i=1}^{N} \lVert \mathbf r_i - \bar{\mathbf r}\rVert^2},
+# \qquad \bar{\mathbf r} = \frac1N \sum_{i=1}^{N} \mathbf r_i, \qquad N = 12.$$
+#
+# We compute it once by hand and check it against `helpers.radius_of_gyration`, which the rest
+# of the course uses.
+
+# %%
+centred = paths - paths.mean(axis=1, keepdims=True)             # subtract the centre of mass
+rg = np.sqrt((centred**2).sum(axis=-1).mean(axis=-1))            # (10000,) in σ
+assert np.allclose(rg, helpers.radius_of_gyration(paths))
+# a straight 12-bead chain with 1 σ bonds has R_g = sqrt((N^2 - 1) / 12) σ = 3.45 σ;
+# the most extended frames exceed it slightly because their bonds stretch a little beyond 1 σ
+rg_straight = math.sqrt((12**2 - 1) / 12)
+print(f"R_g: min {rg.min():.2f} σ, median {np.median(rg):.2f} σ, max {rg.max():.2f} σ "
+      f"(a straight chain: {rg_straight:.2f} σ)")
+assert rg.min() > 1.0 and rg.max() < rg_straight + 0.2
+
+fig, ax = plt.subplots(figsize=(6.5, 3.4), constrained_layout=True)
+ax.hist(rg, bins=60, color="0.6")
+for q, label, color in ((1, "1st percentile (compact)", "C0"), (99, "99th percentile (extended)", "C3")):
+    ax.axvline(np.percentile(rg, q), color=color, ls="--", label=label)
+ax.axvline(rg_straight, color="k", ls=":", label="fully straight chain")
+ax.set(xlabel="radius of gyration $R_g$ (σ)", ylabel="number of frames", title="Compact to extended")
+ax.legend(fontsize=9)
+plt.show()
+
+# %% [markdown]
+# The spread is wide: a generator that only made typical chains would miss both tails. Here are
+# conformations picked at increasing $R_g$, from the most compact to the most extended:
+
+# %%
+order = np.argsort(rg)
+shown = order[[0, len(rg) // 10, len(rg) // 2, 9 * len(rg) // 10, -1]]
+titles = [f"$R_g$ = {rg[k]:.2f} σ" for k in shown]
+fig = plots.polymer_row(helpers.preprocess(paths[shown]), titles=titles)
+fig.suptitle("From the most compact (left) to the most extended (right) conformation")
+plt.show()
+
+# %% [markdown]
+# ## 4. The goal: a decoder from noise to data
+#
+# A generator is a network $f_\theta$ with parameters $\theta$ that maps a **latent** vector
+# $z \in \mathbb R^{J}$ to a conformation. To generate, draw $z$ from a fixed, simple
+# distribution (the **prior**) and decode it:
+#
+# $$z \sim p(z) = \mathcal N(0, I_J), \qquad x \sim p_\theta(x \mid z) = \mathcal N\big(f_\theta(z),\, \sigma_x^2 I_{24}\big).$$
+#
+# The decoder $p_\theta(x\mid z)$ is a distribution over conformations whose mean is the network's
+# output. For the polymer we use $J = 2$, so the latent space is a plane we can draw, and the
+# lecture's decoder: three hidden layers of 256 units with ReLU, 24 outputs. Untrained, it maps
+# noise to tiny, meaningless clusters near the origin:
+
+# %%
+decoder = helpers.Decoder(latent_dim=2, hidden_dims=(256, 256, 256), output_dim=24)
+n_params = sum(p.numel() for p in decoder.parameters())
+# weights + biases: (2*256 + 256) + 2 * (256*256 + 256) + (256*24 + 24)
+assert n_params == (2 * 256 + 256) + 2 * (256 * 256 + 256) + (256 * 24 + 24) == 138_520
+print(f"decoder parameters: {n_params:,}")
+
+z = torch.randn(4, 2)                                            # four draws from the prior
+with torch.no_grad():
+    untrained = decoder(z)                                       # (4, 24)
+zoom = 1.3 * float(untrained.abs().max())                        # the outputs are tiny: zoom in
+fig = plots.polymer_row(untrained, titles=[f"z = ({a:+.1f}, {b:+.1f})" for a, b in z.tolist()], lim=zoom)
+fig.suptitle(f"An untrained decoder: noise in, noise out (note the scale: ±{zoom:.2f} σ)")
+plt.show()
+
+# %% [markdown]
+# Training should make the decoded conformations look like the data: different $z$, different
+# realistic polymers, with the right mix of compact and extended ones. But how? Supervised
+# learning needs (input, target) pairs. We have the targets, 9,000 conformations, and no inputs:
+# nobody told us which $z$ belongs to which conformation.
+
+# %% [markdown]
+# ## 5. The naive attempt: pair each conformation with random noise
+#
+# The obvious idea: give every training conformation $x_i$ its own random $z_i \sim \mathcal N(0, I)$,
+# fixed once, and fit the decoder by least squares,
+#
+# $$\min_\theta \ \frac{1}{n}\sum_{i=1}^{n} \frac{1}{24}\big\lVert x_i - f_\theta(z_i)\big\rVert^2 .$$
+#
+# Short training (300 Adam steps, a few seconds) is enough to see where this goes.
+
+# %%
+def fit_decoder(x, z, steps=300, batch_size=256, lr=1e-3, seed=0):
+    """Least-squares fit of a fresh lecture-sized decoder to the pairs (z[i], x[i]).
+
+    x: (n, 24) conformations, z: (n, 2) latent inputs. Returns (decoder, losses per step),
+    the loss being the mean squared error per coordinate (σ²).
+    """
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    net = helpers.Decoder(latent_dim=z.shape[1], hidden_dims=(256, 256, 256), output_dim=x.shape[1])
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    losses = []
+    for _ in trange(steps, desc="fitting the decoder", leave=False):
+        batch = torch.randint(0, len(x), (batch_size,), generator=gen)
+        loss = ((net(z[batch]) - x[batch]) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    net.eval()
+    return net, np.array(losses)
+
+
+x_train = torch.as_tensor(train)                                  # (9000, 24)
+z_random = torch.randn(len(x_train), 2, generator=torch.Generator().manual_seed(1))
+noise_decoder, noise_losses = fit_decoder(x_train, z_random)
+
+data_variance = float(train.var(axis=0).mean())                   # σ² per coordinate
+with torch.no_grad():
+    train_mse = float(((noise_decoder(z_random) - x_train) ** 2).mean())
+print(f"training MSE {train_mse:.3f} σ²  vs  variance of the data {data_variance:.3f} σ² per coordinate")
+
+# %% [markdown]
+# The training error stalls at the variance of the data. That is exactly the error of a
+# network that ignores its input and always answers with the mean conformation $\bar x$. Now
+# decode fresh noise and compare the spread of the outputs with the spread of the data, both
+# measured as total variance (summed over the 24 coordinates):
+
+# %%
+with torch.no_grad():
+    generated = noise_decoder(torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))).numpy()
+mean_conformation = train.mean(axis=0)                             # (24,), the average frame
+
+spread_generated = float(generated.var(axis=0).sum())              # σ²
+spread_data = float(train.var(axis=0).sum())
+
+
+def rms_to_mean(x):
+    """Root-mean-square distance of the beads from the mean conformation's, averaged over frames (σ)."""
+    squared = ((x - mean_conformation) ** 2).reshape(len(x), 12, 2).sum(-1)   # (frames, beads)
+    return float(np.sqrt(squared.mean(-1)).mean())
+
+
+print(f"total variance: generated {spread_generated:.3f} σ²  vs  data {spread_data:.2f} σ²  "
+      f"(ratio {spread_generated / spread_data:.1%})")
+print(f"RMS bead distance from the mean conformation: generated {rms_to_mean(generated):.2f} σ,"
+      f" data {rms_to_mean(train):.2f} σ")
+
+assert abs(train_mse - data_variance) < 0.05 * data_variance       # no better than predicting the mean
+assert spread_generated < 0.10 * spread_data                        # every z gives (almost) the same output
+assert rms_to_mean(generated) < 0.2 * rms_to_mean(train)            # ... and that output is the mean
+
+# %%
+fig, (ax_loss, ax_out) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+ax_loss.plot(noise_losses, color="C0", alpha=0.8, label="training batches")
+ax_loss.axhline(data_variance, color="k", ls="--", label="variance of the data")
+ax_loss.set(xlabel="Adam step", ylabel="MSE per coordinate (σ²)", title="The loss stalls at the variance",
+            ylim=(0, 2.5 * data_variance))
+ax_loss.legend()
+for k in range(2):
+    plots.draw_polymer(ax_out, train[picks[k]], color="0.75", show_ends=False,
+                       label="real conformations" if k == 0 else None)
+for k in range(8):
+    plots.draw_polymer(ax_out, generated[k], color="C1", alpha=0.6, show_ends=False,
+                       label="decoded from 8 different z" if k == 0 else None)
+plots.draw_polymer(ax_out, mean_conformation, color="k", show_ends=False, label="mean conformation $\\bar x$")
+ax_out.set(xlabel="x (σ)", ylabel="y (σ)", title="Different noise, one output")
+ax_out.legend(fontsize=8, loc="lower right")
+plt.show()
+
+# %% [markdown]
+# Why the mean? Because $z_i$ was drawn independently of $x_i$, the noise carries no
+# information about which conformation to produce. For any function $f$, the expected error
+# splits into two parts:
+#
+# $$\mathbb E\,\lVert x - f(z)\rVert^2 = \underbrace{\mathbb E\,\lVert x - \bar x\rVert^2}_{\text{spread of the data}}
+#   + \underbrace{\mathbb E\,\lVert \bar x - f(z)\rVert^2}_{\ge 0}
+#   \qquad (x \text{ independent of } z),$$
+#
+# so the best the decoder can do is $f(z) = \bar x$ for every $z$. With 9,000 fixed pairs a
+# huge network could eventually memorise the arbitrary assignment, but that would not help
+# either: a fresh $z$ would still decode to nothing in particular.
+
+# %% [markdown]
+# ## 6. The average polymer is not a polymer
+#
+# Worse, $\bar x$ is not a conformation the polymer can adopt. Averaging thousands of different
+# shapes, bends to the left and to the right, cancels the bends and squeezes the beads together.
+# `helpers.validity` checks a conformation against the training data: every bond within the
+# range real frames show, and no two non-bonded beads closer than real frames ever bring them.
+
+# %%
+reference = helpers.ValidityReference.from_data(train)
+print("training data:      ", helpers.validity(train, reference))
+print("mean conformation:  ", helpers.validity(mean_conformation, reference))
+print("decoded from noise: ", helpers.validity(generated, reference))
+print(f"R_g of the mean conformation: {helpers.radius_of_gyration(mean_conformation):.2f} σ "
+      f"(smallest in the data: {rg.min():.2f} σ)")
+
+assert helpers.validity(train, reference).fraction_valid > 0.9     # the check accepts real frames
+assert not helpers.validity(mean_conformation, reference).valid     # the average is not a polymer
+assert helpers.validity(generated, reference).fraction_valid < 0.01
+
+fig = plots.polymer_row(np.stack([mean_conformation, generated[0], train[picks[0]]]),
+                        titles=["mean conformation $\\bar x$", "decoded from noise", "a real frame"], size=2.6)
+plt.show()
+
+# %% [markdown]
+# ### Exercise 1.2 · The cost of a constant guess
+#
+# Suppose the decoder always answered with one fixed *real* conformation $c$ instead of the mean,
+# say the most compact training frame. That output would at least be a valid polymer. Compute
+# `mse_constant`, the mean squared error per coordinate of predicting `c` for every training
+# frame, and compare it with the variance. The self-check tests your number against the identity
+#
+# $$\frac{1}{24}\,\mathbb E\,\lVert x - c\rVert^2 = \underbrace{\frac{1}{24}\,\mathbb E\,\lVert x - \bar x\rVert^2}_{\text{variance}} + \frac{1}{24}\,\lVert \bar x - c\rVert^2 .$$
+
+# %%
+c = train[np.argmin(helpers.radius_of_gyration(train))]   # the most compact training frame, (24,)
+mse_constant = 0.0  # replace with your computation over `train`
+
+
+# %%
+# Self-check (Exercise 1.2)
+def check_constant(value):
+    expected = data_variance + float(((mean_conformation - c) ** 2).mean())
+    ok = abs(value - expected) < 1e-3 * expected
+    print("✓ correct" if ok else "✗ not yet: average (train - c)**2 over frames and coordinates")
+    return ok
+
+
+check_constant(mse_constant);
+
+# %% jupyter={"source_hidden": true}
+# Solution (click to expand)
+mse_constant_solution = float(((train - c) ** 2).mean())
+assert check_constant(mse_constant_solution)
+print(f"always answering with the compact frame: MSE {mse_constant_solution:.2f} σ², "
+      f"the mean: {data_variance:.2f} σ². Least squares prefers the invalid average.")
+
+# %% [markdown]
+# ## 7. What is missing: noise that knows about the data
+#
+# The pairs failed because $z_i$ says nothing about $x_i$. What if each $z_i$ were *computed
+# from* $x_i$? As a hand-made stand-in for an encoder, take the first two principal components
+# of each conformation (its coordinates along the two directions in which the data vary most),
+# scaled to unit variance so that they look like $\mathcal N(0, I)$ draws. Same decoder, same 300
+# steps; only the pairing changes.
+
+# %%
+_, _, components = np.linalg.svd(train - mean_conformation, full_matrices=False)
+pca_codes = (train - mean_conformation) @ components[:2].T            # (9000, 2)
+code_scale = pca_codes.std(axis=0)
+z_pca = torch.as_tensor(pca_codes / code_scale, dtype=torch.float32)
+pca_decoder, pca_losses = fit_decoder(x_train, z_pca)
+
+with torch.no_grad():
+    z_test = torch.as_tensor(((test - mean_conformation) @ components[:2].T) / code_scale, dtype=torch.float32)
+    test_mse_pca = float(((pca_decoder(z_test) - torch.as_tensor(test)) ** 2).mean())
+    test_mse_noise = float(((noise_decoder(torch.randn(len(test), 2, generator=torch.Generator().manual_seed(3))) - torch.as_tensor(test)) ** 2).mean())
+print(f"held-out MSE per coordinate: random pairs {test_mse_noise:.3f} σ², "
+      f"codes computed from x {test_mse_pca:.3f} σ²")
+assert test_mse_pca < 0.6 * test_mse_noise
+
+fig, ax = plt.subplots(figsize=(6.5, 3.4), constrained_layout=True)
+ax.plot(noise_losses, label="z drawn at random", alpha=0.8)
+ax.plot(pca_losses, label="z computed from x (2 principal components)", alpha=0.8)
+ax.axhline(data_variance, color="k", ls="--", label="variance of the data")
+ax.set(xlabel="Adam step", ylabel="MSE per coordinate (σ²)", title="Informative codes make the decoder learn",
+       ylim=(0, 2.5 * data_variance))
+ax.legend(fontsize=9)
+plt.show()
+
+# %% [markdown]
+# With informative codes the decoder learns at once. A fixed linear map is a crude encoder,
+# though: two principal components keep only part of the variation, and nothing guarantees
+# that decoding a fresh $z \sim \mathcal N(0, I)$ gives a realistic polymer. The variational
+# autoencoder **learns** the encoder $q_\phi(z\mid x)$ together with the decoder, and adds a
+# penalty that keeps the codes distributed like the prior we will sample from. Notebook 2
+# builds it.
+
+# %% [markdown]
+# ## Key takeaways
+#
+# - There are $20^{100} \approx 10^{130}$ sequences of length 100, about $10^{50}$ for every atom
+#   in the observable universe: a generator has to learn where good molecules are, not enumerate.
+# - The course's toy molecule is a 12-bead polymer in 2-D: a conformation is a vector in
+#   $\mathbb R^{24}$, lengths are in bead diameters σ, and $R_g$ ranges from compact coils
+#   (about 1.4 σ) to nearly straight chains (about 3.5 σ).
+# - The goal is a decoder $p_\theta(x\mid z)$ that turns $z \sim \mathcal N(0, I)$ into realistic
+#   conformations.
+# - Training it on random (noise, data) pairs fails in a measurable way: the loss stalls at the
+#   data's variance, decoded outputs barely vary with $z$ (well under 1% of the data's spread),
+#   and they all equal the mean conformation, which breaks the bond and contact limits of real
+#   polymers.
+# - The cure is a $z$ that carries information about its $x$: an **encoder**. The VAE learns one,
+#   $q_\phi(z\mid x)$, and keeps its codes compatible with the prior (notebook 2).
