@@ -510,7 +510,7 @@ ax_g.plot([100], [(iwae_helper - elbo_mc).mean()], "D", color="C3", ms=8, mfc="n
           label="helpers.importance_weighted_log_likelihood (K = 100), mean")
 ax_g.set(xscale="log", xlabel="importance samples K", ylabel=r"$\mathcal{L}_K$ − ELBO (nats)",
          title=f"Gain over the ELBO ({N_X} conformations)")
-ax_g.legend(fontsize=7.5, loc="center right")
+ax_g.legend(fontsize=7.5, loc="lower right")
 remaining = (log_px - iwae).clamp_min(1e-2).numpy()               # log p(x) - L_K per conformation
 ax_r.loglog(Ks, remaining, color="0.6", lw=0.8)
 ax_r.loglog(Ks, np.median(remaining, 1), "o-", color="C2", lw=2, label="median over conformations")
@@ -537,12 +537,13 @@ assert gain_mean[-1] < true_gap.mean() + 0.1, "L_K cannot exceed log p(x) on ave
 assert elbo_helper.mean() < iwae_helper.mean() < log_px.mean() + 0.1
 assert abs((iwae_helper - iwae[Ks == 100]).mean()) < 0.2, "helper and hand-made estimates of L_100 should agree"
 assert closed > 0.8, "for a typical conformation, 1000 importance samples should close nearly all of the gap"
-assert true_gap.median() < 1.0, "the text says a typical conformation's ELBO is within a nat of log p(x)"
+assert true_gap.median() < 2.0, "the text says a typical conformation's ELBO is about a nat below log p(x)"
+assert true_gap.max() > 5 * true_gap.median(), "the text says a few conformations are missed by far"
 
 # %% [markdown]
 # Reading the two panels:
 #
-# - For a typical conformation the ELBO is well under a nat below $\log p_\theta(x)$, and
+# - For a typical conformation the ELBO is about a nat below $\log p_\theta(x)$, and
 #   importance weighting closes nearly all of it by $K = 1000$. For very large $K$ theory predicts
 #   a remaining gap of about $\operatorname{Var}(w)/(2K\,\mathbb{E}[w]^2)$, i.e. $\propto 1/K$; the
 #   measured decay is slower because the weights are heavy-tailed, so the rare large ones keep
@@ -785,11 +786,13 @@ plt.show()
 #   $-D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p(z))$.
 # - The Gaussian KL has a closed form, $\frac12\sum_j(\mu_j^2+\sigma_j^2-1-\log\sigma_j^2) \ge 0$; a Monte-Carlo
 #   estimate agrees within its standard error, which shrinks like $1/\sqrt n$.
-# - The gap $\log p_\theta(x) - \mathrm{ELBO} = D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x))$ is small for this
-#   model (a fraction of a nat, measured against a brute-force integral); importance weighting with
-#   $K$ samples closes it gradually.
+# - The gap $\log p_\theta(x) - \mathrm{ELBO} = D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p_\theta(z\mid x))$ is about a
+#   nat for a typical conformation (measured against a brute-force integral), and importance
+#   weighting with $K$ samples closes it gradually. For the few conformations whose posterior the
+#   encoder misses it is tens of nats, and sampling from $q$ cannot repair that.
 # - $\beta$ is an assumption about decoder noise, $\beta = 2\sigma_x^2$ in the "sum" convention; the
 #   walkthrough's $\beta = 0.01$ ("mean") is $0.12$ here. Always state the reductions.
-# - Larger $\beta$ trades rate for distortion. Collapse (rate → 0, all samples the average polymer)
-#   sets in when $\sigma_x^2$ exceeds the data's largest principal variances: near $\beta = 10$ here,
-#   not at $\beta = 1$.
+# - Larger $\beta$ trades rate for distortion. Collapse (rate → 0, all samples the same polymer)
+#   sets in when $\sigma_x^2 = \beta/2$ approaches the data's largest principal variances: it is
+#   well under way at $\beta = 10$ here and complete above $2\lambda_1 \approx 17$, but it does not
+#   happen at $\beta = 1$ (in the "sum" convention).

@@ -440,8 +440,8 @@ assert var_p * 100 < var_s, "on a narrow VAE posterior the pathwise estimator sh
 
 # %% [markdown]
 # Both estimators agree on the mean gradient (within the score function's large error bar), but
-# a single REINFORCE sample is hundreds of times noisier, and this conformation's $\sigma$ is
-# still larger than the typical one. To match the pathwise precision, REINFORCE would need
+# a single REINFORCE sample is hundreds of times noisier, and the ratio grows like $1/\sigma^2$ as
+# the encoder becomes more confident. To match the pathwise precision, REINFORCE would need
 # hundreds of decoder passes per data point and step instead of one.
 
 # %% [markdown]

@@ -430,12 +430,14 @@ else:
 def extend(x):
     return -helpers.radius_of_gyration(x)
 
-# Without constraints z runs far from every training code (|z| ~ 10) and the decoder, a ReLU
-# network, extrapolates linearly: R_g ~ 10 σ with bonds stretched to 3-4 σ. The prior alone
-# (weight 0.1) is too weak to stop it. The penalties keep every bond within the data's range;
-# the best valid chain is then nearly straight, with R_g slightly *above* the training maximum.
-# "Valid" only means each bond and contact lies inside the data's range: a chain with every
-# bond stretched at once passes, though the simulation would almost never produce it.
+# What to read in the printout: without constraints z wanders far beyond the training codes
+# (compare |z| with the prior's typical radius of 1-2), where the decoder, a ReLU network,
+# extrapolates blindly and bonds stretch outside the data's range. The prior term alone pulls
+# z back to where training codes live; the penalties make every bond legal. Neither can make
+# the decoder produce a more extended chain than it learned: the largest valid R_g stays near
+# the long tail of the training data. And "valid" only means that each bond and contact lies
+# inside the data's range: a chain with every bond stretched at once would pass, although the
+# simulation would almost never produce it.
 
 # %% [markdown]
 # ### Exercise 6.2: a target outside the data

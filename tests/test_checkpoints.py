@@ -206,14 +206,15 @@ def test_load_pretrained_unknown_name_lists_the_options():
         helpers.load_pretrained("nope")
 
 
-def test_beta_sweep_has_nine_models_with_kl_falling_as_beta_grows(default_split):
+def test_beta_sweep_spans_1e4_to_collapse_with_kl_falling_as_beta_grows(default_split):
     sweep = helpers.load_beta_sweep()
     betas = [beta for beta, _, _ in sweep]
-    assert betas == sorted(betas) == list(checkpoints.BETA_SWEEP) and len(sweep) == 9
+    assert betas == sorted(betas) == list(checkpoints.BETA_SWEEP) and len(sweep) == 11
+    assert betas[0] <= 1e-4 and betas[-1] >= 10
     kls = [result["test_kl"] for _, _, result in sweep]
     recons = [result["test_recon"] for _, _, result in sweep]
     assert all(later <= earlier + 0.1 for earlier, later in zip(kls, kls[1:])), kls
-    assert kls[0] > 10 * kls[-1] and kls[-1] < 2.0  # from an informative code to near collapse
+    assert kls[0] > 100 * kls[-1] and kls[-1] < 0.1  # from an informative code to collapse
     assert recons[-1] > 2 * recons[0]  # ... paid for with worse reconstructions
     _, test = default_split
     for beta, model, result in sweep:
@@ -239,3 +240,8 @@ def test_beta_sweep_round_trip_and_tampering(tmp_path, tiny_model):
         checkpoints.save_beta_sweep([tiny_model(), tiny_model(hidden_dim=8)], results[:2], path=tmp_path / "x.pt")
     with pytest.raises(ValueError, match="not a polymer-vae-beta-sweep/1"):
         helpers.load_beta_sweep(helpers.save_checkpoint(tiny_model(), tmp_path / "single.pt"))
+
+
+def test_shipped_default_checkpoint_carries_its_checksum():
+    payload = torch.load(checkpoints.PRETRAINED_DIR / "polymer_vae.pt", map_location="cpu", weights_only=True)
+    assert payload["sha256"] == checkpoints._digest(payload["config"], payload["metadata"], [payload["state_dict"]])

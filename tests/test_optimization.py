@@ -220,3 +220,46 @@ def test_target_search_hits_the_target(pretrained, starts):
         # without the penalties the search reaches the target too, but not validly every time
         free = optimize_latent(model, target_rg(target), starts)
         assert np.median(np.abs(helpers.radius_of_gyration(free.conformation) - target)) < 0.05
+
+
+# ----------------------------------------------------------------------------- the plots notebook 6 uses
+
+
+def test_validity_map_reports_the_valid_fraction_of_its_grid(pretrained):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    model, _, ref = pretrained
+    fig, ax = plt.subplots()
+    fraction = plots.validity_map(ax, model, ref, extent=(-2, 2, -1, 1), n=21)
+    g1, g2 = np.linspace(-2, 2, 21), np.linspace(-1, 1, 21)
+    grid = np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2)
+    with torch.no_grad():
+        expected = helpers.validity(model.decode(torch.tensor(grid, dtype=torch.float32)), ref).fraction_valid
+    assert fraction == pytest.approx(expected)
+    assert 0 < fraction < 1  # the pretrained model's plane holds both
+    assert ax.get_xlim() == (-2, 2)
+    plt.close(fig)
+
+
+def test_support_check_draws_each_candidate(pretrained):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    _, train, ref = pretrained
+    fig = plots.support_check(train[:500], train[:2], labels=["a", "b"], reference=ref)
+    ax_bonds, ax_contacts = fig.axes
+    assert len(ax_contacts.lines) == 2  # one vertical line per candidate
+    assert len(ax_bonds.lines) == 2  # one row of bond ticks per candidate
+    np.testing.assert_allclose(np.sort(ax_bonds.lines[0].get_xdata()), np.sort(helpers.bond_lengths(train[0])))
+    with pytest.raises(ValueError, match="labels"):
+        plots.support_check(train[:500], train[:2], labels=["only one"])
+    plt.close("all")
