@@ -124,7 +124,11 @@ class PolymerVAE(nn.Module):
 
 
 class ProteinEncoder(nn.Module):
-    """q_phi(z|x) for aligned sequences: one-hot (batch, length, 20) -> mu, sigma (batch, latent_dim)."""
+    """q_phi(z|x) for aligned sequences: one-hot (batch, length, 20) -> mu, sigma (batch, latent_dim).
+
+    ``sigma`` picks the parameterisation inside the network (see ``Encoder``); either way the
+    encoder returns the standard deviation sigma itself, not log sigma^2.
+    """
 
     def __init__(self, length: int, latent_dim=2, hidden_dim=128, n_tokens=20, sigma="logvar"):
         super().__init__()

@@ -112,7 +112,7 @@ def latent_map(ax, z, values, *, label=f"R_g ({SIGMA})", cmap="viridis", s=3, co
         ax.figure.colorbar(scatter, ax=ax, label=label)
     ax.set_xlabel("z₁")
     ax.set_ylabel("z₂")
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")
     return scatter
 
 

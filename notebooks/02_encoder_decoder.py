@@ -56,7 +56,7 @@ from helpers import plots
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 
-TRAIN_FROM_SCRATCH = False  # True: retrain the polymer VAE of section 7 (10-20 s) instead of loading it
+TRAIN_FROM_SCRATCH = False  # True: section 7 retrains the VAE and trains the autoencoder as long (~40 s)
 
 # %% [markdown]
 # ## 1. A protein sequence as numbers: one-hot encoding
@@ -544,10 +544,10 @@ for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
 #   detail of a 24-number conformation, and where it is ambiguous the decoder returns a blurred
 #   average of the candidates: the failure of notebook 1, on a small scale.
 # - The autoencoder had fewer epochs here. Set `TRAIN_FROM_SCRATCH = True` to give both the same
-#   training: in two dimensions, with 9,000 frames, the autoencoder then narrows the gap (in our
-#   runs it stayed behind, but not by much), because a 2-D latent space leaves the codes little
-#   room to scatter. The lecture's picture of codes hiding in "isolated corners" needs room. The
-#   next section gives the models room.
+#   training: the autoencoder then narrows the gap but, in our runs, stays clearly behind. In two
+#   dimensions, with 9,000 frames, the codes have little room to scatter, so the holes stay
+#   moderate; the lecture's picture of codes hiding in "isolated corners" needs room. The next
+#   section gives the models room.
 
 # %% [markdown]
 # ## 8. Give the latent space room: eight dimensions
