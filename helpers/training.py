@@ -18,7 +18,7 @@ from .models import PolymerVAE
 # a fraction of its time: see benchmarks/bench_training.py and benchmarks/RESULTS.md
 DEFAULT_EPOCHS = 60
 DEFAULT_BATCH_SIZE = 256
-DEFAULT_LR = 1e-2  # the peak of the one-cycle schedule; Adam starts and ends far below it
+DEFAULT_LR = 5e-3  # the peak of the one-cycle schedule; Adam starts and ends far below it
 SCHEDULES = ("onecycle", "cosine", "constant")
 DEFAULT_BETA = 0.12  # "sum" convention; equals the walkthrough's beta = 0.01 with its "mean" reductions
 
@@ -59,6 +59,16 @@ def evaluate(model, data, beta: float = DEFAULT_BETA, reduction: str = "sum", se
     gen = torch.Generator(device=device).manual_seed(seed)
     x_recon, mu, sigma = model(x, generator=gen)
     return tuple(float(v) for v in vae_loss(x, x_recon, mu, sigma, beta, reduction))
+
+
+def _adam(params, lr: float) -> torch.optim.Adam:
+    """Adam; the fused version (one update for all parameter tensors, ~15% faster per step on
+    a CPU) where the device supports it, the standard one elsewhere."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
 
 
 @torch.no_grad()
@@ -123,7 +133,7 @@ def train_vae(
 
     torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = _adam(model.parameters(), lr)
     n = len(x_train)
     steps_per_epoch = max(1, -(-n // batch_size))
     total_steps = epochs * steps_per_epoch
