@@ -18,6 +18,7 @@ One module per concern, each readable in one sitting:
 ``from helpers import plots``.
 """
 
+from . import _offline  # noqa: F401  (POLYMER_VAE_OFFLINE=1 blocks the network on import)
 from .checkpoints import load_beta_sweep, load_checkpoint, load_pretrained, save_checkpoint
 from .data import (
     DMOL_SHA256,

@@ -60,7 +60,7 @@ def kl_divergence(mu: torch.Tensor, sigma: torch.Tensor | None = None, *, logvar
 def vae_loss(x, x_recon, mu, sigma, beta: float = 1.0, reduction: str = "sum"):
     """The beta-VAE loss. Returns (total, recon, kl), three scalars with total = recon + beta * kl.
 
-    ``reduction="sum"`` (default, the per-example ELBO): recon is the squared error summed
+    ``reduction="sum"`` (default, per example as in the ELBO): recon is the squared error summed
     over the coordinates of an example, kl is summed over latent dimensions; both are then
     averaged over the batch. With beta = 2 sigma_x^2 this is, up to a constant and a factor,
     the negative ELBO of a Gaussian decoder with noise sigma_x.
@@ -142,7 +142,8 @@ def importance_weighted_log_likelihood(model, x, sigma_x: float, n_samples: int 
         log p(x) ~= log (1/K) sum_k p_theta(x|z_k) p(z_k) / q_phi(z_k|x),   z_k ~ q_phi(z|x)
 
     With K = 1 this is a one-sample ELBO; it increases (in expectation) with K and tends to
-    log p(x), so ELBO <= IWAE_K <= log p(x) for every K.
+    log p(x): in expectation, ELBO <= IWAE_K <= IWAE_{K+1} <= log p(x) for every K (a single
+    noisy estimate can land on either side).
     """
     check_positive_int("n_samples", n_samples)
     mu, sigma = model.encode(x)

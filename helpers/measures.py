@@ -136,7 +136,7 @@ def validity(conformations, reference) -> ValidityReport:
 
     A conformation is valid when its shortest and longest bonds lie within the 1st-99th
     percentile of the data's per-frame shortest and longest bonds, and no two non-bonded
-    beads come closer than in 99.9% of the data frames. About 97% of real frames pass.
+    beads come closer than in 99.9% of the data frames. About 98% of real frames pass.
     """
     if not isinstance(reference, ValidityReference):
         reference = ValidityReference.from_data(reference)

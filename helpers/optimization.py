@@ -23,7 +23,6 @@ exactly the paths the starts would follow one at a time.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ._threads import one_thread
 from ._checks import check_array, check_non_negative, check_positive, check_positive_int
 from .measures import ValidityReference, bond_lengths, pairwise_distances, radius_of_gyration
 
@@ -91,18 +91,6 @@ def target_rg(target: float) -> Callable[[torch.Tensor], torch.Tensor]:
 
     squared_miss.__name__ = f"target_rg({target:g})"
     return squared_miss
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run tiny tensor operations on one thread: on a busy 2-core machine the thread pool's
-    overhead makes a single-z decoder pass up to 100x slower than the work itself."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _per_conformation(values, n: int, name: str) -> torch.Tensor:
@@ -197,7 +185,7 @@ def optimize_latent(
     optimizer = torch.optim.Adam([z], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     path, obj_history, loss_history = [], [], []
-    with _one_thread():
+    with one_thread():
         for _ in tqdm(range(steps), desc="optimising z", disable=not progress, leave=False):
             obj, total, _ = losses(z)
             path.append(z.detach().cpu().numpy().copy())

@@ -2,7 +2,7 @@
 
 Offline guard
     Every test runs with the network blocked: any socket connection to a non-loopback
-    address (and any DNS look-up of a remote name) raises ``helpers._io.NetworkBlockedError``
+    address (and any DNS look-up of a remote name) raises ``helpers._offline.NetworkBlockedError``
     at once, and a test during which such an attempt happened fails even if the code under
     test swallowed the error. Loopback (127.0.0.1, ::1, localhost) keeps working for Jupyter
     kernels and the browser test.
@@ -27,7 +27,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import helpers  # noqa: E402
-from helpers import _io  # noqa: E402
+from helpers import _io, _offline  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -45,17 +45,17 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 @pytest.fixture(scope="session", autouse=True)
 def offline():
     """Block the network for the whole session (idempotent if helpers already did it)."""
-    _io.block_network()
+    _offline.block_network()
     yield
 
 
 @pytest.fixture(autouse=True)
 def no_network_attempts():
     """Fail any test during which code tried to reach the network, even if it caught the error."""
-    _io.blocked_attempts.clear()
+    _offline.blocked_attempts.clear()
     yield
-    attempts = list(_io.blocked_attempts)
-    _io.blocked_attempts.clear()
+    attempts = list(_offline.blocked_attempts)
+    _offline.blocked_attempts.clear()
     assert not attempts, f"the test tried to use the network: {attempts}"
 
 

@@ -221,8 +221,8 @@ def test_real_download_is_blocked_by_the_offline_guard(tmp_cache):
     with pytest.raises(ConnectionError, match="could not download"):
         helpers.download_dmol(timeout=5)
     assert time.perf_counter() - start < 2
-    assert helpers._io.blocked_attempts  # the guard, not a real network error, stopped it
-    helpers._io.blocked_attempts.clear()
+    assert helpers._offline.blocked_attempts  # the guard, not a real network error, stopped it
+    helpers._offline.blocked_attempts.clear()
 
 
 # ----------------------------------------------------------------------------- preprocessing

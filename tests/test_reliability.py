@@ -22,24 +22,24 @@ import torch
 from conftest import FAST_SIMULATION
 
 import helpers
-from helpers import _io
+from helpers import _io, _offline
 
 # ----------------------------------------------------------------------------- offline
 
 
 def test_connections_to_the_network_fail_immediately():
     start = time.perf_counter()
-    with pytest.raises(_io.NetworkBlockedError, match="network access is blocked"):
+    with pytest.raises(_offline.NetworkBlockedError, match="network access is blocked"):
         socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(("10.255.255.1", 80))
-    with pytest.raises(_io.NetworkBlockedError):
+    with pytest.raises(_offline.NetworkBlockedError):
         socket.create_connection(("10.255.255.1", 80), timeout=5)
-    with pytest.raises(_io.NetworkBlockedError):
+    with pytest.raises(_offline.NetworkBlockedError):
         socket.getaddrinfo("example.com", 443)  # a DNS look-up is network access too
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen("http://10.255.255.1/", timeout=5)
     assert time.perf_counter() - start < 1.0  # refused at once, not after a timeout
-    assert len(_io.blocked_attempts) == 4
-    _io.blocked_attempts.clear()  # expected here; any other test with attempts fails
+    assert len(_offline.blocked_attempts) == 4
+    _offline.blocked_attempts.clear()  # expected here; any other test with attempts fails
 
 
 def test_swallowed_network_errors_are_still_recorded():
@@ -47,8 +47,8 @@ def test_swallowed_network_errors_are_still_recorded():
         socket.create_connection(("192.0.2.1", 443))
     except OSError:  # code that silently falls back when offline
         pass
-    assert _io.blocked_attempts == [repr(("192.0.2.1", 443))]
-    _io.blocked_attempts.clear()
+    assert _offline.blocked_attempts == [repr(("192.0.2.1", 443))]
+    _offline.blocked_attempts.clear()
 
 
 def test_loopback_keeps_working():
@@ -62,7 +62,7 @@ def test_loopback_keeps_working():
                 with peer:
                     client.sendall(b"ping")
                     assert peer.recv(4) == b"ping"
-    assert _io.blocked_attempts == []
+    assert _offline.blocked_attempts == []
 
 
 def test_offline_variable_is_exported_for_kernels_and_subprocesses():
@@ -71,7 +71,7 @@ def test_offline_variable_is_exported_for_kernels_and_subprocesses():
         "import socket, helpers\n"
         "try:\n"
         "    socket.create_connection(('10.255.255.1', 80), timeout=5)\n"
-        "except helpers._io.NetworkBlockedError:\n"
+        "except helpers._offline.NetworkBlockedError:\n"
         "    print('blocked')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
