@@ -131,10 +131,13 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=5000, help="generated conformations per model")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 recipe and 5 helpers epochs, 1000 samples")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="repeat both trainings with seeds 0..N-1 (default 3): sample quality varies "
+                             "strongly from seed to seed, so one seed can mislead")
     parser.add_argument("--json", help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.recipe_epochs, args.helpers_epochs, args.samples = 5, args.helpers_epochs or 5, 1000
+        args.recipe_epochs, args.helpers_epochs, args.samples, args.seeds = 5, args.helpers_epochs or 5, 1000, 1
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -175,6 +178,29 @@ def main(argv=None) -> int:
         print(f"  {name:<14}{q['w1_bond_length']:8.4f}{q['w1_radius_of_gyration']:8.4f}"
               f"{q['w1_end_to_end']:9.4f}{q['fraction_valid']:8.1%}")
 
+    by_seed = [dict(seed=0, speedup=speedup, recipe_final_test_error=target, helpers_final_test_error=ours[-1][2],
+                    recipe=quality["recipe"], helpers=quality["helpers"])]
+    for seed in range(1, args.seeds):
+        r_model, r_curve = run_recipe(train, test, epochs=args.recipe_epochs, seed=seed)
+        h_model, h_curve = run_helpers(train, test, seed=seed, **overrides)
+        r_time, h_time = time_to_reach(r_curve, r_curve[-1][2]), time_to_reach(h_curve, r_curve[-1][2])
+        with torch.no_grad():
+            by_seed.append(dict(
+                seed=seed, speedup=None if h_time is None else r_time[0] / h_time[0],
+                recipe_final_test_error=r_curve[-1][2], helpers_final_test_error=h_curve[-1][2],
+                recipe=sample_quality(r_model.eval().sample(args.samples, seed=0).numpy(), test.numpy(), train.numpy()),
+                helpers=sample_quality(h_model.eval().sample(args.samples, seed=0).numpy(), test.numpy(), train.numpy()),
+            ))
+    if args.seeds > 1:
+        print(f"across {args.seeds} training seeds (mean; sample quality W1 in σ):")
+        for name in ("recipe", "helpers"):
+            mean = {k: np.mean([r[name][k] for r in by_seed]) for k in by_seed[0][name]}
+            err = np.mean([r[f"{name}_final_test_error"] for r in by_seed])
+            print(f"  {name:<8} test error {err:.4f}  W1 bond {mean['w1_bond_length']:.3f}  "
+                  f"R_g {mean['w1_radius_of_gyration']:.3f}  end-end {mean['w1_end_to_end']:.3f}  "
+                  f"valid {mean['fraction_valid']:.1%}")
+        print("  speed-up per seed: " + ", ".join(num_or_never(r["speedup"]) for r in by_seed))
+
     defaults = {k: p.default for k, p in inspect.signature(helpers.train_vae).parameters.items()
                 if k in ("epochs", "batch_size", "lr", "beta", "reduction", "schedule")}
     result = dict(
@@ -186,13 +212,17 @@ def main(argv=None) -> int:
         recipe_total_seconds=recipe[-1][0], recipe_final_test_error=target,
         helpers_seconds_to_target=ours_time and ours_time[0], helpers_cpu_seconds_to_target=ours_time and ours_time[1],
         helpers_total_seconds=ours[-1][0], helpers_final_test_error=ours[-1][2],
-        sample_quality=quality,
+        sample_quality=quality, by_seed=by_seed,
         curve_columns=["train_wall_seconds", "train_cpu_seconds", "test_error"],
         recipe_curve=recipe, helpers_curve=ours,
     )
     if args.json:
         write_json(args.json, result)
     return 0
+
+
+def num_or_never(speedup) -> str:
+    return "never reached" if speedup is None else f"{speedup:.1f}x"
 
 
 def write_json(path, result) -> None:

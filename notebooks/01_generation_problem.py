@@ -75,6 +75,7 @@ print(f"sequences per atom of the universe: about 10^{len(str(ratio)) - 1}")
 
 # Suppose every atom were a computer testing a billion sequences per second since the Big Bang.
 AGE_OF_UNIVERSE_S = 4.35e17               # 13.8 billion years, in seconds
+assert abs(AGE_OF_UNIVERSE_S / (13.8e9 * 365.25 * 24 * 3600) - 1) < 0.01
 log10_tested = 80 + 9 + math.log10(AGE_OF_UNIVERSE_S)
 print(f"sequences tested: 10^{log10_tested:.1f}, a fraction 10^{log10_tested - log10_n:.1f} of the space")
 
@@ -122,7 +123,7 @@ def check_crossing(L):
 check_crossing(L_cross);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
+# Solution (Exercise 1.1)
 L_cross_solution = math.ceil(80 / math.log10(20))   # 80 / 1.301 = 61.5 -> 62
 assert check_crossing(L_cross_solution)
 print(f"a peptide of {L_cross_solution} residues already has more sequences than the universe has atoms")
@@ -140,20 +141,24 @@ print(f"a peptide of {L_cross_solution} residues already has more sequences than
 # come closer than about 1 σ. One conformation is 12 beads × 2 coordinates, a vector
 # $x \in \mathbb R^{24}$. That vector is what a generative model must produce.
 #
-# Before modelling, each frame is centred and rotated so that its long axis lies along $x$
+# Before modeling, each frame is centered and rotated so that its long axis lies along $x$
 # (notebook 5 explains how, and what this cannot remove). Then the data set is a matrix with one
 # 24-number row per conformation.
 
 # %%
 paths = helpers.load_paths()                              # (10000, 12, 2), lengths in σ
-data = helpers.preprocess(paths)                          # (10000, 24), centred and aligned, float32
+data = helpers.preprocess(paths)                          # (10000, 24), centered and aligned, float32
 train, test = helpers.train_test_split(data, seed=42)     # 9000 / 1000 frames
 print(f"paths {paths.shape}, data {data.shape}, train {train.shape}, test {test.shape}")
 
 bonds = helpers.bond_lengths(paths)
 print(f"bond lengths: mean {bonds.mean():.3f} σ, 1st-99th percentile {np.percentile(bonds, 1):.2f}-{np.percentile(bonds, 99):.2f} σ")
+closest = helpers.min_nonbonded_distance(paths)           # (10000,) closest non-bonded pair per frame, σ
+print(f"closest non-bonded pair: median {np.median(closest):.2f} σ, "
+      f"1st percentile {np.percentile(closest, 1):.2f} σ, minimum {closest.min():.2f} σ")
 assert paths.shape == (10000, 12, 2) and data.shape == (10000, 24)
 assert 0.95 < bonds.mean() < 1.05                         # springs of rest length 1 σ
+assert 0.85 < np.percentile(closest, 1) < 1.05            # non-bonded beads rarely come closer than ~1 σ
 
 picks = rng.choice(len(train), size=6, replace=False)
 fig = plots.polymer_row(train[picks], titles=[f"frame {k}" for k in picks])
@@ -164,8 +169,8 @@ plt.show()
 # ## 3. One number for shape: the radius of gyration
 #
 # Conformations range from compact coils to nearly straight chains. The **radius of
-# gyration** summarises this in one number, the root-mean-square distance of the beads from
-# their centre of mass $\bar{\mathbf r}$:
+# gyration** summarizes this in one number, the root-mean-square distance of the beads from
+# their center of mass $\bar{\mathbf r}$:
 #
 # $$R_g = \sqrt{\frac{1}{N}\sum_{i=1}^{N} \lVert \mathbf r_i - \bar{\mathbf r}\rVert^2},
 # \qquad \bar{\mathbf r} = \frac1N \sum_{i=1}^{N} \mathbf r_i, \qquad N = 12.$$
@@ -174,8 +179,8 @@ plt.show()
 # of the course uses.
 
 # %%
-centred = paths - paths.mean(axis=1, keepdims=True)             # subtract the centre of mass
-rg = np.sqrt((centred**2).sum(axis=-1).mean(axis=-1))            # (10000,) in σ
+centered = paths - paths.mean(axis=1, keepdims=True)            # subtract the center of mass
+rg = np.sqrt((centered**2).sum(axis=-1).mean(axis=-1))            # (10000,) in σ
 assert np.allclose(rg, helpers.radius_of_gyration(paths))
 # a straight 12-bead chain with 1 σ bonds has R_g = sqrt((N^2 - 1) / 12) σ = 3.45 σ;
 # the most extended frames exceed it slightly because their bonds stretch a little beyond 1 σ
@@ -183,6 +188,7 @@ rg_straight = math.sqrt((12**2 - 1) / 12)
 print(f"R_g: min {rg.min():.2f} σ, median {np.median(rg):.2f} σ, max {rg.max():.2f} σ "
       f"(a straight chain: {rg_straight:.2f} σ)")
 assert rg.min() > 1.0 and rg.max() < rg_straight + 0.2
+assert abs(rg.min() - 1.4) < 0.1 and abs(rg.max() - 3.5) < 0.1   # the range quoted in the takeaways
 
 fig, ax = plt.subplots(figsize=(6.5, 3.4), constrained_layout=True)
 ax.hist(rg, bins=60, color="0.6")
@@ -216,8 +222,8 @@ plt.show()
 #
 # The decoder $p_\theta(x\mid z)$ is a distribution over conformations whose mean is the network's
 # output. For the polymer we use $J = 2$, so the latent space is a plane we can draw, and the
-# lecture's decoder: three hidden layers of 256 units with ReLU, 24 outputs. Untrained, it maps
-# noise to tiny, meaningless clusters near the origin:
+# decoder size the lecture uses: three 256-unit ReLU layers between the 2 inputs and the 24
+# outputs. Untrained, it maps noise to tiny, meaningless clusters near the origin:
 
 # %%
 decoder = helpers.Decoder(latent_dim=2, hidden_dims=(256, 256, 256), output_dim=24)
@@ -309,7 +315,7 @@ print(f"RMS bead distance from the mean conformation: generated {rms_to_mean(gen
       f" data {rms_to_mean(train):.2f} σ")
 
 assert abs(train_mse - data_variance) < 0.05 * data_variance       # no better than predicting the mean
-assert spread_generated < 0.10 * spread_data                        # every z gives (almost) the same output
+assert spread_generated < 0.01 * spread_data                        # every z gives (almost) the same output
 assert rms_to_mean(generated) < 0.2 * rms_to_mean(train)            # ... and that output is the mean
 
 # %%
@@ -340,7 +346,7 @@ plt.show()
 #   \qquad (x \text{ independent of } z),$$
 #
 # so the best the decoder can do is $f(z) = \bar x$ for every $z$. With 9,000 fixed pairs a
-# huge network could eventually memorise the arbitrary assignment, but that would not help
+# huge network could eventually memorize the arbitrary assignment, but that would not help
 # either: a fresh $z$ would still decode to nothing in particular.
 
 # %% [markdown]
@@ -394,7 +400,7 @@ def check_constant(value):
 check_constant(mse_constant);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
+# Solution (Exercise 1.2)
 mse_constant_solution = float(((train - c) ** 2).mean())
 assert check_constant(mse_constant_solution)
 print(f"always answering with the compact frame: MSE {mse_constant_solution:.2f} σ², "

@@ -18,6 +18,11 @@
 # standard deviation positive, and finishes with the question that separates a VAE from a plain
 # autoencoder: can we decode *fresh* noise $z \sim \mathcal N(0, I)$ into something plausible?
 #
+# *Notation.* The encoder's parameters are $\phi$ and the decoder's are $\theta$: encoder
+# $q_\phi(z\mid x)$, decoder $p_\theta(x\mid z)$, as in the lecture's text and everywhere in this
+# bundle. Some figure captions reused in the lecture slides swap the two letters; read them with
+# that in mind.
+#
 # **Learning objectives**
 # - Encode a protein sequence as a one-hot matrix and read a decoder's logits as a distribution
 #   over residues at each position; compute the reconstruction term as a cross-entropy.
@@ -25,7 +30,7 @@
 #   a label it never saw, and that it reconstructs better than a per-position consensus.
 # - Write the polymer encoder and decoder as MLPs on coordinates, count their 277,532 parameters,
 #   and connect the Gaussian decoder to the mean-squared-error loss.
-# - Compare the log-variance and softplus parameterisations of $\sigma$: their ranges, gradients
+# - Compare the log-variance and softplus parameterizations of $\sigma$: their ranges, gradients
 #   and numerical failure modes.
 # - Measure what the KL term buys: decode prior samples through a plain autoencoder and through a
 #   VAE, and compare how many are valid polymers.
@@ -56,7 +61,7 @@ from helpers import plots
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 
-TRAIN_FROM_SCRATCH = False  # True: section 7 retrains the VAE and trains the autoencoder as long (~40 s)
+TRAIN_FROM_SCRATCH = False  # True: section 7 retrains the VAE and trains the autoencoder as long (about ten seconds each on two CPU cores)
 
 # %% [markdown]
 # ## 1. A protein sequence as numbers: one-hot encoding
@@ -65,7 +70,7 @@ TRAIN_FROM_SCRATCH = False  # True: section 7 retrains the VAE and trains the au
 # `helpers.synthetic_family` draws an ancestral sequence of 40 residues, derives three
 # **subfamilies** that each rewrite a quarter of the positions, and then mutates every member
 # at random, with some positions conserved and others variable. We keep the subfamily labels
-# only to colour plots later; no model ever sees them.
+# only to color plots later; no model ever sees them.
 #
 # A sequence of length $L$ becomes an $L \times 20$ matrix with a single 1 per row, in the
 # column of that position's residue:
@@ -150,11 +155,11 @@ assert abs(by_torch.mean().item() / LENGTH - math.log(20)) < 0.1   # untrained: 
 # \qquad z = \mu_\phi(x) + \sigma_\phi(x)\odot\varepsilon,\ \ \varepsilon\sim\mathcal N(0, I).$$
 #
 # (The last step, sampling $z$ as a shifted and scaled standard normal so that gradients reach
-# $\phi$, is the reparameterisation trick of notebook 4.) Twenty epochs take a few seconds.
+# $\phi$, is the reparameterization trick of notebook 4.) Twenty epochs take a few seconds.
 
 # %%
 def train_sequence_vae(encoder, decoder, onehot, residues, epochs=20, batch_size=64, lr=2e-3, seed=0):
-    """Minimise cross-entropy + KL over (onehot (n, L, 20), residues (n, L)). Returns per-epoch losses."""
+    """Minimize cross-entropy + KL over (onehot (n, L, 20), residues (n, L)). Returns per-epoch losses."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=lr)
@@ -185,7 +190,7 @@ print(f"after {len(seq_history)} epochs: cross-entropy {seq_history[-1, 0]:.1f} 
 # ## 4. What the sequence latent space learned
 #
 # Two checks on the 400 held-out sequences. First, the map: encode each sequence to its mean
-# $\mu_\phi(x)$ and colour the point by subfamily. Second, reconstruction: decode $\mu_\phi(x)$,
+# $\mu_\phi(x)$ and color the point by subfamily. Second, reconstruction: decode $\mu_\phi(x)$,
 # take the most probable residue at each position, and count how often it is right. The
 # baseline is the best a model without a latent code can do: predict each position's most
 # common residue in the training set (the consensus).
@@ -201,13 +206,13 @@ baseline = (seq_test == consensus).float().mean(0).numpy()
 print(f"held-out reconstruction accuracy: VAE {accuracy.mean():.1%}, consensus baseline {baseline.mean():.1%}")
 print(f"positions where the VAE beats the baseline: {(accuracy > baseline + 0.01).sum()} of {LENGTH}")
 
-# Is the subfamily readable from z? Classify held-out codes by the nearest subfamily centre
-# (centres computed from the training codes: the labels are used here, after training, only).
+# Is the subfamily readable from z? Classify held-out codes by the nearest subfamily center
+# (centers computed from the training codes: the labels are used here, after training, only).
 sub_train, sub_test = subfamily[train_idx], subfamily[test_idx]
-centres = np.stack([mu_train[sub_train == k].mean(0).numpy() for k in range(3)])
-nearest = np.argmin(((mu_test.numpy()[:, None, :] - centres) ** 2).sum(-1), axis=1)
+centers = np.stack([mu_train[sub_train == k].mean(0).numpy() for k in range(3)])
+nearest = np.argmin(((mu_test.numpy()[:, None, :] - centers) ** 2).sum(-1), axis=1)
 subfamily_accuracy = float((nearest == sub_test).mean())
-print(f"subfamily recovered from the 2-D code by nearest centre: {subfamily_accuracy:.1%}")
+print(f"subfamily recovered from the 2-D code by nearest center: {subfamily_accuracy:.1%}")
 
 assert accuracy.mean() > baseline.mean() + 0.10        # the latent code carries real information
 assert subfamily_accuracy > 0.9                        # ... and it is the subfamily
@@ -263,7 +268,7 @@ def check_oracle(value):
 check_oracle(oracle_accuracy);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
+# Solution (Exercise 2.1)
 subfamily_consensus = torch.stack([torch.mode(seq_train[sub_train == k], dim=0).values for k in range(3)])  # (3, 40)
 oracle_accuracy_solution = float((seq_test == subfamily_consensus[sub_test]).float().mean())
 assert check_oracle(oracle_accuracy_solution)
@@ -280,9 +285,9 @@ assert accuracy.mean() > oracle_accuracy_solution - 0.05   # the VAE is within a
 # $$p_\theta(x\mid z) = \mathcal N\big(x;\ f_\theta(z),\ \sigma_x^2 I_{24}\big)
 # \quad\Longrightarrow\quad -\log p_\theta(x\mid z) = \frac{\lVert x - f_\theta(z)\rVert^2}{2\sigma_x^2} + 24 \log\big(\sqrt{2\pi}\,\sigma_x\big).$$
 #
-# Minimising the squared error is maximising this likelihood; the choice of $\sigma_x$ only
+# Minimizing the squared error is maximizing this likelihood; the choice of $\sigma_x$ only
 # sets how strongly reconstruction is weighted against the KL term (that is the $\beta$ of
-# notebook 3). Both networks are MLPs with three hidden layers of 256 units:
+# notebook 3). Both networks are MLPs with three 256-unit hidden layers:
 #
 # encoder: 24 → 256 → 256 → 256 → ($\mu$: 2, $\sigma$: 2) · decoder: 2 → 256 → 256 → 256 → 24.
 #
@@ -300,12 +305,17 @@ encoder_count = sum(p.numel() for p in polymer_vae.encoder.parameters())
 print(f"{'total':37s} {total:>8,}  (encoder {encoder_count:,}, decoder {total - encoder_count:,})")
 
 hidden_block = 256 * 256 + 256
+square_share = 2 * hidden_block / total              # the two 256 x 256 layers of one network
+undercount = 1 - 250_000 / total
+print(f"the two 256 x 256 layers of each network: {2 * hidden_block:,} parameters, {square_share:.1%} of the total;"
+      f" '~250K' is {undercount:.1%} short")
 assert encoder_count == (24 * 256 + 256) + 2 * hidden_block + 2 * (256 * 2 + 2)
 assert total == sum(p.numel() for p in polymer_vae.parameters()) == 277_532
+assert 0.45 < square_share < 0.5 and 0.09 < undercount < 0.11
 
 # %% [markdown]
-# 277,532 parameters: the two 256 × 256 layers of each network hold almost half of them each.
-# "~250K" undercounts by about 10%.
+# 277,532 parameters: in each network the two 256 × 256 layers hold almost half of the total,
+# and the lecture's "~250K" undercounts by about 10% (both printed above).
 #
 # ### Exercise 2.2 · Parameters as a function of width
 #
@@ -330,17 +340,22 @@ def check_count(candidate):
 check_count(count_params);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
+# Solution (Exercise 2.2)
 def count_params_solution(hidden, d=24, j=2):
     encoder = (d * hidden + hidden) + 2 * (hidden * hidden + hidden) + 2 * (hidden * j + j)  # mu and sigma heads
     decoder = (j * hidden + hidden) + 2 * (hidden * hidden + hidden) + (hidden * d + d)
-    return encoder + decoder   # = 4 h^2 + 61 h + 28: quadratic in the width
+    return encoder + decoder   # = 4 h^2 + 60 h + 28: quadratic in the width
 
 
 assert check_count(count_params_solution)
+assert all(count_params_solution(h) == 4 * h**2 + 60 * h + 28 for h in (1, 32, 256))
 
 # %% [markdown]
 # ## 6. Keeping σ positive: log-variance or softplus?
+#
+# *Notation.* In this section $\sigma$ is the standard deviation of the encoder's Gaussian over
+# one latent coordinate, a pure number. It is unrelated to the bead diameter σ that serves as the
+# length unit elsewhere in the course; the two never appear in the same formula.
 #
 # The encoder's second head produces an unconstrained number $r$ per latent dimension, which
 # must become a standard deviation $\sigma > 0$. Two common choices:
@@ -373,6 +388,13 @@ grad_softplus, = torch.autograd.grad(kl_softplus.sum(), raw)
 
 r = raw.detach().numpy()
 assert torch.allclose(grad_logvar, 0.5 * (torch.exp(raw) - 1), atol=1e-4)  # matches the formula above
+# the numbers quoted below the figure
+r_for_1e3 = {"softplus": math.log(math.expm1(1e-3)), "log-variance": 2 * math.log(1e-3)}
+print("raw output r that gives sigma = 1e-3:", {k: round(v, 1) for k, v in r_for_1e3.items()})
+print(f"KL gradient at r = {r[0]:.0f}: log-variance {grad_logvar[0]:.3f}, softplus {grad_softplus[0]:.3f}")
+assert round(r_for_1e3["softplus"]) == -7 and round(r_for_1e3["log-variance"]) == -14
+assert abs(grad_logvar[0] + 0.5) < 1e-3 and abs(grad_softplus[0] + 1) < 1e-3
+assert torch.isfinite(torch.exp(torch.tensor(88.0))) and torch.isinf(torch.exp(torch.tensor(89.0)))  # float32
 assert np.all(sigma_logvar.detach().numpy() > 0) and np.all(sigma_softplus.detach().numpy() > 0)
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
@@ -452,7 +474,7 @@ if TRAIN_FROM_SCRATCH:
     vae = helpers.PolymerVAE()
     VAE_EPOCHS = helpers.train_vae(vae, train, test, seed=0).epochs
 else:
-    vae, metadata = helpers.load_pretrained()                      # trained with helpers.train_vae, beta = 0.12
+    vae, metadata = helpers.load_pretrained()                      # trained with helpers.train_vae, beta = 0.12 ('sum' convention, see notebook 3)
     VAE_EPOCHS = metadata["epochs"]
 
 
@@ -472,9 +494,12 @@ helpers.train_vae(autoencoder, train, epochs=AE_EPOCHS, beta=0.0, seed=0)   # be
 mse = {name: helpers.reconstruction_error(m, test) for name, m in (("autoencoder", autoencoder), ("VAE", vae))}
 print(f"held-out reconstruction MSE per coordinate: autoencoder {mse['autoencoder']:.3f} σ² ({AE_EPOCHS} epochs), "
       f"VAE {mse['VAE']:.3f} σ² ({VAE_EPOCHS} epochs)")
+print(f"root-mean-square error per coordinate: autoencoder {math.sqrt(mse['autoencoder']):.2f} σ, "
+      f"VAE {math.sqrt(mse['VAE']):.2f} σ")
+assert all(math.sqrt(m) < 0.45 for m in mse.values()), "the text says: within about 0.4 σ per coordinate"
 
 # %% [markdown]
-# Both reconstruct held-out conformations to within about 0.4 σ per coordinate: as compressors
+# Both reconstruct held-out conformations to within about 0.4 σ per coordinate (rms, printed above): as compressors
 # they are comparable. The difference is in the latent space. We decode the same 2,000 draws
 # $z\sim\mathcal N(0, I)$ through both models, check every decoded polymer with
 # `helpers.validity`, and draw each draw where it landed, next to the training codes
