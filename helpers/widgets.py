@@ -387,7 +387,7 @@ class BetaExplorer(_Explorer):
                 store.append(plots.draw_polymer(ax, np.zeros((self.originals.shape[1], 2)),
                                                 color="C0" if row == 0 else "C1"))
                 if k == 0:
-                    ax.set_ylabel("reconstruction\n(grey: input)" if row == 0 else "sample\nz ~ N(0, I)", fontsize=9)
+                    ax.set_ylabel("reconstruction\n(gray: input)" if row == 0 else "sample\nz ~ N(0, I)", fontsize=9)
         self._ax_rd = fig.add_subplot(grid[:, -1])
         kl = [r["test_kl"] for r in self.results]
         recon = [r["test_recon"] for r in self.results]

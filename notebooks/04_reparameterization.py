@@ -231,9 +231,10 @@ assert np.all(np.abs(autograd - EXACT_GRAD) < 0.05), "the pathwise gradient shou
 # pretrained polymer VAE, one held-out conformation $x$ (24 numbers), its encoder output
 # $(\mu, \sigma) = q_\phi(z\mid x)$ (two latent dimensions each), and
 #
-# $$L(\mu, \sigma) = \frac1n \sum_{i=1}^n \big\lVert \mathrm{dec}_\theta(\mu + \sigma \odot \varepsilon_i) - x \big\rVert^2 ,$$
+# $$L(\mu, \sigma) = \frac1n \sum_{i=1}^n \big\lVert f_\theta(\mu + \sigma \odot \varepsilon_i) - x \big\rVert^2 ,$$
 #
-# the squared error of decoding reparameterized samples (in σ², bead diameters squared). Autograd
+# the squared error of decoding reparameterized samples, where $f_\theta$ is the decoder network (the
+# mean of $p_\theta(x\mid z)$) and the error is in σ², bead diameters squared. Autograd
 # differentiates through the whole decoder; finite differences with common random numbers must
 # agree in all four partial derivatives.
 
@@ -396,24 +397,29 @@ plt.show()
 ratio_n = v_score_n / v_path_n
 print("variance ratio score/pathwise at each n:", np.round(ratio_n, 1))
 print(f"formula: {var_score(SIGMA) / var_path(SIGMA):.1f} at σ = {SIGMA};"
-      f" {var_score(0.01) / var_path(0.01):.2e} at σ = 0.01")
+      f" {var_score(0.01) / var_path(0.01):.2e} at σ = 0.01"
+      f" (small-σ limit mu^4 / (4 sigma^4) = {MU**4 / (4 * 0.01**4):.2e})")
 assert np.all(v_path_n < v_score_n), "the pathwise estimator should have the smaller variance"
 assert np.allclose(v_path_n * ns, var_path(SIGMA), rtol=0.2), "pathwise variance should be 4 sigma^2 / n"
 assert np.allclose(v_score_n * ns, var_score(SIGMA), rtol=0.35), "score-function variance off its formula"
 assert np.all(v_path_s < v_score_s)
+assert abs(var_score(SIGMA) / var_path(SIGMA) - 22) < 0.5 and np.allclose(ratio_n, 22, rtol=0.2)
 
 # %% [markdown]
 # Two things to read off the plots. Left: both variances fall as $1/n$ (slope −1), so the ratio
-# between them is the same at every $n$: about 22 here, meaning REINFORCE needs ~22 times more
-# samples for the same precision. Right: as $q$ gets narrow the pathwise variance *shrinks*
-# ($\propto \sigma^2$), while the score-function variance *explodes* ($\propto 1/\sigma^2$), because
-# the score $\varepsilon/\sigma$ grows while $f$ stays the same size.
+# between them is the same at every $n$: about 22 here (printed above), meaning REINFORCE needs
+# ~22 times more samples for the same precision. Right: as $q$ gets narrow the pathwise variance
+# *shrinks* ($\propto \sigma^2$), while the score-function variance *explodes* ($\propto 1/\sigma^2$),
+# because the score $\varepsilon/\sigma$ grows while $f$ stays the same size. Their ratio therefore
+# grows like $1/\sigma^4$: for small $\sigma$ it is about $\mu^4/(4\sigma^4)$, which is
+# $2.5 \times 10^{7}$ at $\sigma = 0.01$ (printed above).
 #
 # A trained VAE lives at the far left of that plot: the pretrained model's encoder is very
-# confident (typical $\sigma$ of a few hundredths, printed below). Here is the same comparison on the actual VAE objective, the squared
-# reconstruction error of one held-out polymer, $f(z) = \lVert \mathrm{dec}_\theta(z) - x\rVert^2$
-# with $z \sim q_\phi(z\mid x)$ (gradients with respect to both components of $\mu$; variance summed
-# over them; one sample per estimate, as in VAE training).
+# confident (typical $\sigma$ of a few hundredths, printed below). Here is the same comparison on
+# the actual VAE objective. The squared reconstruction error of one held-out polymer,
+# $\mathrm{err}(z) = \lVert f_\theta(z) - x\rVert^2$ with the decoder network $f_\theta$, takes the place
+# of $f$, and $z \sim q_\phi(z\mid x)$ (gradients with respect to both components of $\mu$;
+# variance summed over them; one sample per estimate, as in VAE training).
 
 # %%
 R = 4000
@@ -433,6 +439,7 @@ se_s = g_score.std(0) / math.sqrt(R)
 with torch.no_grad():
     sigma_test = model.encode(torch.as_tensor(test))[1]
 print(f"encoder sigma for this x: {sigma_q.numpy().round(3)};  median over the test set: {sigma_test.median():.3f}")
+assert sigma_test.median() < 0.1, "the text says the encoder's sigma is typically a few hundredths"
 print(f"mean gradient  pathwise {mean_p.round(2)}   score function {mean_s.round(2)} ± {se_s.round(2)}")
 print(f"per-sample variance  pathwise {var_p:.3g}   score function {var_s:.3g}   ratio {var_s / var_p:.0f}")
 assert np.all(np.abs(mean_s - mean_p) < 4 * se_s + 1e-3), "both estimators should agree on the mean gradient"
@@ -440,9 +447,10 @@ assert var_p * 100 < var_s, "on a narrow VAE posterior the pathwise estimator sh
 
 # %% [markdown]
 # Both estimators agree on the mean gradient (within the score function's large error bar), but
-# a single REINFORCE sample is hundreds of times noisier, and the ratio grows like $1/\sigma^2$ as
-# the encoder becomes more confident. To match the pathwise precision, REINFORCE would need
-# hundreds of decoder passes per data point and step instead of one.
+# a single REINFORCE sample is far noisier: the variance ratio printed above is well over a
+# hundred, and it grows like $1/\sigma^4$ as the encoder becomes more confident. To match the
+# pathwise precision, REINFORCE would need that many decoder passes per data point and step
+# instead of one.
 
 # %% [markdown]
 # ## 6. Why VAEs use the pathwise estimator
@@ -488,7 +496,7 @@ def check_dz_dlogvar(candidate):
 check_dz_dlogvar(dz_dlogvar);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
+# Solution (Exercise 4.1)
 # dz/dl = d/dl exp(l/2) * eps = (1/2) exp(l/2) eps = sigma * eps / 2
 def dz_dlogvar_solution(logvar, eps):
     return 0.5 * torch.exp(0.5 * logvar) * eps
@@ -527,13 +535,16 @@ def check_baseline(b, n=200_000, seed=6):
 check_baseline(b);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
+# Solution (Exercise 4.2)
 # The average value of f, E[z^2] = mu^2 + sigma^2 = 1.25, is a natural baseline (in practice
 # one uses a running mean of f or a small network predicting it). The variance falls from
 # ~21.8 to ~10.5. The best constant for the mu-gradient is b = E[f eps^2] / E[eps^2] = mu^2 + 3 sigma^2
 # = 1.75 (variance 9.5); the pathwise estimator's 1.0 stays out of reach.
 unbiased, var_b = check_baseline(MU**2 + SIGMA**2)
 assert unbiased and var_b < 0.5 * var_score(SIGMA)
+unbiased_best, var_best = check_baseline(MU**2 + 3 * SIGMA**2)
+assert unbiased_best and abs(var_score(SIGMA) - 21.8) < 0.1       # the numbers quoted above
+assert abs(var_b - 10.5) < 0.5 and abs(var_best - 9.5) < 0.5
 
 # %% [markdown]
 # ## Key takeaways
@@ -546,7 +557,8 @@ assert unbiased and var_b < 0.5 * var_score(SIGMA)
 # - Check Monte-Carlo gradients with finite differences using **common random numbers**; with
 #   fresh samples the check is pure noise.
 # - The score-function estimator $\mathbb{E}[f(z)\nabla\log q(z)]$ is also unbiased and needs no
-#   gradient of $f$, but its variance is larger and grows like $1/\sigma^2$; on the trained VAE it
-#   is hundreds of times larger than the pathwise one.
+#   gradient of $f$, but its variance is larger and grows like $1/\sigma^2$ (relative to the
+#   pathwise one, like $1/\sigma^4$); on the trained VAE it is more than a hundred times larger
+#   than the pathwise one.
 # - VAEs use the pathwise gradient; REINFORCE (with baselines) is for discrete latents and
 #   black-box objectives.

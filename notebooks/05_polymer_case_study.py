@@ -13,18 +13,19 @@
 # in the plane, i.e. 24 numbers per conformation, squeezed through a 2-D latent space. We
 # prepare the data, train (or load) the model, and then judge it the way a physicist would:
 # not only by its loss, but by whether its polymers have the right bond lengths, do not
-# overlap, and are distributed like the real ones. Along the way we fix three slips of the
-# course's code walkthrough and measure one of its claims.
+# overlap, and are distributed like the real ones. Along the way we correct several slips of
+# the course's code walkthrough and put two of its claims to the test.
 #
 # **Learning objectives**
-# - remove translation and rotation from conformations, and see what principal-axis alignment
-#   *cannot* remove (the 180° turn is fixable, the mirror image is a real choice);
-# - train the polymer VAE with a progress bar and read its loss curves;
-# - judge reconstructions and samples with physical measures: reconstruction error against the
-#   data's spread, distributions of bond lengths, distances and $R_g$, Wasserstein distances,
-#   and the fraction of valid polymers;
-# - read the latent map: structure ($R_g$) appears although no $R_g$ label was ever used;
-# - interpolate between two real conformations and explore the latent space with sliders.
+# - Remove translation and rotation from conformations, and see what principal-axis alignment
+#   *cannot* remove: the 180° turn needs an extra rule, the mirror image is a real choice.
+# - Train the polymer VAE with a progress bar and read its loss curves.
+# - Judge reconstructions and samples with physical measures: the reconstruction error against
+#   the data's variance, distributions of bond lengths, distances and $R_g$, Wasserstein
+#   distances, and the fraction of valid polymers.
+# - Read the latent map: structure ($R_g$) appears although no $R_g$ label was ever used.
+# - Interpolate between two real conformations, check every point physically, and explore the
+#   latent space with sliders.
 #
 # Run it: [Open in Colab](https://colab.research.google.com/github/protein-ai-course/polymer-vae-bundle/blob/main/notebooks/05_polymer_case_study.ipynb) · [Binder](https://mybinder.org/v2/gh/protein-ai-course/polymer-vae-bundle/main?urlpath=lab/tree/notebooks/05_polymer_case_study.ipynb) · locally: see README
 
@@ -48,9 +49,6 @@ from helpers.widgets import LatentExplorer
 
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
-# Networks this small run fastest on one CPU thread, and a busy machine (two notebooks
-# sharing two cores) can slow the default thread pool down many times over.
-torch.set_num_threads(1)
 
 # %% [markdown]
 # ## 1. The data: 10,000 simulated conformations
@@ -88,7 +86,7 @@ plt.show()
 # A conformation's shape does not change when we move or turn it, so the model should not
 # have to learn those motions. Two steps, per frame:
 #
-# 1. **Centre**: $\mathbf r_i \leftarrow \mathbf r_i - \frac1N\sum_j \mathbf r_j$ (all beads weigh the same).
+# 1. **Center**: $\mathbf r_i \leftarrow \mathbf r_i - \frac1N\sum_j \mathbf r_j$ (all beads weigh the same).
 # 2. **Align**: the gyration tensor $S = \sum_i \mathbf r_i \mathbf r_i^\top$ (a 2×2 matrix)
 #    has its largest eigenvector along the chain's long axis, at the angle
 #    $\theta = \tfrac12\,\mathrm{atan2}(2S_{xy},\, S_{xx}-S_{yy})$ to the x axis; rotating by
@@ -97,8 +95,8 @@ plt.show()
 # `helpers.preprocess` does both and flattens each frame to 24 numbers.
 
 # %%
-centred = helpers.center_com(paths)
-aligned = helpers.align_principal(centred)
+centered = helpers.center_com(paths)
+aligned = helpers.align_principal(centered)
 x, y = aligned[..., 0], aligned[..., 1]
 s_xx, s_yy, s_xy = (x * x).sum(1), (y * y).sum(1), (x * y).sum(1)
 print(f"after alignment: max |S_xy| = {np.abs(s_xy).max():.1e}, S_xx >= S_yy in {np.mean(s_xx >= s_yy):.0%} of frames")
@@ -107,7 +105,7 @@ assert np.abs(s_xy).max() < 1e-8 and np.all(s_xx >= s_yy - 1e-9)
 assert np.allclose(helpers.radius_of_gyration(aligned), rg_raw)
 
 fig, axes = plt.subplots(1, 3, figsize=(12, 4), constrained_layout=True)
-for ax, frames, title in zip(axes, (paths, centred, aligned), ("raw", "centred", "centred + aligned")):
+for ax, frames, title in zip(axes, (paths, centered, aligned), ("raw", "centered", "centered + aligned")):
     for k, color in zip(shown, ("C0", "C1", "C2", "C3", "C4")):
         plots.draw_polymer(ax, frames[k], color=color, show_ends=False)
     ax.set(title=title, xlabel="x (σ)", ylabel="y (σ)")
@@ -153,7 +151,7 @@ results = {(r, v): recipe(f) for r, recipe in recipes.items() for v, f in versio
 
 fig, axes = plt.subplots(4, 3, figsize=(9, 7.5), sharex="row", sharey="row", constrained_layout=True)
 for col, (name, f) in enumerate(versions.items()):
-    plots.draw_polymer(axes[0, col], f - f.mean(0), color="0.4")  # centred, for display only
+    plots.draw_polymer(axes[0, col], f - f.mean(0), color="0.4")  # centered, for display only
     axes[0, col].set_title(name)
     for row, recipe in enumerate(recipes, start=1):
         plots.draw_polymer(axes[row, col], results[recipe, name], color=f"C{row - 1}")
@@ -181,11 +179,11 @@ assert gap(results["align_principal", "frame"], results["align_principal", "turn
 assert gap(results["align_principal", "frame"], results["align_principal", "mirror image"]) > 1.0
 mirrored = "align_principal\nresolve_mirror=True"
 assert gap(results[mirrored, "frame"], results[mirrored, "mirror image"]) < 1e-9
-reflected = np.abs(helpers.align_principal(centred, resolve_mirror=True) - aligned).max(axis=(1, 2)) > 1e-9
+reflected = np.abs(helpers.align_principal(centered, resolve_mirror=True) - aligned).max(axis=(1, 2)) > 1e-9
 print(f"resolve_mirror=True would reflect {reflected.mean():.0%} of the frames")
 
 # %% [markdown]
-# ### Exercise 5.1: is the preprocessing really blind to position and orientation?
+# ### Exercise 5.1 · Is the preprocessing really blind to position and orientation?
 #
 # Take `frame`, turn it by 37° and shift it by (5, −2) σ, and store the result in `moved`.
 # Then compare `helpers.preprocess` of both. (What would happen with a mirror image instead?)
@@ -193,41 +191,53 @@ print(f"resolve_mirror=True would reflect {reflected.mean():.0%} of the frames")
 # %%
 moved = frame.copy()  # your turn: rotate by 37 degrees and shift by (5, -2)
 
+
 # %%
-# Self-check
-changed = gap(moved, frame) > 1e-6
-same_after = gap(helpers.preprocess(moved[None]), helpers.preprocess(frame[None])) < 1e-4
-if not changed:
-    print("✗ `moved` is still the original frame: apply the rotation and the shift first.")
-elif same_after:
-    print("✓ Right: the preprocessed vectors agree, the VAE never sees the move.")
-else:
-    print("✗ The preprocessed vectors differ: did you mirror the frame instead of rotating it?")
+# Self-check (Exercise 5.1)
+def check_moved(candidate):
+    changed = gap(candidate, frame) > 1e-6
+    same_after = gap(helpers.preprocess(candidate[None]), helpers.preprocess(frame[None])) < 1e-4
+    if not changed:
+        print("✗ `moved` is still the original frame: apply the rotation and the shift first.")
+    elif same_after:
+        print("✓ Right: the preprocessed vectors agree, the VAE never sees the move.")
+    else:
+        print("✗ The preprocessed vectors differ: did you mirror the frame instead of rotating it?")
+    return changed and same_after
+
+
+check_moved(moved);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
-moved = frame @ rotation(np.deg2rad(37)).T + np.array([5.0, -2.0])
-print(gap(helpers.preprocess(moved[None]), helpers.preprocess(frame[None])))  # ~1e-6: float32 rounding
-# A mirror image is NOT removed (it is a different 2-D conformation) unless resolve_mirror=True.
+# Solution (Exercise 5.1)
+moved_solution = frame @ rotation(np.deg2rad(37)).T + np.array([5.0, -2.0])
+assert check_moved(moved_solution)
+print(f"largest difference after preprocessing: "
+      f"{gap(helpers.preprocess(moved_solution[None]), helpers.preprocess(frame[None])):.1e} σ (zero up to float32 rounding)")
+# A mirror image is NOT removed (it is a different 2-D conformation) unless resolve_mirror=True:
+mirror_gap = gap(helpers.preprocess((frame * [1.0, -1.0])[None]), helpers.preprocess(frame[None]))
+print(f"the mirror image after preprocessing differs by up to {mirror_gap:.2f} σ")
+assert mirror_gap > 1.0
 
 # %% [markdown]
 # ## 4. Training the VAE
 #
-# The model is the lecture's: encoder $q_\phi(z\mid x)$ and decoder $p_\theta(x\mid z)$, each
-# three hidden layers of 256 units, a 2-D latent space; 277,532 parameters (the walkthrough's
-# "~250K" undercounts). The loss per frame, in the "sum" convention of `helpers.vae_loss`:
+# The model is the lecture's: encoder $q_\phi(z\mid x)$ and decoder $p_\theta(x\mid z)$ with
+# mean $f_\theta(z)$, each three hidden layers of 256 units, a 2-D latent space; 277,532
+# parameters (the walkthrough's "~250K" undercounts). The loss per frame, in the "sum"
+# convention of `helpers.vae_loss`:
 #
 # $$\mathcal L(x) = \underbrace{\lVert x - \hat x\rVert^2}_{\text{summed over 24 coordinates}}
 #   + \beta\,\underbrace{D_{\mathrm{KL}}\!\left(q_\phi(z\mid x)\,\Vert\,\mathcal N(0, I)\right)}_{\text{summed over 2 dimensions}},
-#   \qquad \hat x = \text{decoder}(\mu_\phi + \sigma_\phi\,\varepsilon).$$
+#   \qquad \hat x = f_\theta(\mu_\phi + \sigma_\phi\odot\varepsilon).$$
 #
 # With these reductions $\beta = 0.12$; it is the walkthrough's $\beta = 0.01$, which averaged
 # both terms over their dimensions instead ($0.01 \times 24 / 2$).
 #
-# Training the full model (`helpers.train_vae` with its defaults) takes a few tens of seconds
-# on a laptop CPU. By default we load the shipped model, trained exactly this way, and run a
-# four-epoch demo so you can watch the progress bar and the losses fall. Set
-# `TRAIN_FROM_SCRATCH = True` to train the real thing here.
+# Training the full model (`helpers.train_vae` with its defaults: 60 epochs, batches of 256)
+# takes about ten seconds on two CPU cores. By default we load the shipped model, trained
+# exactly this way, and run a four-epoch demo so you can watch the progress bar and the losses
+# fall. Set `TRAIN_FROM_SCRATCH = True` to train the real thing here.
 
 # %%
 data = helpers.preprocess(paths)
@@ -256,16 +266,24 @@ assert history.train_recon[-1] < 0.5 * history.train_recon[0]  # training makes 
 # ## 5. Reconstructions
 #
 # Encode a held-out frame to the mean $\mu_\phi(x)$ of $q_\phi(z\mid x)$ and decode it: how
-# close does $\hat x = \text{decoder}(\mu_\phi(x))$ come back? The error is an MSE per
-# coordinate (σ²); $\sqrt{2\,\mathrm{MSE}}$ is the typical displacement of a bead (σ).
+# close does $\hat x = f_\theta(\mu_\phi(x))$ come back? The error is an MSE per
+# coordinate (σ²); $\sqrt{2\,\mathrm{MSE}}$ is the typical displacement of a bead (σ). To
+# judge it we need the data's own variance per coordinate, the error of always answering with
+# the mean frame. That variance depends on the preprocessing, so we also compute it for the
+# tensor-only alignment of section 3, which leaves the 180° turn in the data.
 
 # %%
 test_mse = helpers.reconstruction_error(model, test)
 variance = float(test.var(axis=0).mean())
+variance_all = float(data.var(axis=0).mean())
+tensor_only = np.stack([align_by_tensor_only(f) for f in paths]).reshape(len(paths), -1)
+variance_tensor_only = float(tensor_only.var(axis=0).mean())
 print(f"test reconstruction error: {test_mse:.3f} σ² per coordinate "
       f"(typical bead displacement {np.sqrt(2 * test_mse):.2f} σ)")
-print(f"the data's own variance:   {variance:.3f} σ² per coordinate -> "
+print(f"the test frames' variance: {variance:.3f} σ² per coordinate -> "
       f"the model leaves {test_mse / variance:.0%} of it unexplained")
+print(f"variance of all frames: {variance_all:.2f} σ² after align_principal, "
+      f"{variance_tensor_only:.2f} σ² after the tensor-only alignment (180° turn left in)")
 
 with torch.no_grad():
     test_t = torch.as_tensor(test)
@@ -286,9 +304,15 @@ plt.show()
 
 # %% [markdown]
 # The walkthrough promises a reconstruction loss of "roughly 0.01–0.05". That number is not a
-# property of VAEs; it depends on the data. Here the test error is about 0.14 σ² against a
-# variance of about 1.1 σ² (the simulated chain is larger than the dmol.pub one); on the
-# original file the walkthrough's own recipe ends near 0.20, with a variance of only about 0.36.
+# property of VAEs; it depends on the data. Here the test error is about 0.13 σ² against a
+# variance of about 1.1 σ²: the model leaves about an eighth of the variance unexplained. And
+# the variance depends on the preprocessing: leave the 180° turn in, and half the frames
+# arrive turned, which roughly doubles the variance (printed above) without changing a single
+# shape. So an error must be compared with the variance *under the same preprocessing*. On
+# the original dmol.pub file the walkthrough's own recipe ends near 0.20 (measured offline by
+# running its code unchanged). Its alignment leaves the turn in, and with the turn in that
+# file's variance is about 0.65 (0.36 after `align_principal`; both measured offline, see
+# section 11), so 0.20 is about 30% of it, against our eighth.
 # A fair statement is always relative: *how much of the data's variance is left over?*
 #
 # Notice the shapes: the reconstructions get the overall fold right, but they are smoother
@@ -300,6 +324,9 @@ plt.show()
 MSE_BOUND = 0.30 if USE_DMOL else 0.25  # σ² per coordinate
 assert test_mse < MSE_BOUND, f"test reconstruction error {test_mse:.3f} above {MSE_BOUND}"
 assert test_mse < 0.6 * variance  # and well below simply predicting the mean frame
+assert USE_DMOL or (0.10 < test_mse < 0.16 and 1.0 < variance < 1.2)  # "about 0.13 against about 1.1"
+assert USE_DMOL or 0.08 < test_mse / variance < 0.18  # "about an eighth" on our data
+assert 1.5 < variance_tensor_only / variance_all < 3  # the 180° turn roughly doubles the variance
 
 # %% [markdown]
 # ## 6. Generating new conformations
@@ -334,13 +361,13 @@ print(f"mean bond length: data {mean_bond_data:.2f} σ, samples {mean_bond_sampl
 print(f"mean R_g:         data {mean_rg_data:.2f} σ, samples {mean_rg_samples:.2f} σ")
 
 # %% [markdown]
-# Most samples look like plausible polymers at a glance, yet on our data most fail the check, for the
-# reason seen in the reconstructions: the decoder outputs the mean of $p_\theta(x\mid z)$, the
-# average of all conformations that share a code. Averaging bond *vectors* that point in
-# slightly different directions gives a shorter vector than the average *length*
-# ($\lVert\mathbb E[\mathbf b]\rVert \le \mathbb E\lVert\mathbf b\rVert$, Jensen's inequality), so the
-# bonds of decoded chains come out short, and in the crowded middle of compact coils beads
-# drift together. The validity check is strict on purpose: the data's bonds barely fluctuate.
+# Most samples look like plausible polymers at a glance, yet on our data most fail the check
+# (printed above), for the reason seen in the reconstructions: the decoder outputs the mean
+# $f_\theta(z)$ of $p_\theta(x\mid z)$, the average of all conformations that share a code.
+# Averaging bond *vectors* that point in slightly different directions gives a shorter vector
+# than the average *length* ($\lVert\mathbb E[\mathbf b]\rVert \le \mathbb E\lVert\mathbf b\rVert$,
+# Jensen's inequality), so the bonds of decoded chains come out short, and in the crowded
+# middle of compact coils beads drift together. The validity check is strict on purpose: the data's bonds barely fluctuate.
 
 # %%
 SAMPLE_VALIDITY_BOUND = 0.05
@@ -358,8 +385,8 @@ assert USE_DMOL or sample_report.fraction_valid < 0.5  # the text above: on our 
 #
 # $$W_1(P, Q) = \int_0^1 \left| F_P^{-1}(q) - F_Q^{-1}(q) \right| dq ,$$
 #
-# in the measure's own units (σ), so "the samples' $R_g$ is off by 0.1 σ on average" is
-# literally what it says. Finite samples never give exactly 0, so we also compute the
+# in the measure's own units (σ): a $W_1$ of, say, 0.1 σ for $R_g$ means that the samples'
+# sizes are off by 0.1 σ on average, quantile by quantile. Finite samples never give exactly 0, so we also compute the
 # distance between two halves of the real data (train against test): the noise floor.
 
 # %%
@@ -390,10 +417,11 @@ plt.show()
 
 # %%
 assert all(w > floor for floor, w in w1.values())  # the samples are distinguishable from data ...
-assert w1["R_g"][1] < 0.2 * rg_data.mean()  # ... but their sizes are off by well under 20%
+assert w1["R_g"][1] < 0.2 * rg_data.mean()  # ... but their sizes are roughly right:
+assert USE_DMOL or w1["R_g"][1] < 0.15 * rg_data.mean()  # off by about 10% on our data
 
 # %% [markdown]
-# ### Exercise 5.2: what do the samples get most wrong?
+# ### Exercise 5.2 · What do the samples get most wrong?
 #
 # Using the table above, which measure do the samples reproduce *worst relative to the noise
 # floor* (the largest ratio)? Set `worst` to its name, as spelled in `measures`.
@@ -401,29 +429,38 @@ assert w1["R_g"][1] < 0.2 * rg_data.mean()  # ... but their sizes are off by wel
 # %%
 worst = None  # e.g. "R_g"
 
+
 # %%
-# Self-check
-answer = max(w1, key=lambda name: w1[name][1] / w1[name][0])
-if worst is None:
-    print("Set `worst` to one of", list(measures))
-elif worst == answer:
-    print(f"✓ Right: {answer}. Local geometry is where a 2-D code runs out of room.")
-else:
-    print(f"✗ Not {worst!r}: compare the last column of the table again.")
+# Self-check (Exercise 5.2)
+def check_worst(name):
+    ratios = {m: w / floor for m, (floor, w) in w1.items()}
+    answer = max(ratios, key=ratios.get)
+    if name is None:
+        print("Set `worst` to one of", list(measures))
+    elif name == answer:
+        print(f"✓ Right: {answer}, {ratios[answer]:.0f} times its noise floor.")
+    else:
+        print(f"✗ Not {name!r}: compare the last column of the table again.")
+    return name == answer
+
+
+check_worst(worst);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
-worst = max(w1, key=lambda name: w1[name][1] / w1[name][0])
-print(worst, f"{w1[worst][1] / w1[worst][0]:.0f}x the noise floor")
+# Solution (Exercise 5.2)
+worst_solution = max(w1, key=lambda name: w1[name][1] / w1[name][0])
+assert check_worst(worst_solution)
+assert USE_DMOL or worst_solution == "bond length"  # what the comment below explains
 # The global size (R_g, end-to-end distance) is learned well; the bond lengths, which the data
-# holds within a narrow band, are the hardest to get right from averages.
+# holds within a narrow band, are the hardest to get right from averages: local geometry is
+# where a 2-D code runs out of room.
 
 # %% [markdown]
 # ## 8. The latent map: structure without labels
 #
-# Encode every training frame to its mean code $\mu_\phi(x)$ and colour it by $R_g$. The model
+# Encode every training frame to its mean code $\mu_\phi(x)$ and color it by $R_g$. The model
 # never saw $R_g$: the loss only asks it to reconstruct coordinates. If compact and extended
-# chains still separate, the VAE has organised its latent space by shape on its own. Two
+# chains still separate, the VAE has organized its latent space by shape on its own. Two
 # numbers measure how much of $R_g$ the code carries:
 #
 # - **one direction**: fit $R_g \approx a + \mathbf w^\top z$ by least squares and correlate
@@ -452,8 +489,8 @@ print(f"R_g of test frames predicted from their 20 nearest training codes: R^2 =
 
 fig, (ax_map, ax_pred) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
 plots.latent_map(ax_map, mu_train, rg_train)
-centre = mu_train.mean(axis=0)
-ax_map.annotate("", xy=centre + 2 * direction, xytext=centre,
+center = mu_train.mean(axis=0)
+ax_map.annotate("", xy=center + 2 * direction, xytext=center,
                 arrowprops=dict(arrowstyle="-|>", color="C3", lw=2.5))
 ax_map.set_title("Training frames at their codes $\\mu_\\phi(x)$; arrow: best linear direction")
 ax_pred.scatter(rg_test, rg_predicted, s=4, alpha=0.5)
@@ -464,7 +501,7 @@ plt.show()
 
 # %% [markdown]
 # Compact chains (dark) and extended ones (bright) occupy different regions, and a test
-# frame's neighbours in latent space have nearly its $R_g$: the code carries "size" although
+# frame's neighbors in latent space have nearly its $R_g$: the code carries "size" although
 # nobody asked for it. It is not one clean linear axis, though (compare the single-direction
 # correlation with $R^2$): compact chains come in several folds (hairpins bent either way,
 # spirals), and the map keeps them in separate lobes with sparsely populated gaps between
@@ -494,6 +531,7 @@ with torch.no_grad():
 coordinate_path = (1 - alphas.numpy()) * train[a] + alphas.numpy() * train[b]
 path_reports = {"latent": helpers.validity(latent_path, reference),
                 "coordinates": helpers.validity(coordinate_path, reference)}
+print(f"z_a = {np.round(z_a[0].numpy(), 2)}, z_b = {np.round(z_b[0].numpy(), 2)}")
 
 fig, axes = plt.subplots(2, 9, figsize=(16, 3.4), sharex=True, sharey=True, constrained_layout=True)
 for row, (name, frames) in enumerate((("latent", latent_path), ("coordinates", coordinate_path))):
@@ -526,21 +564,28 @@ for name, report in path_reports.items():
           f"{report.contact_min.min():.2f} σ, {report.valid.sum()} of 9 points valid")
 
 # %% [markdown]
-# The latent path changes the shape smoothly and keeps beads apart; the straight line in
-# coordinate space passes through a collapsed middle, where bonds nearly vanish and beads
-# overlap. The walkthrough promises that *every* point of a latent path is a plausible
-# polymer: count the valid points above instead of assuming it. Where points fail, it is the
-# strict bond test, for the averaging reason of section 6.
+# The walkthrough promises that *every* point of a latent path is a plausible polymer. Count
+# instead of assuming: neither path keeps all its points valid. The straight line in
+# coordinate space collapses in its middle, where bonds nearly vanish and beads overlap,
+# because averaging the coordinates of two different chains folds one onto the other. The
+# latent path changes the shape more naturally (a hairpin forms), and its shortest bond and
+# closest contact are far less extreme, but it fails the check too, for two reasons: its end
+# points are reconstructions, which share the short bonds of section 5, and its middle passes
+# close to the hub of the latent map (section 8), where the lobes of different folds meet and
+# the decoder returns an average of them. A latent path is smoother than a coordinate path, not
+# automatically physical.
 
 # %%
 lat, coo = path_reports["latent"], path_reports["coordinates"]
-assert lat.contact_min.min() > coo.contact_min.min()  # the latent path avoids the overlap ...
-assert coo.bond_min.min() < lat.bond_min.min()  # ... and the collapse of the coordinate path
-assert coo.contact_min.min() < reference.contact_min  # whose middle has overlapping beads
+if not USE_DMOL:  # the text above describes the simulated data (see section 11 for the dmol.pub file)
+    assert lat.contact_min.min() > coo.contact_min.min()  # the latent path overlaps less ...
+    assert coo.bond_min.min() < lat.bond_min.min()  # ... and collapses less than the coordinate path,
+    assert coo.contact_min.min() < 0.5 * reference.contact_min  # whose middle has overlapping beads
+assert not lat.valid.all() and not coo.valid.all()  # neither path is valid everywhere
 assert np.allclose(latent_path[0], model.decode(z_a).detach().numpy()[0])
 
 # %% [markdown]
-# ### Exercise 5.3: from the most compact to the most extended
+# ### Exercise 5.3 · From the most compact to the most extended
 #
 # Interpolate from the most compact to the most extended **test** frame instead. Fill in
 # `z_ends`, shape (2, 2): the encoder means of these two frames (hint: `np.argmin`,
@@ -550,24 +595,33 @@ assert np.allclose(latent_path[0], model.decode(z_a).detach().numpy()[0])
 # %%
 z_ends = torch.zeros(2, 2)  # your turn
 
+
 # %%
-# Self-check
-expected = torch.as_tensor(mu_test[[int(np.argmin(rg_test)), int(np.argmax(rg_test))]])
-if tuple(z_ends.shape) != (2, 2):
-    print(f"✗ z_ends should have shape (2, 2), got {tuple(z_ends.shape)}")
-elif torch.allclose(torch.as_tensor(z_ends, dtype=torch.float32), expected, atol=1e-5):
+# Self-check (Exercise 5.3)
+def check_ends(candidate):
+    expected = torch.as_tensor(mu_test[[int(np.argmin(rg_test)), int(np.argmax(rg_test))]])
+    candidate = torch.as_tensor(candidate, dtype=torch.float32)
+    if tuple(candidate.shape) != (2, 2):
+        print(f"✗ z_ends should have shape (2, 2), got {tuple(candidate.shape)}")
+        return False
+    if not torch.allclose(candidate, expected, atol=1e-5):
+        print("✗ Not yet: encode test[i:i+1] for the argmin and the argmax of R_g, take the means.")
+        return False
     with torch.no_grad():
         ends_path = model.decode((1 - alphas) * expected[0] + alphas * expected[1])
     print(f"✓ Right. Valid points on this path: {helpers.validity(ends_path, reference).valid.sum()} of 9")
-else:
-    print("✗ Not yet: encode test[i:i+1] for the argmin and the argmax of R_g, take the means.")
+    return True
+
+
+check_ends(z_ends);
 
 # %% jupyter={"source_hidden": true}
-# Solution (click to expand)
+# Solution (Exercise 5.3)
 i_compact, i_extended = int(np.argmin(rg_test)), int(np.argmax(rg_test))
 with torch.no_grad():
-    z_ends = torch.cat([model.encode(torch.as_tensor(test[i:i + 1]))[0] for i in (i_compact, i_extended)])
-print(z_ends)
+    z_ends_solution = torch.cat([model.encode(torch.as_tensor(test[i:i + 1]))[0] for i in (i_compact, i_extended)])
+assert check_ends(z_ends_solution)
+print(z_ends_solution)
 
 # %% [markdown]
 # ## 10. The latent-space explorer
@@ -579,16 +633,16 @@ print(z_ends)
 
 # %%
 explorer = LatentExplorer(model, train, pair=(a, b))
-explorer
-
-# %%
 # the explorer decodes exactly what the model decodes (here: the start of the interpolation)
 assert np.allclose(explorer.update(alpha=0.0), latent_path[0].reshape(-1, 2), atol=1e-5)
-explorer.update(z1=0.0, z2=0.0);
+explorer.update(z1=0.0, z2=0.0);  # start at the center of the map (set before it is displayed)
+
+# %%
+explorer
 
 # %% [markdown]
 # No widgets (a static page, a PDF)? The same information as a grid of decoded polymers,
-# each placed at its latent point and coloured by its $R_g$:
+# each placed at its latent point and colored by its $R_g$:
 
 # %%
 explorer.static_figure()
@@ -598,26 +652,40 @@ plt.show()
 # ## 11. The original dmol.pub data
 #
 # Set `USE_DMOL = True` in section 1 and run everything again (it needs the network once, and
-# trains the model here, since the shipped one belongs to the simulated data). The original
-# file holds 2048 frames of a floppier chain in other units: its bonds spread from about 0.10
-# to 1.65 (1st–99th percentile) where ours stay within about 0.77–1.23 σ, and its variance
-# per coordinate is about 0.36 instead of 1.1. The walkthrough's recipe reaches a test error
-# near 0.20 there, about half of that small variance (our default recipe: about 0.18), against
-# about an eighth here; and because validity is judged against the data's own, much wider, bond
-# range, well over half of its samples pass (55-70% in our runs), against the small fraction here.
+# trains the model here, since the shipped one belongs to the simulated data). The cell below
+# summarizes whichever data set is loaded. With `USE_DMOL = True` we measured (offline, with
+# this notebook): 2048 frames of a floppier chain in other units, bonds spread over
+# 0.10–1.65 (1st–99th percentile), a variance per coordinate of 0.36 after `align_principal`
+# and 0.65 with the walkthrough's alignment, a test error of 0.18 (about half of the test
+# variance; the walkthrough's own recipe ends near 0.20), and 58% of the samples valid. Many
+# more samples pass there than here because validity is judged against the data's own bond
+# range, which is much wider for the floppier chain. The interpolation of section 9 fares
+# worse there: none of the 9 latent points was valid.
+
+# %%
+unit = "" if USE_DMOL else " σ"  # the dmol.pub file has its own length unit
+bond_low, bond_high = np.quantile(helpers.bond_lengths(train), [0.01, 0.99])
+print(f"data: {'the dmol.pub file' if USE_DMOL else 'simulated'}, {len(paths)} frames")
+print(f"bond lengths, 1st-99th percentile: {bond_low:.2f}-{bond_high:.2f}{unit}")
+print(f"variance per coordinate: {variance_all:.2f} after align_principal, "
+      f"{variance_tensor_only:.2f} after the tensor-only alignment")
+print(f"test reconstruction error: {test_mse:.3f} ({test_mse / variance:.0%} of the test variance)")
+print(f"valid samples: {sample_report.fraction_valid:.0%}")
 
 # %% [markdown]
 # ## Key takeaways
 #
-# - Centring and principal-axis alignment remove translation and rotation; the direction of
+# - Centering and principal-axis alignment remove translation and rotation; the direction of
 #   the axis needs an explicit rule (180° turn), and mirror images stay unless you choose to
 #   fold them (`resolve_mirror=True`).
 # - A reconstruction error means nothing without the data's scale: report it against the
-#   variance (here about 0.14 of 1.1 σ²), not against a number from another data set.
+#   variance under the same preprocessing (here about 0.13 of 1.1 σ²), not against a number
+#   from another data set.
 # - Check generated polymers physically. The decoder returns an average per code, so decoded
-#   chains have short bonds: samples match the data's size ($R_g$) well but fail the strict
-#   bond check far more often than real frames.
+#   chains have short bonds: samples get the data's size ($R_g$) right to about 10% but fail
+#   the strict bond check far more often than real frames.
 # - Wasserstein distances, set against the data-vs-data noise floor, turn histogram
 #   comparisons into numbers in σ.
-# - Without any labels the latent map orders conformations by size; the lobes and gaps of
-#   that map are where interpolation and optimisation (notebook 6) can go wrong.
+# - Without any labels the latent map orders conformations by size; the lobes of that map
+#   and the hub where they meet are where interpolation and optimization (notebook 6) can go
+#   wrong.

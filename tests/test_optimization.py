@@ -1,4 +1,4 @@
-"""Latent-space property optimisation: mechanics on a tiny model, science on the pretrained one."""
+"""Latent-space property optimization: mechanics on a tiny model, science on the pretrained one."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def pretrained():
 
 @pytest.fixture(scope="module")
 def starts():
-    """32 seeded starting points drawn from the prior N(0, I), optimised as one batch."""
+    """32 seeded starting points drawn from the prior N(0, I), optimized as one batch."""
     return torch.randn(32, 2, generator=torch.Generator().manual_seed(0))
 
 
@@ -180,13 +180,17 @@ def test_target_rg_rejects_nonsense():
 # ----------------------------------------------------------------------------- science
 
 
-def test_unconstrained_minimisation_lowers_rg(pretrained, starts):
-    model, _, _ = pretrained
+def test_unconstrained_minimization_lowers_rg(pretrained, starts):
+    model, train, _ = pretrained
     result = optimize_latent(model, helpers.radius_of_gyration, starts)
     start_rg, end_rg = result.objective[0], result.objective[-1]
     assert np.all(end_rg <= start_rg + 1e-6)
     assert np.mean(start_rg - end_rg) > 0.3
-    assert np.all(end_rg < 1.6)  # the data's R_g spans about 1.35 to 3.5 σ, mean 2.1
+    # the data's R_g spans about 1.35 to 3.5 σ, mean 2.1: every run ends in its compact tail,
+    # and the typical run beyond its most compact 1%
+    rg_train = helpers.radius_of_gyration(train)
+    assert np.all(end_rg < np.quantile(rg_train, 0.15)), np.round(np.sort(end_rg), 2)
+    assert np.median(end_rg) < np.quantile(rg_train, 0.01)
 
 
 def test_unconstrained_optimum_is_invalid_constrained_is_valid(pretrained, starts):
@@ -211,7 +215,7 @@ def test_unconstrained_optimum_is_invalid_constrained_is_valid(pretrained, start
 
 def test_target_search_hits_the_target(pretrained, starts):
     model, _, ref = pretrained
-    for target in (2.0, 3.0):  # the data's mean and its most extended ~3%
+    for target in (2.0, 3.0):  # the data's mean and its most extended ~4%
         result = optimize_latent(model, target_rg(target), starts, reference=ref, **CONSTRAINED)
         rg = helpers.radius_of_gyration(result.conformation)
         report = helpers.validity(result.conformation, ref)
