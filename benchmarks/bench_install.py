@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _common import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1e6
@@ -143,13 +144,6 @@ def main(argv=None) -> int:
         write_json(args.json, result)
     return 0
 
-
-def write_json(path, result) -> None:
-    """Write ``result`` as JSON atomically (a temporary file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -20,18 +20,17 @@ when it cannot run at all.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from _common import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -65,7 +64,7 @@ def run_nbval(timeout: float) -> dict:
     try:
         proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         output, returncode = proc.stdout + proc.stderr, proc.returncode
-    except subprocess.TimeoutExpired as err:
+    except subprocess.TimeoutExpired:
         output, returncode = f"timed out after {timeout:.0f} s", None
     seconds = time.perf_counter() - start
     lines = output.strip().splitlines() or [""]
@@ -124,13 +123,6 @@ def main(argv=None) -> int:
         write_json(args.json, result)
     return 0
 
-
-def write_json(path, result) -> None:
-    """Write ``result`` as JSON atomically (a temporary file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

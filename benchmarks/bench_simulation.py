@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -26,6 +25,7 @@ import time
 import numpy as np
 
 import helpers
+from _common import write_json
 
 
 def timed(function, *args, **kwargs):
@@ -81,13 +81,6 @@ def main(argv=None) -> int:
         write_json(args.json, result)
     return 0
 
-
-def write_json(path, result) -> None:
-    """Write ``result`` as JSON atomically (a temporary file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -33,16 +33,14 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
-import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 import torch
 
 import helpers
+from _common import write_json
 
 RECIPE = dict(batch_size=256, lr=1e-3, epochs=150, beta=0.01, reduction="mean")
 
@@ -224,14 +222,6 @@ def main(argv=None) -> int:
 def num_or_never(speedup) -> str:
     return "never reached" if speedup is None else f"{speedup:.1f}x"
 
-
-def write_json(path, result) -> None:
-    """Write ``result`` as JSON atomically (a temporary file in the same folder, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
