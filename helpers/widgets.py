@@ -257,8 +257,8 @@ class LatentExplorer(_Explorer):
 
     def decode(self, z) -> np.ndarray:
         """Decode one latent point, shape (2,), to a polymer, shape (beads, 2)."""
-        with torch.no_grad(), one_thread():
-            return self.model.decode(torch.tensor([list(z)], dtype=torch.float32))[0].numpy().reshape(-1, 2)
+        with one_thread():
+            return plots.decode(self.model, np.reshape(z, (1, -1)))[0]
 
     def _render(self) -> np.ndarray:
         t0 = time.perf_counter()

@@ -561,12 +561,18 @@ for ax, (name, row) in zip(axes, rows.items()):
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$z_1$", ylabel="$z_2$", title=f"{name}: where the prior's draws land")
     ax.legend(fontsize=8, loc="lower left", markerscale=2)
 plt.show()
-for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
-    shown = rows[name]["samples"][:6]
+
+
+def show_prior_draws(samples, title, color):
+    """Draw the first six decoded prior samples, each titled valid or invalid."""
+    shown = samples[:6]
     titles = ["valid" if v else "invalid" for v in helpers.validity(shown, reference).valid]
-    fig = plots.polymer_row(shown, color=color, titles=titles)
-    fig.suptitle(f"{name}: six draws from the prior, decoded")
+    plots.polymer_row(shown, color=color, titles=titles).suptitle(f"{title}: six draws from the prior, decoded")
     plt.show()
+
+
+for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
+    show_prior_draws(rows[name]["samples"], name, color)
 
 # %% [markdown]
 # The autoencoder had no reason to arrange its codes like $\mathcal N(0, I)$: they form bent,
@@ -677,11 +683,7 @@ for ax in (ax_spread, ax_sigma):
     ax.legend(fontsize=8)
 plt.show()
 for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
-    shown = results8[name]["samples"][:6]
-    titles = ["valid" if v else "invalid" for v in helpers.validity(shown, reference).valid]
-    fig = plots.polymer_row(shown, color=color, titles=titles)
-    fig.suptitle(f"J = 8, {name}: six draws from the prior, decoded")
-    plt.show()
+    show_prior_draws(results8[name]["samples"], f"J = 8, {name}", color)
 
 # %% [markdown]
 # Now the lecture's picture is plain to see. The autoencoder reconstructs best of all, yet its

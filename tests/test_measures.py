@@ -52,21 +52,6 @@ def test_batch_shapes_and_flattened_input(small_paths):
     assert helpers.radius_of_gyration(stacked).shape == (2, 7)
 
 
-def test_numpy_and_torch_agree(small_paths):
-    frames = small_paths[:20]
-    t = torch.tensor(frames)
-    for f in (
-        helpers.radius_of_gyration,
-        helpers.bond_lengths,
-        helpers.end_to_end_distance,
-        helpers.pairwise_distances,
-        helpers.min_nonbonded_distance,
-    ):
-        out = f(t)
-        assert isinstance(out, torch.Tensor)
-        np.testing.assert_allclose(out.numpy(), f(frames), atol=1e-6)
-
-
 def test_torch_versions_are_differentiable(small_paths):
     x = torch.tensor(small_paths[:3], requires_grad=True)
     rg = helpers.radius_of_gyration(x)

@@ -15,6 +15,13 @@ from hypothesis import strategies as st
 import helpers
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None, derandomize=True)
+MEASURES = (  # every length-valued measure: numpy in, numpy out; torch in, torch out
+    helpers.radius_of_gyration,
+    helpers.bond_lengths,
+    helpers.end_to_end_distance,
+    helpers.min_nonbonded_distance,
+    helpers.pairwise_distances,
+)
 
 angles = st.floats(-np.pi, np.pi, allow_nan=False)
 translations = st.tuples(st.floats(-100, 100), st.floats(-100, 100))
@@ -105,13 +112,7 @@ def test_measures_are_invariant_to_rigid_motions(r, angle, shift):
 @SETTINGS
 @given(chains(), scales)
 def test_lengths_scale_linearly(r, s):
-    for f in (
-        helpers.radius_of_gyration,
-        helpers.bond_lengths,
-        helpers.end_to_end_distance,
-        helpers.min_nonbonded_distance,
-        helpers.pairwise_distances,
-    ):
+    for f in MEASURES:
         np.testing.assert_allclose(f(s * r), s * f(r), rtol=1e-10, atol=1e-12)
 
 
@@ -133,14 +134,10 @@ def test_measures_agree_with_each_other(r):
 def test_numpy_and_torch_agree(frames):
     r = np.stack(frames)
     t = torch.tensor(r)
-    for f in (
-        helpers.radius_of_gyration,
-        helpers.bond_lengths,
-        helpers.end_to_end_distance,
-        helpers.min_nonbonded_distance,
-        helpers.pairwise_distances,
-    ):
-        np.testing.assert_allclose(f(t).numpy(), f(r), rtol=1e-9, atol=1e-9)
+    for f in MEASURES:
+        out = f(t)
+        assert isinstance(out, torch.Tensor)
+        np.testing.assert_allclose(out.numpy(), f(r), rtol=1e-9, atol=1e-9)
 
 
 @settings(max_examples=15, deadline=None, database=None, derandomize=True)
