@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._threads import one_thread
+from ._cpu import one_thread
 from ._checks import check_array, check_non_negative, check_positive, check_positive_int
 from .measures import ValidityReference, bond_lengths, pairwise_distances, radius_of_gyration
 

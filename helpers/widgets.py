@@ -57,7 +57,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from . import plots
-from ._threads import one_thread
+from ._cpu import one_thread
 from .checkpoints import load_beta_sweep
 from .measures import ValidityReference, radius_of_gyration, validity
 

@@ -68,6 +68,21 @@ def test_same_seed_same_frames_and_different_seed_different_frames():
     assert np.abs(a - c).max() > 0.5
 
 
+@pytest.mark.parametrize("n_steps, chunk_steps", [(0, 4), (1, 4), (10, 4), (12, 4), (7, 64)])
+def test_thermal_noise_is_the_per_step_stream_drawn_ahead(n_steps, chunk_steps):
+    # the background thread must hand out exactly the numbers of one draw per step, in order,
+    # and leave the generator where per-step drawing would (the next draw continues the stream)
+    shape = (2, 5, 3)
+    expected_rng, rng = np.random.default_rng(11), np.random.default_rng(11)
+    expected = [expected_rng.standard_normal(shape, dtype=np.float32) for _ in range(n_steps)]
+    got = list(simulation.thermal_noise(rng, shape, np.float32, n_steps, chunk_steps=chunk_steps))
+    assert len(got) == n_steps
+    for e, g in zip(expected, got):
+        assert g.shape == shape and g.dtype == np.float32
+        np.testing.assert_array_equal(g, e)
+    np.testing.assert_array_equal(rng.standard_normal(4), expected_rng.standard_normal(4))
+
+
 @pytest.mark.parametrize("n_frames, n_beads", [(1, 12), (37, 12), (25, 5)])
 def test_returns_exactly_the_requested_frames(n_frames, n_beads):
     frames = simulate_polymer(n_frames, n_beads=n_beads, seed=0, cache=False, **FAST_SIMULATION)

@@ -222,3 +222,38 @@ def test_evaluate_and_reconstruction_error(tiny_model, small_split):
     with torch.no_grad():
         expected = float(((model.decode(model.encode(x)[0]) - x) ** 2).mean())
     assert helpers.reconstruction_error(model, test) == pytest.approx(expected, rel=1e-6)
+
+
+def test_flush_denormals_flushes_on_this_thread_and_restores():
+    from helpers._cpu import flush_denormals, flushing_denormals
+
+    tiny = torch.tensor([1e-39], dtype=torch.float32)  # a denormal float32
+    assert not flushing_denormals() and (tiny * 1.0).item() > 0
+    with flush_denormals():
+        assert flushing_denormals() and (tiny * 1.0).item() == 0.0
+        with flush_denormals():  # nested: the inner exit must not switch it off
+            pass
+        assert flushing_denormals()
+    assert not flushing_denormals()
+    with pytest.raises(RuntimeError), flush_denormals():
+        raise RuntimeError
+    assert not flushing_denormals()
+
+
+def test_optimizer_steps_run_on_one_thread_with_denormals_flushed(tiny_model, small_split, monkeypatch):
+    # Adam's momenta of dead units decay into denormals; only the calling thread flushes them,
+    # so the step must run there (see helpers/_cpu.py); afterwards everything is as before
+    from helpers._cpu import flushing_denormals
+
+    train, test = small_split
+    seen, real_step = [], torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append((flushing_denormals(), torch.get_num_threads()))
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    threads = torch.get_num_threads()
+    helpers.train_vae(tiny_model(), train, epochs=2, progress=False)
+    assert seen and set(seen) == {(True, 1)}
+    assert not flushing_denormals() and torch.get_num_threads() == threads

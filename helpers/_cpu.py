@@ -1,0 +1,50 @@
+"""Two small CPU tools for torch: one thread for tiny work, and no denormal numbers."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+
+@contextmanager
+def one_thread():
+    """Temporarily use one torch thread, then restore the previous setting.
+
+    For networks this small (a (1, 2) -> (1, 24) decode, a 2-D latent optimization) waking
+    torch's thread pool costs more than the work: on a busy 2-core machine about 10 ms per
+    call instead of ~0.05 ms on one thread.
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def flushing_denormals() -> bool:
+    """True if this thread currently flushes denormal floats to zero."""
+    return bool((torch.tensor([1e-39], dtype=torch.float32) * 1.0).item() == 0.0)
+
+
+@contextmanager
+def flush_denormals():
+    """Temporarily treat denormal floats (|x| < 1.2e-38 in float32) as zero on this thread.
+
+    Once a ReLU unit stops firing, its weights get zero gradients and Adam's first moment
+    (``exp_avg``) shrinks by beta1 every step until it passes through the denormal range,
+    where x86 CPUs compute about a hundred times more slowly. Late in a training run tens of
+    thousands of such numbers slow every optimizer step: without this, the second half of a
+    run takes ~35% longer per epoch. Values that small change no result here.
+
+    The setting belongs to the calling thread only (torch's worker threads keep theirs), so
+    ``train_vae`` runs the optimizer step on this thread, inside ``one_thread()``.
+    No-op where the CPU cannot flush.
+    """
+    before = flushing_denormals()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
