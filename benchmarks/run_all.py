@@ -139,25 +139,36 @@ def verdict(ok) -> str:
 def render_training(d: dict, goals: list) -> list[str]:
     r, h, speed = d["recipe"], d["helpers"], d["speedup"]
     recipe_error, helpers_error = d["recipe_final_test_error"], d["helpers_final_test_error"]
-    goals.append(["training: time to the recipe's test error", ">= 4x faster, equal or lower final error",
+    goals.append(["training: reach the recipe's final test error", "in <= 1/4 of the recipe's wall time "
+                  "(>= 4x), equal or lower final error",
                   f"{num(speed, 1)}x, final error {helpers_error:.4f} vs {recipe_error:.4f}",
                   verdict(speed is not None and speed >= 4 and helpers_error <= recipe_error)])
+    first = d["speedup_first_reach"]
+    goals.append(["training: same, against the recipe's *first* time at that error", "(stricter; reported, "
+                  "not a goal)", f"{num(first, 1)}x", "n/a"])
     out = [f"Data: `{d['data']}`, {d['n_train']} training / {d['n_test']} test frames "
            f"(`train_test_split(seed=42)`), torch threads {d['torch_threads']}. Test error = "
            "`helpers.reconstruction_error` (MSE per coordinate of decoding the encoder mean, σ²). "
-           "Times are training only (evaluations excluded).", ""]
+           "Times are training only (evaluations excluded). The target is the recipe's final test "
+           "error; the goal's measure divides the recipe's whole wall time by the time `train_vae` "
+           "needs to reach it. The recipe's test error wanders, so it often touches its final value "
+           "well before epoch 150: dividing that first time instead gives the stricter ratio."
+           + (" Denormal flushing was on for the whole process (`--flush-denormals`), so the recipe "
+              "did not pay the slowdown that `train_vae` avoids by itself." if d.get("flush_denormals") else ""), ""]
     overridden = " (epochs overridden)" if d["helpers_overrides"] else ""
     out += table(["", "walkthrough recipe", "`helpers.train_vae` defaults" + overridden, "ratio"], [
         ["settings", f"DataLoader, {r['epochs']} epochs, batch {r['batch_size']}, Adam {r['lr']:g}, "
                      f"constant lr, beta {r['beta']:g} ({r['reduction']})",
          f"{h['epochs']} epochs, batch {h['batch_size']}, Adam {h['lr']:g}, {h['schedule']} lr, "
          f"beta {h['beta']:g} ({h['reduction']})", ""],
-        ["time to reach the recipe's final test error", num(d["recipe_seconds_to_target"], 1, " s"),
-         num(d["helpers_seconds_to_target"], 1, " s") if speed else "never reached", f"**{num(speed, 1)}x faster**"],
-        ["same, in process CPU time", num(d["recipe_cpu_seconds_to_target"], 1, " s"),
-         num(d["helpers_cpu_seconds_to_target"], 1, " s"), f"{num(d['cpu_speedup'], 1)}x"],
-        ["total training time", num(d["recipe_total_seconds"], 1, " s"), num(d["helpers_total_seconds"], 1, " s"),
+        ["whole training run", num(d["recipe_total_seconds"], 1, " s"), num(d["helpers_total_seconds"], 1, " s"),
          f"{d['recipe_total_seconds'] / d['helpers_total_seconds']:.1f}x (recipe / helpers)"],
+        ["first reaches the recipe's final test error", num(d["recipe_seconds_to_target"], 1, " s"),
+         num(d["helpers_seconds_to_target"], 1, " s") if speed else "never reached", ""],
+        ["**recipe's wall time / helpers' time to its error** (the goal)", "", "",
+         f"**{num(speed, 1)}x** (CPU time {num(d['cpu_speedup'], 1)}x)"],
+        ["recipe's first time / helpers' time (stricter)", "", "",
+         f"{num(first, 1)}x (CPU time {num(d['cpu_speedup_first_reach'], 1)}x)"],
         ["final test error", f"{recipe_error:.4f}", f"{helpers_error:.4f}",
          f"{helpers_error / recipe_error:.2f} (helpers / recipe)"],
     ])
@@ -186,7 +197,9 @@ def render_training(d: dict, goals: list) -> list[str]:
                 v = r[name]
                 rows.append([str(r["seed"]), name, f"{r[name + '_final_test_error']:.4f}", f"{v['w1_bond_length']:.3f}",
                              f"{v['w1_radius_of_gyration']:.3f}", f"{v['w1_end_to_end']:.3f}",
-                             f"{100 * v['fraction_valid']:.1f}%", num(r["speedup"], 1, "x") if name == "helpers" else ""])
+                             f"{100 * v['fraction_valid']:.1f}%",
+                             (f"{num(r['speedup'], 1, 'x')} ({num(r['speedup_first_reach'], 1, 'x')})"
+                              if r["speedup"] else "never reached") if name == "helpers" else ""])
         for name in ("recipe", "helpers"):
             mean = {k: sum(r[name][k] for r in seeds) / len(seeds) for k in seeds[0][name]}
             err = sum(r[name + "_final_test_error"] for r in seeds) / len(seeds)
@@ -194,7 +207,7 @@ def render_training(d: dict, goals: list) -> list[str]:
                          f"{mean['w1_radius_of_gyration']:.3f}", f"{mean['w1_end_to_end']:.3f}",
                          f"{100 * mean['fraction_valid']:.1f}%", ""])
         out += table(["seed", "method", "final test error", "W1 bond", "W1 R_g", "W1 end-to-end", "valid",
-                      "speed-up"], rows)
+                      "speed-up (stricter)"], rows)
     return out
 
 
