@@ -143,6 +143,9 @@ def train_vae(
     ``history.interrupted`` is True. A loss that becomes NaN or explodes raises
     ``FloatingPointError`` naming the likely cause; the model is restored to the weights
     it had at the start of that epoch.
+
+    While it runs, denormal floats are flushed to zero on the calling thread (also inside
+    ``on_epoch_end``): a CPU speed measure that changes no result here (``helpers/_cpu.py``).
     """
     if not isinstance(model, PolymerVAE):
         raise TypeError(f"model must be a PolymerVAE, got {type(model).__name__}")
