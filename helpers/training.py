@@ -62,14 +62,23 @@ def evaluate(model, data, beta: float = DEFAULT_BETA, reduction: str = "sum", se
     return tuple(float(v) for v in vae_loss(x, x_recon, mu, sigma, beta, reduction))
 
 
+ADAM_BETAS = (0.9, 0.99)  # beta1 is cycled by the one-cycle schedule; beta2 is ours (torch: 0.999)
+
+
 def _adam(params, lr: float) -> torch.optim.Adam:
-    """Adam; the fused version (one update for all parameter tensors, ~15% faster per step on
-    a CPU) where the device supports it, the standard one elsewhere."""
+    """Adam with beta2 = 0.99, fused where the device supports it.
+
+    A shorter memory of the squared gradients (0.99 instead of torch's 0.999) lets the step
+    size follow the one-cycle schedule. Over five seeds, the final test error is 0.130
+    instead of 0.137, and every seed but one reaches the walkthrough recipe's error
+    (benchmarks/RESULTS.md). The fused version updates all parameter tensors at once, ~15%
+    faster per step on a CPU.
+    """
     params = list(params)
     try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
+        return torch.optim.Adam(params, lr=lr, betas=ADAM_BETAS, fused=True)
     except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, betas=ADAM_BETAS)
 
 
 @torch.no_grad()

@@ -446,11 +446,11 @@ assert np.all(np.abs(mean_s - mean_p) < 4 * se_s + 1e-3), "both estimators shoul
 assert var_p * 100 < var_s, "on a narrow VAE posterior the pathwise estimator should win by far"
 
 # %% [markdown]
-# Both estimators agree on the mean gradient (within the score function's large error bar), but
-# a single REINFORCE sample is far noisier: the variance ratio printed above is well over a
-# hundred, and it grows like $1/\sigma^4$ as the encoder becomes more confident. To match the
-# pathwise precision, REINFORCE would need that many decoder passes per data point and step
-# instead of one.
+# Both estimators agree on the mean gradient (they differ by less than two of the score
+# function's large standard errors, the ± printed above), but a single REINFORCE sample is far
+# noisier: the variance ratio printed above is over a hundred, and it grows like $1/\sigma^4$ as
+# the encoder becomes more confident. To match the pathwise precision, REINFORCE would need that
+# many decoder passes per data point and step instead of one.
 
 # %% [markdown]
 # ## 6. Why VAEs use the pathwise estimator

@@ -157,14 +157,14 @@ ax_map.set_title("Path over the training codes")
 plt.show()
 
 # %% [markdown]
-# Within a few dozen steps the decoded polymer shrinks from a typical size to about that of
-# the most compact training frame (dashed line), more compact than 99% of the data. Other
-# starts go further, below the most compact real frame (section 6): that is the walkthrough's
-# "more compact than anything in the training set".
+# Within a few dozen steps the decoded polymer shrinks from a typical size to nearly that of
+# the most compact training frame (dashed line): only about 1% of the data is more compact
+# (printed above). Most other starts go further, below the most compact real frame
+# (section 6): that is the walkthrough's "more compact than anything in the training set".
 
 # %%
 assert free.objective[-1] < free.objective[0] - 0.3  # the optimizer does its job ...
-assert free.objective[-1] < np.quantile(rg_train, 0.01)  # ... down to the data's most compact 1%
+assert np.mean(rg_train < free.objective[-1]) < 0.02  # ... down to the data's most compact 2%
 
 # %% [markdown]
 # ## 4. The honest check: is the optimum still a polymer?
@@ -184,17 +184,16 @@ fig.suptitle("Bonds and contacts of the optimum against the training data")
 plt.show()
 
 # %% [markdown]
-# The optimum fails the check: several bonds shrunk to a fraction of a bead diameter, and
-# two non-bonded beads closer together than in 99.9% of the real frames. The real frame of
-# the same size keeps every bond and contact inside the data's range. The optimum is compact
-# because it collapsed.
+# The optimum fails the check, narrowly: its shortest bond is shorter than the shortest bond
+# of almost every real frame (printed above), while its closest non-bonded contact is still
+# fine. The real frame of about the same size keeps every bond and contact inside the data's
+# range. This start shows the first step of the cheat; section 6 shows where most starts end
+# up, with bonds shrunk to a fraction of a bead diameter and beads on top of each other.
 #
 # Where did the optimizer go? Below, the grey area marks latent points whose decoded polymer
-# is invalid (a grid of points decoded and checked). The optimum does not sit in empty space:
-# it sits at the hub of the map, where the lobes meet and training codes are plentiful. But
-# the frames encoded there are different compact folds, and the decoder answers all of them
-# with one average, an overlapping blend. Its own reconstructions show it: none or hardly any
-# of the training frames encoded near the optimum comes back valid (printed below the map).
+# is invalid (a grid of points decoded and checked). The optimizer walked to the rim of the
+# map, beyond almost all training codes (counted below the map): a region the decoder was
+# never asked to reconstruct, where nothing in the training held its bonds at their length.
 
 # %%
 extent = (-3.5, 3.5, -3.5, 3.5)
@@ -213,20 +212,17 @@ def near(z, radius=0.25):
     return np.linalg.norm(codes - z, axis=1) < radius
 
 
-with torch.no_grad():
-    recon_valid = helpers.validity(model.decode(torch.as_tensor(codes)), reference).valid
-around_optimum = near(free.z)
-print(f"training codes within 0.25 of the optimum: {around_optimum.sum()} "
-      f"(around a typical training code: {np.median([near(c).sum() for c in codes[:300]]):.0f})")
-print(f"their reconstructions valid: {recon_valid[around_optimum].mean():.0%} "
-      f"(all training frames: {recon_valid.mean():.0%})")
+code_norms = np.linalg.norm(codes, axis=1)
+typical_neighbors = np.median([near(c).sum() for c in codes[:300]])
+print(f"training codes within 0.25 of the optimum: {near(free.z).sum()} (around a typical training code: "
+      f"{typical_neighbors:.0f}); |z| of the optimum {np.linalg.norm(free.z):.2f}, "
+      f"larger than for {np.mean(code_norms < np.linalg.norm(free.z)):.1%} of the training codes")
 
 # %%
 assert not free_report.valid  # the unconstrained optimum is not a valid polymer
 assert free_report.bond_min < reference.bond_min  # its shortest bond is shorter than the data allows
-assert free_report.contact_min < reference.contact_min  # and two beads come too close
-assert around_optimum.sum() >= 20  # it is not in empty space ...
-assert recon_valid[around_optimum].mean() < 0.5 * recon_valid.mean()  # ... but where the decoder blends
+assert near(free.z).sum() < 0.1 * typical_neighbors  # it lies where training codes are sparse ...
+assert np.mean(code_norms < np.linalg.norm(free.z)) > 0.99  # ... at the rim of the map
 
 # %% [markdown]
 # ## 5. Constrained optimization: a prior term and physical penalties
@@ -346,11 +342,11 @@ assert np.mean(rg_train < rg_held[best]) < 0.1  # the best valid result is in th
 #
 # $$\mathcal J(z) = \big(R_g(x) - R_g^\ast\big)^2 + \text{prior} + \text{penalties}.$$
 #
-# We ask for $R_g^\ast = 3.0$ σ, an extended chain among the largest 5% of the training
+# We ask for $R_g^\ast = 2.9$ σ, an extended chain among the largest 7% of the training
 # frames, and keep the valid result closest to the target.
 
 # %%
-TARGET = 3.0
+TARGET = 2.9
 search = optimize_latent(model, target_rg(TARGET), starts, **CONSTRAINTS)
 search_report = helpers.validity(search.conformation, reference)
 rg_search = helpers.radius_of_gyration(search.conformation)
@@ -359,7 +355,7 @@ hit = int(np.argmin(miss))
 print(f"target {TARGET} σ: {np.sum(miss < 0.05)} of 32 starts end valid within 0.05 σ; "
       f"best R_g {rg_search[hit]:.3f} σ, {search_report.valid.sum()}/32 valid overall")
 print(f"share of training frames at least this extended: {np.mean(rg_train >= TARGET):.1%}")
-assert np.mean(rg_train >= TARGET) < 0.05  # the target is among the largest 5% of the data
+assert np.mean(rg_train >= TARGET) < 0.08  # the target is among the largest 7% of the data
 
 fig, (ax_pol, ax_hist) = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
 plots.draw_polymer(ax_pol, search.conformation[hit], color="C2")
@@ -375,6 +371,25 @@ plt.show()
 
 # %%
 assert search_report.valid[hit] and abs(rg_search[hit] - TARGET) < 0.05  # target reached, validly
+
+# %% [markdown]
+# Why not a rounder 3.0 σ? Try it: the prior term pulls every code back toward the training
+# codes, and the decoder's most extended chains sit near the rim of the map, so with
+# `prior_weight=0.1` the valid results stop short of 3.0 σ. A weaker prior reaches it. Reach and
+# safety pull in opposite directions, and the weight is a choice you have to make and report.
+
+# %%
+for prior_weight in (0.1, 0.03):
+    run = optimize_latent(model, target_rg(3.0), starts, **{**CONSTRAINTS, "prior_weight": prior_weight})
+    run_valid = helpers.validity(run.conformation, reference).valid
+    rg_run = helpers.radius_of_gyration(run.conformation)
+    hits_3 = int(np.sum(run_valid & (np.abs(rg_run - 3.0) < 0.05)))
+    print(f"target 3.0 σ, prior_weight {prior_weight}: {hits_3}/32 valid within 0.05 σ, "
+          f"closest valid R_g {rg_run[run_valid][np.argmin(np.abs(rg_run[run_valid] - 3.0))]:.3f} σ")
+    if prior_weight == 0.1:
+        assert hits_3 == 0  # the text above: the default prior weight stops short of 3.0 σ
+    else:
+        assert hits_3 >= 1  # ... and a weaker prior reaches it
 
 # %% [markdown]
 # ## 8. Side by side: the most compact real frame and the two optima
@@ -469,11 +484,12 @@ def extend_solution(x):
 
 runs = check_extend(extend_solution)
 assert runs is not None
-# What to read in the printout: without constraints z wanders far beyond the training codes,
-# where the decoder, a ReLU network, extrapolates blindly and bonds stretch outside the data's
-# range.
+# What to read in the printout: without constraints z wanders beyond the training codes (|z|
+# larger than for 99% of them), where the decoder, a ReLU network, extrapolates. With this
+# decoder the extended chains it makes there happen to stay physical (the longest bond is
+# printed above, next to the data's limit). That is luck, not a guarantee: the compaction of
+# sections 3 to 6 was not so lucky, and only the check tells you which case you are in.
 assert runs["no constraints"]["z_max"] > np.quantile(np.linalg.norm(codes, axis=1), 0.99)
-assert runs["no constraints"]["report"].bond_max.max() > reference.bond_max
 # The prior term alone pulls z back to where training codes live; the penalties keep every
 # bond inside the data's range.
 assert runs["prior only"]["z_max"] < 0.5 * runs["no constraints"]["z_max"]

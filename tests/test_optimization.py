@@ -215,7 +215,7 @@ def test_unconstrained_optimum_is_invalid_constrained_is_valid(pretrained, start
 
 def test_target_search_hits_the_target(pretrained, starts):
     model, _, ref = pretrained
-    for target in (2.0, 3.0):  # the data's mean and its most extended ~4%
+    for target in (2.0, 2.9):  # the data's mean and its most extended ~7%
         result = optimize_latent(model, target_rg(target), starts, reference=ref, **CONSTRAINED)
         rg = helpers.radius_of_gyration(result.conformation)
         report = helpers.validity(result.conformation, ref)
