@@ -166,7 +166,8 @@ def thermal_noise(rng: np.random.Generator, shape, dtype, n_steps: int, chunk_st
     (a Generator fills a larger array in the same order), but a background thread draws the
     next ``chunk_steps`` steps while the caller integrates the current ones. numpy releases
     the GIL while it fills an array, so on two cores this hides the random numbers, about a
-    quarter of the cost of a step. The caller must not use ``rng`` until the loop is over.
+    quarter of the cost of a step. The caller must not use ``rng`` until the loop is over
+    (stopping early leaves ``rng`` up to one chunk further on than per-step drawing would).
     """
     sizes = [min(chunk_steps, n_steps - start) for start in range(0, n_steps, chunk_steps)]
     with ThreadPoolExecutor(max_workers=1) as pool:  # one worker: chunks are drawn in order

@@ -373,23 +373,30 @@ plt.show()
 assert search_report.valid[hit] and abs(rg_search[hit] - TARGET) < 0.05  # target reached, validly
 
 # %% [markdown]
-# Why not a rounder 3.0 σ? Try it: the prior term pulls every code back toward the training
-# codes, and the decoder's most extended chains sit near the rim of the map, so with
-# `prior_weight=0.1` the valid results stop short of 3.0 σ. A weaker prior reaches it. Reach and
-# safety pull in opposite directions, and the weight is a choice you have to make and report.
+# Why not a rounder 3.0 σ? Valid chains that extended exist: Exercise 6.1 finds some of about
+# 3.1 σ under the same constraints. But look at the forces on $z$ near the target: the squared
+# miss $(R_g - R_g^\ast)^2$ pulls less and less as $R_g$ approaches $R_g^\ast$ (its gradient
+# vanishes there), while the prior term keeps pulling $z$ toward the origin as hard as before.
+# The two balance *short* of the target. At 2.9 σ the shortfall of the best valid run is about
+# a hundredth of a σ (printed above); at 3.0 σ it exceeds our 0.05 σ tolerance. A weaker prior
+# shrinks the shortfall:
 
 # %%
+shortfall = {}
 for prior_weight in (0.1, 0.03):
     run = optimize_latent(model, target_rg(3.0), starts, **{**CONSTRAINTS, "prior_weight": prior_weight})
     run_valid = helpers.validity(run.conformation, reference).valid
     rg_run = helpers.radius_of_gyration(run.conformation)
     hits_3 = int(np.sum(run_valid & (np.abs(rg_run - 3.0) < 0.05)))
+    shortfall[prior_weight] = 3.0 - rg_run[run_valid][np.argmin(np.abs(rg_run[run_valid] - 3.0))]
     print(f"target 3.0 σ, prior_weight {prior_weight}: {hits_3}/32 valid within 0.05 σ, "
-          f"closest valid R_g {rg_run[run_valid][np.argmin(np.abs(rg_run[run_valid] - 3.0))]:.3f} σ")
-    if prior_weight == 0.1:
-        assert hits_3 == 0  # the text above: the default prior weight stops short of 3.0 σ
-    else:
-        assert hits_3 >= 1  # ... and a weaker prior reaches it
+          f"best valid R_g {3.0 - shortfall[prior_weight]:.3f} σ (short by {shortfall[prior_weight]:.3f} σ)")
+assert 0.05 < shortfall[0.1]  # the default prior weight stops short of 3.0 σ ...
+assert 0 < shortfall[0.03] < 0.5 * shortfall[0.1]  # ... a weaker one gets much closer, still from below
+
+# %% [markdown]
+# Fidelity to the target and staying near the training codes pull in opposite directions. The
+# prior weight sets the trade-off: it is a choice to make, and to report with the result.
 
 # %% [markdown]
 # ## 8. Side by side: the most compact real frame and the two optima
