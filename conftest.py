@@ -7,7 +7,7 @@ kernels that nbval starts, so they apply to the notebooks too.
 import os
 
 # No test and no notebook may use the network: helpers refuses non-loopback connections
-# when this is set (see helpers/_io.py); loopback stays open for Jupyter and the browser test.
+# when this is set (see helpers/_offline.py); loopback stays open for Jupyter and the browser test.
 os.environ["POLYMER_VAE_OFFLINE"] = "1"
 # Two notebooks run side by side on two cores: one math thread each avoids oversubscription,
 # which slows small torch models down by an order of magnitude.

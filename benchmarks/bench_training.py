@@ -197,12 +197,17 @@ def main(argv=None) -> int:
     models = {"recipe": recipe_model, "helpers": helpers_model}
     if args.data == "simulate":  # the pretrained model was trained on the default simulated data
         models["pretrained"] = helpers.load_pretrained()[0]
+
+    @torch.no_grad()
+    def quality_of(conformations) -> dict:
+        """Sample quality of a trained model's samples, or of given conformations."""
+        if isinstance(conformations, torch.nn.Module):
+            conformations = conformations.eval().sample(args.samples, seed=0)
+        return sample_quality(conformations.numpy(), test.numpy(), train.numpy())
+
     # baseline: real training frames against the test frames (finite-sample noise floor of W1)
-    quality = {"training data": sample_quality(train[: args.samples].numpy(), test.numpy(), train.numpy())}
-    with torch.no_grad():
-        for name, model in models.items():
-            model.eval()
-            quality[name] = sample_quality(model.sample(args.samples, seed=0).numpy(), test.numpy(), train.numpy())
+    quality = {"training data": quality_of(train[: args.samples])}
+    quality.update({name: quality_of(model) for name, model in models.items()})
     print(f"sample quality ({args.samples} samples, W1 to the test data in σ):")
     print(f"  {'model':<14}{'bond':>8}{'Rg':>8}{'end-end':>9}{'valid':>8}")
     for name, q in quality.items():
@@ -214,13 +219,11 @@ def main(argv=None) -> int:
     for seed in range(1, args.seeds):
         r_model, r_curve = run_recipe(train, test, epochs=args.recipe_epochs, seed=seed)
         h_model, h_curve = run_helpers(train, test, seed=seed, **overrides)
-        with torch.no_grad():
-            by_seed.append(dict(
-                seed=seed, **speedups_of(r_curve, h_curve),
-                recipe_final_test_error=r_curve[-1][2], helpers_final_test_error=h_curve[-1][2],
-                recipe=sample_quality(r_model.eval().sample(args.samples, seed=0).numpy(), test.numpy(), train.numpy()),
-                helpers=sample_quality(h_model.eval().sample(args.samples, seed=0).numpy(), test.numpy(), train.numpy()),
-            ))
+        by_seed.append(dict(
+            seed=seed, **speedups_of(r_curve, h_curve),
+            recipe_final_test_error=r_curve[-1][2], helpers_final_test_error=h_curve[-1][2],
+            recipe=quality_of(r_model), helpers=quality_of(h_model),
+        ))
     if args.seeds > 1:
         print(f"across {args.seeds} training seeds (mean; sample quality W1 in σ):")
         for name in ("recipe", "helpers"):
@@ -256,7 +259,6 @@ def main(argv=None) -> int:
 
 def num_or_never(speedup) -> str:
     return "never reached" if speedup is None else f"{speedup:.1f}x"
-
 
 
 if __name__ == "__main__":

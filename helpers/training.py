@@ -71,8 +71,8 @@ def _adam(params, lr: float) -> torch.optim.Adam:
     A shorter memory of the squared gradients (0.99 instead of torch's 0.999) lets the step
     size follow the one-cycle schedule. Over five seeds, the final test error is 0.130
     instead of 0.137, and four seeds instead of three reach the walkthrough recipe's error
-    (``benchmarks/bench_training.py`` run before and after the change). The fused version updates all parameter tensors at once, ~15%
-    faster per step on a CPU.
+    (``benchmarks/bench_training.py`` run before and after the change). The fused version
+    updates all parameter tensors at once, ~15% faster per step on a CPU.
     """
     params = list(params)
     try:
@@ -100,22 +100,27 @@ def _one_epoch(model, optimizer, scheduler, x_train, batch_size, beta, reduction
     Batches are slices of one random permutation (plain tensor indexing: no DataLoader, whose
     per-batch Python overhead is larger than the work for a network this small). Losses are
     summed on the device and read once per epoch, not with a ``.item()`` per batch.
+
+    Adam's momenta of dead units decay into denormal floats, which slow the CPU: they are
+    flushed to zero during the pass, and each optimizer step runs on this (flushing) thread
+    (``helpers/_cpu.py``). That makes late epochs ~25% faster and changes no result here.
     """
     model.train()
     n = len(x_train)
     order = torch.randperm(n, generator=gen, device=x_train.device)
     sums = torch.zeros(3, device=x_train.device)
-    for start in range(0, n, batch_size):
-        x = x_train[order[start : start + batch_size]]
-        x_recon, mu, sigma = model(x, generator=gen)
-        loss, recon, kl = vae_loss(x, x_recon, mu, sigma, beta, reduction)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        with one_thread():  # see _cpu.flush_denormals: ~25% faster late in training
-            optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        sums += torch.stack([loss.detach(), recon.detach(), kl.detach()]) * len(x)
+    with flush_denormals():
+        for start in range(0, n, batch_size):
+            x = x_train[order[start : start + batch_size]]
+            x_recon, mu, sigma = model(x, generator=gen)
+            loss, recon, kl = vae_loss(x, x_recon, mu, sigma, beta, reduction)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            with one_thread():
+                optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            sums += torch.stack([loss.detach(), recon.detach(), kl.detach()]) * len(x)
     return (sums / n).tolist()
 
 
@@ -152,9 +157,6 @@ def train_vae(
     ``history.interrupted`` is True. A loss that becomes NaN or explodes raises
     ``FloatingPointError`` naming the likely cause; the model is restored to the weights
     it had at the start of that epoch.
-
-    While it runs, denormal floats are flushed to zero on the calling thread (also inside
-    ``on_epoch_end``): a CPU speed measure that changes no result here (``helpers/_cpu.py``).
     """
     if not isinstance(model, PolymerVAE):
         raise TypeError(f"model must be a PolymerVAE, got {type(model).__name__}")
@@ -189,39 +191,37 @@ def train_vae(
     history = History()
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress, leave=False)
-    with flush_denormals():  # Adam's momenta of dead units decay into slow, tiny floats
-        try:
-            for epoch in bar:
-                snapshot = copy.deepcopy(model.state_dict())
-                means = _one_epoch(model, optimizer, scheduler, x_train, batch_size, beta, reduction, gen)
-                if not np.isfinite(means[0]) or means[0] > 1e4 * max(initial_loss, 1e-3):
-                    model.load_state_dict(snapshot)
-                    raise FloatingPointError(
-                        f"training diverged in epoch {epoch + 1} (mean loss {means[0]:.3g}). The learning "
-                        f"rate (lr={lr}) is probably too high: try lr=1e-3 or lower. A very large "
-                        f"beta (beta={beta}) or unscaled input data can also cause this. The model "
-                        "was restored to the weights it had at the start of that epoch."
-                    )
-                if x_test is not None:  # evaluate before recording, so that Ctrl-C here keeps the lists in step
-                    _, test_recon, test_kl = evaluate(model, x_test, beta, reduction, seed=epoch)
-                history.train_loss.append(means[0])
-                history.train_recon.append(means[1])
-                history.train_kl.append(means[2])
-                if x_test is not None:
-                    history.test_recon.append(test_recon)
-                    history.test_kl.append(test_kl)
-                history.seconds.append(time.perf_counter() - start)
-                postfix = dict(recon=f"{means[1]:.3f}", kl=f"{means[2]:.2f}")
-                if x_test is not None:
-                    postfix["test_recon"] = f"{history.test_recon[-1]:.3f}"
-                bar.set_postfix(postfix)
-                if on_epoch_end is not None:
-                    on_epoch_end(epoch, model, history)
-                    model.train()
-        except KeyboardInterrupt:
-            history.interrupted = True
-            print(f"training interrupted after {history.epochs} complete epoch(s); the model keeps its current weights")
-        finally:
-            bar.close()
-            model.eval()
+    try:
+        for epoch in bar:
+            snapshot = copy.deepcopy(model.state_dict())
+            means = _one_epoch(model, optimizer, scheduler, x_train, batch_size, beta, reduction, gen)
+            if not np.isfinite(means[0]) or means[0] > 1e4 * max(initial_loss, 1e-3):
+                model.load_state_dict(snapshot)
+                raise FloatingPointError(
+                    f"training diverged in epoch {epoch + 1} (mean loss {means[0]:.3g}). The learning "
+                    f"rate (lr={lr}) is probably too high: try lr=1e-3 or lower. A very large "
+                    f"beta (beta={beta}) or unscaled input data can also cause this. The model "
+                    "was restored to the weights it had at the start of that epoch."
+                )
+            if x_test is not None:  # evaluate before recording, so that Ctrl-C here keeps the lists in step
+                _, test_recon, test_kl = evaluate(model, x_test, beta, reduction, seed=epoch)
+            history.train_loss.append(means[0])
+            history.train_recon.append(means[1])
+            history.train_kl.append(means[2])
+            if x_test is not None:
+                history.test_recon.append(test_recon)
+                history.test_kl.append(test_kl)
+            history.seconds.append(time.perf_counter() - start)
+            postfix = dict(recon=f"{means[1]:.3f}", kl=f"{means[2]:.2f}")
+            if x_test is not None:
+                postfix["test_recon"] = f"{history.test_recon[-1]:.3f}"
+            bar.set_postfix(postfix)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, model, history)
+    except KeyboardInterrupt:
+        history.interrupted = True
+        print(f"training interrupted after {history.epochs} complete epoch(s); the model keeps its current weights")
+    finally:
+        bar.close()
+        model.eval()
     return history
