@@ -25,7 +25,7 @@ and the packages that add them (ipympl, ipyevents) are fragile on Colab.
 
 Contract with the notebooks and the browser test (tests/test_browser.py)
 -----------------------------------------------------------------------
-* notebooks/05_polymer_case_study displays a ``LatentExplorer`` and notebooks/03_elbo a
+* notebooks/06_polymer_case_study displays a ``LatentExplorer`` and notebooks/04_beta a
   ``BetaExplorer`` as the last expression of a cell (or with ``display(explorer)``), in a
   cell that runs by default. Display each explorer once.
 * Set the explorer's state (``update(...)``) before the cell that displays it, not after:

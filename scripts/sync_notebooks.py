@@ -1,7 +1,19 @@
-"""Regenerate the .ipynb notebooks from their percent-format .py sources (the source of truth).
+"""Write both editions of every notebook from its percent-format .py source (the only source).
 
-    python scripts/sync_notebooks.py           # write notebooks/*.ipynb from notebooks/*.py
-    python scripts/sync_notebooks.py --check   # exit 1 if any pair differs (what the tests check)
+    python scripts/sync_notebooks.py           # write notebooks/*.ipynb and student/*.ipynb
+    python scripts/sync_notebooks.py --check   # exit 1 if any edition is stale (what the tests check)
+
+Editions
+    instructor  notebooks/NN_name.ipynb: every cell; solutions and checks collapsed.
+    student     student/NN_name.ipynb:   cells tagged "solution" removed, launch links to
+                itself; no outputs.
+
+Cell tags (on the ``# %%`` line of the .py, e.g. ``# %% tags=["solution"]``):
+    exercise     the cell a student edits; it holds a placeholder
+    self-check   judges the exercise with helpers.selfcheck.verdict (source collapsed)
+    solution     the instructor's solution: only in the instructor edition (source collapsed)
+    check        checks a claim of the text with helpers.selfcheck.claim (source collapsed)
+    helper       plotting or set-up code that is not the lesson (source collapsed)
 
 Why not ``jupytext --sync``: it picks the newer file by timestamp and can silently overwrite
 an edited .py with an older .ipynb. This script always goes .py -> .ipynb, keeps the cell ids
@@ -18,28 +30,35 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+STUDENT = ROOT / "student"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+COLLAPSED = {"self-check", "solution", "check", "helper"}
+INSTRUCTOR_ONLY = {"solution"}
+TAGS = {"exercise"} | COLLAPSED
 
 
-def cells(nb) -> list[tuple[str, str]]:
-    """What a pair must agree on: each cell's type and source."""
-    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+def tags(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
 
 
-def notebook_from_source(py: Path):
-    """The .ipynb content for ``py``: its cells, no outputs, the kernelspec set."""
-    nb = jupytext.read(py)
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
-    old = NOTEBOOKS / py.with_suffix(".ipynb").name
+def cells(nb) -> list[tuple]:
+    """What an edition must agree on: each cell's type, source, tags and collapsed state."""
+    return [(c.cell_type, c.source.strip(), sorted(tags(c)),
+             bool(c.get("metadata", {}).get("jupyter", {}).get("source_hidden")))
+            for c in nb.cells]
+
+
+def _keep_ids(nb, old_path: Path) -> None:
+    """Reuse the ids of unchanged cells from ``old_path``; give new cells content-derived ids."""
     old_ids = {}
-    if old.exists():
-        for c in nbformat.read(old, as_version=4).cells:
+    if old_path.exists():
+        for c in nbformat.read(old_path, as_version=4).cells:
             old_ids.setdefault((c.cell_type, c.source), c.get("id"))
     kept = [old_ids.pop((c.cell_type, c.source), None) for c in nb.cells]
     used = {i for i in kept if i}
     for c, cell_id in zip(nb.cells, kept):
-        # a new or edited cell gets a fresh id derived from its content, unique in the notebook
         salt = 0
         while not cell_id:
             candidate = hashlib.sha1(f"{salt}:{c.source}".encode()).hexdigest()[:8]
@@ -47,28 +66,66 @@ def notebook_from_source(py: Path):
             salt += 1
         used.add(cell_id)
         c.id = cell_id
+
+
+def editions(py: Path) -> dict[Path, nbformat.NotebookNode]:
+    """{path: notebook} for the instructor and the student edition of ``py``, without outputs."""
+    nb = jupytext.read(py)
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    for c in nb.cells:
+        unknown = tags(c) - TAGS
+        if unknown:
+            raise ValueError(f"{py.name}: unknown cell tag(s) {sorted(unknown)}; expected some of {sorted(TAGS)}")
+        if tags(c) & COLLAPSED:
+            c.metadata.setdefault("jupyter", {})["source_hidden"] = True
         if c.cell_type == "code":
             c.outputs, c.execution_count = [], None
-    return nb
+    student = nbformat.reads(nbformat.writes(nb), as_version=4)
+    student.cells = [c for c in student.cells if not tags(c) & INSTRUCTOR_ONLY]
+    # the launch links of the student edition open the student edition
+    student.cells[0].source = student.cells[0].source.replace(f"notebooks/{py.stem}.ipynb", f"student/{py.stem}.ipynb")
+    out = {NOTEBOOKS / f"{py.stem}.ipynb": nb, STUDENT / f"{py.stem}.ipynb": student}
+    for path, edition in out.items():
+        _keep_ids(edition, path)
+    return out
+
+
+def sources() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def stale() -> list[str]:
+    """Editions that are missing or differ from their source, plus editions without a source."""
+    bad = []
+    expected_paths = set()
+    for py in sources():
+        for path, expected in editions(py).items():
+            expected_paths.add(path)
+            if not path.exists() or cells(nbformat.read(path, as_version=4)) != cells(expected):
+                bad.append(str(path.relative_to(ROOT)))
+    for folder in (NOTEBOOKS, STUDENT):
+        bad += [f"{p.relative_to(ROOT)} (no source)" for p in folder.glob("*.ipynb") if p not in expected_paths]
+    return bad
+
+
+def write() -> None:
+    STUDENT.mkdir(exist_ok=True)
+    for py in sources():
+        for path, nb in editions(py).items():
+            nbformat.validate(nb)
+            tmp = path.with_suffix(".ipynb.tmp")
+            nbformat.write(nb, tmp)
+            tmp.replace(path)
+            print(f"wrote {path.relative_to(ROOT)}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report pairs that differ")
+    parser.add_argument("--check", action="store_true", help="only report editions that are stale")
     args = parser.parse_args()
-    bad = []
-    for py in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")):
-        ipynb = py.with_suffix(".ipynb")
-        expected = notebook_from_source(py)
-        if args.check:
-            if not ipynb.exists() or cells(nbformat.read(ipynb, as_version=4)) != cells(expected):
-                bad.append(ipynb.name)
-            continue
-        nbformat.validate(expected)
-        tmp = ipynb.with_suffix(".ipynb.tmp")
-        nbformat.write(expected, tmp)
-        tmp.replace(ipynb)
-        print(f"wrote {ipynb.relative_to(NOTEBOOKS.parent)}")
+    if not args.check:
+        write()
+    bad = stale()
     if bad:
         print("out of sync (run python scripts/sync_notebooks.py):", ", ".join(bad))
         return 1

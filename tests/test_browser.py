@@ -51,8 +51,8 @@ RUN_TIMEOUT_S = 110  # one notebook, top to bottom (each must run well under 60 
 
 # (notebook, CSS class of the explorer's box, slider description) -- see helpers/widgets.py
 CASES = [
-    pytest.param("05_polymer_case_study.ipynb", "polymer-latent-explorer", "z₁", id="latent-z1"),
-    pytest.param("03_elbo.ipynb", "polymer-beta-explorer", "β", id="beta"),
+    pytest.param("06_polymer_case_study.ipynb", "polymer-latent-explorer", "z₁", id="latent-z1"),
+    pytest.param("04_beta.ipynb", "polymer-beta-explorer", "β", id="beta"),
 ]
 
 

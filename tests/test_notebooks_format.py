@@ -1,6 +1,9 @@
-"""The committed notebooks: paired with their .py source, free of outputs, ready to open.
+"""The committed notebooks: both editions generated from the .py source, free of outputs,
+structured as a class (objectives, exercises with proven self-checks, takeaways), within one
+class's length, with the science checks out of the reader's way.
 
-(Executing them is nbval's job: pytest collects notebooks/*.ipynb with --nbval-lax.)
+(Executing the instructor edition is nbval's job: pytest collects notebooks/*.ipynb with
+--nbval-lax. tests/test_student_edition.py executes the student edition.)
 """
 
 from __future__ import annotations
@@ -15,55 +18,84 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+STUDENT = ROOT / "student"
 EXPECTED = [
     "01_generation_problem",
     "02_encoder_decoder",
     "03_elbo",
-    "04_reparameterization",
-    "05_polymer_case_study",
-    "06_property_optimization",
+    "04_beta",
+    "05_reparameterization",
+    "06_polymer_case_study",
+    "07_property_optimization",
+    "08_valid_generation",
 ]
 COLAB_MARKER = 'if "google.colab" in sys.modules:'
 
-_spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
-sync = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sync)
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_all_six_notebooks_exist_as_pairs():
-    py = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
-    ipynb = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    assert py == EXPECTED
-    assert ipynb == EXPECTED
+sync = _load("sync_notebooks")
+course_stats = _load("course_stats")
 
 
+def _tags(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def test_every_notebook_has_a_source_and_two_editions():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py")) == EXPECTED
+    assert sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) == EXPECTED
+    assert sorted(p.stem for p in STUDENT.glob("*.ipynb")) == EXPECTED
+
+
+def test_editions_in_sync():
+    """Both editions have exactly the cells their .py source gives (text, tags, collapsed)."""
+    assert sync.stale() == [], "run `python scripts/sync_notebooks.py`"
+
+
+def test_stale_check_notices_an_edited_source(tmp_path):
+    src = NOTEBOOKS / f"{EXPECTED[0]}.py"
+    copy = tmp_path / src.name
+    copy.write_text(src.read_text() + "\n# %%\nprint('an extra cell')\n")
+    for path, edited in sync.editions(copy).items():
+        committed = nbformat.read(path, as_version=4)
+        assert sync.cells(edited) != sync.cells(committed)
+
+
+@pytest.mark.parametrize("folder", [NOTEBOOKS, STUDENT], ids=["instructor", "student"])
 @pytest.mark.parametrize("name", EXPECTED)
-def test_pair_in_sync(name):
-    """The .ipynb has exactly the cells of the .py source (type and text)."""
-    expected = sync.notebook_from_source(NOTEBOOKS / f"{name}.py")
-    committed = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    assert sync.cells(committed) == sync.cells(expected), (
-        f"{name}.ipynb differs from {name}.py: run `python scripts/sync_notebooks.py`"
-    )
-
-
-@pytest.mark.parametrize("name", EXPECTED)
-def test_committed_without_outputs_and_with_kernel(name):
-    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+def test_committed_without_outputs_and_with_kernel(folder, name):
+    nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
     nbformat.validate(nb)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, "a notebook without code"
     for cell in code:
-        assert cell.outputs == [], f"{name}: a cell carries outputs"
-        assert cell.execution_count is None
+        assert cell.outputs == [] and cell.execution_count is None, f"{name}: a cell carries outputs"
     ids = [c.id for c in nb.cells]
     assert len(ids) == len(set(ids)), "duplicate cell ids"
 
 
 @pytest.mark.parametrize("name", EXPECTED)
+def test_student_edition_has_no_solutions_and_keeps_every_exercise(name):
+    instructor = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    student = nbformat.read(STUDENT / f"{name}.ipynb", as_version=4)
+    assert not any("solution" in _tags(c) for c in student.cells)
+    assert [c.source for c in instructor.cells if "solution" not in _tags(c)] == [c.source for c in student.cells]
+    for c in instructor.cells:
+        if _tags(c) & sync.COLLAPSED:
+            assert c.metadata["jupyter"]["source_hidden"], "solutions and checks open collapsed"
+    assert f"student/{name}.ipynb" in student.cells[0].source, "the student edition's launch links open itself"
+
+
+@pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_structure(name):
-    """Title, objectives, launch links, Colab-only install, exercises, takeaways, asserts."""
+    """Title, objectives, launch links, Colab-only install, takeaways."""
     nb = jupytext.read(NOTEBOOKS / f"{name}.py")
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith(f"# {int(name[:2])} ")
@@ -74,19 +106,46 @@ def test_notebook_structure(name):
     assert COLAB_MARKER in install.source, "the first code cell must install the bundle on Colab only"
     assert "-e" not in install.source.split(), "Colab needs a non-editable install"
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert re.search(r"^### Exercise", markdown, re.M), "no exercise"
     assert re.search(r"^## Key takeaways", markdown, re.M), "no key takeaways"
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert len(re.findall(r"^\s*assert ", code, re.M)) >= 3, "too few science checks"
-    assert "q_\\phi" in markdown or name == "01_generation_problem" or name == "04_reparameterization"
+    assert "q_\\phi" in markdown or name in ("01_generation_problem", "05_reparameterization")
 
 
-def test_sync_script_detects_a_difference(tmp_path, monkeypatch):
-    """The check the tests rely on must notice an edited source."""
-    src = NOTEBOOKS / f"{EXPECTED[0]}.py"
-    copy = tmp_path / src.name
-    copy.write_text(src.read_text() + "\n# %%\nprint('an extra cell')\n")
-    monkeypatch.setattr(sync, "NOTEBOOKS", NOTEBOOKS)
-    edited = sync.notebook_from_source(copy)
-    committed = nbformat.read(NOTEBOOKS / f"{EXPECTED[0]}.ipynb", as_version=4)
-    assert sync.cells(edited) != sync.cells(committed)
+@pytest.mark.parametrize("name", EXPECTED)
+def test_every_exercise_has_a_placeholder_a_self_check_and_a_proven_solution(name):
+    """After each "### Exercise" heading: an exercise cell, a self-check, a solution that proves
+    the self-check rejects the placeholder and a wrong answer and accepts the solution."""
+    cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
+    headings = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(r"^### Exercise", c.source, re.M)]
+    assert headings, "no exercise"
+    for start, end in zip(headings, headings[1:] + [len(cells)]):
+        title = re.search(r"^### (Exercise[^\n]*)", cells[start].source, re.M).group(1)
+        block = cells[start + 1:end]
+        kinds = [next(iter(_tags(c) & {"exercise", "self-check", "solution"}), None) for c in block]
+        assert "exercise" in kinds, f"{title}: no cell tagged exercise"
+        assert "self-check" in kinds, f"{title}: no cell tagged self-check"
+        assert "solution" in kinds, f"{title}: no cell tagged solution"
+        assert kinds.index("exercise") < kinds.index("self-check") < kinds.index("solution"), title
+        check = block[kinds.index("self-check")]
+        solution = "\n".join(c.source for c, k in zip(block, kinds) if k == "solution")
+        assert "verdict(" in check.source, f"{title}: the self-check must report with verdict()"
+        assert re.search(r"prove_check\(.*placeholder=.*wrong=.*solution=", solution, re.S), (
+            f"{title}: the solution must prove its self-check with prove_check(check, placeholder=, wrong=, solution=)"
+        )
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_science_checks_are_out_of_the_readers_way(name):
+    """No visible code cell asserts; the prose claims are checked in collapsed check cells."""
+    cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
+    for c in cells:
+        if c.cell_type == "code" and not _tags(c) & sync.COLLAPSED:
+            assert not re.search(r"^\s*assert\b", c.source, re.M), f"a visible cell asserts:\n{c.source}"
+    checks = "\n".join(c.source for c in cells if "check" in _tags(c))
+    assert len(re.findall(r"\bclaim\(", checks)) >= 3, "too few checks of the text's claims"
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_one_class_per_notebook(name):
+    words, lines = course_stats.stats(NOTEBOOKS / f"{name}.py")
+    assert words <= course_stats.MAX_WORDS, f"{words} words of prose"
+    assert lines <= course_stats.MAX_CODE_LINES, f"{lines} lines of visible code"

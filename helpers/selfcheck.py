@@ -1,0 +1,69 @@
+"""Exercise self-checks and the notebooks' checks of their own prose.
+
+Two kinds of check appear in the notebooks, in cells whose source is collapsed:
+
+``verdict(ok, hint)``
+    The answer to a student's exercise: prints "✓ correct" or "✗ not yet: <hint>" and returns
+    ``ok``. It never raises, so "Run All" goes on with an unsolved exercise.
+
+``claim(ok, says, measured)``
+    A sentence of the text that depends on a computed number ("the four square layers hold
+    95% of the parameters"). When a student changes a seed, an epoch count or beta, a claim may
+    stop holding: the notebook then prints one line, "the text says ...; with your settings ...",
+    and carries on. The test suite sets ``POLYMER_VAE_STRICT=1``, and there a claim that does
+    not hold raises ``AssertionError``: a wrong result fails CI.
+
+``prove_check(check, placeholder=..., wrong=..., solution=...)``
+    Used in the instructor's solution cells: a self-check must reject the untouched placeholder
+    and a plausible wrong answer, and accept the solution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+
+STRICT_VARIABLE = "POLYMER_VAE_STRICT"
+
+
+def strict() -> bool:
+    """True when claims must hold (the test suite sets POLYMER_VAE_STRICT=1)."""
+    return os.environ.get(STRICT_VARIABLE, "") == "1"
+
+
+def verdict(ok: bool, hint: str) -> bool:
+    """Print the outcome of an exercise's self-check; return ``ok`` as a plain bool."""
+    ok = bool(ok)
+    print("✓ correct" if ok else f"✗ not yet: {hint}")
+    return ok
+
+
+def claim(ok: bool, says: str, measured: str) -> bool:
+    """Check one claim of the text against what the notebook just computed.
+
+    ``says`` is the claim in words, ``measured`` the numbers behind it as computed now.
+    Returns ``ok``; prints one line when it fails, or raises AssertionError in strict mode.
+    """
+    ok = bool(ok)
+    if not ok:
+        message = f"the text says {says}; with your settings: {measured}"
+        if strict():
+            raise AssertionError(message)
+        print(f"ⓘ {message}")
+    return ok
+
+
+def prove_check(check, *, placeholder, wrong, solution) -> None:
+    """Assert that ``check`` rejects ``placeholder`` and ``wrong`` and accepts ``solution``.
+
+    ``check`` is an exercise's self-check (one argument, returns a bool); its printed verdicts
+    are swallowed here. Raises AssertionError naming the input that was judged wrongly.
+    """
+    for name, answer, expected in (("placeholder", placeholder, False), ("wrong answer", wrong, False),
+                                   ("solution", solution, True)):
+        with contextlib.redirect_stdout(io.StringIO()):
+            got = bool(check(answer))
+        if got != expected:
+            raise AssertionError(f"the self-check {'accepts' if got else 'rejects'} the {name}")
+    print("self-check proven: rejects the placeholder and a wrong answer, accepts the solution")
