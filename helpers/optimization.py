@@ -34,7 +34,7 @@ from ._cpu import one_thread
 from ._checks import check_array, check_non_negative, check_positive, check_positive_int
 from .measures import ValidityReference, bond_lengths, pairwise_distances, radius_of_gyration
 
-DEFAULT_MARGIN = 0.02  # how far inside the data's limits the penalties aim (length units, σ)
+DEFAULT_MARGIN = 0.02  # how far inside the data's limits the penalties aim (length units: bead diameters)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Conformations may be numpy arrays or torch tensors, shaped (beads, 2) or flattened
 (2 * beads,) for one polymer, and (n, beads, 2) or (n, 2 * beads) for several.
-All lengths are in bead diameters, written σ.
+All lengths are in bead diameters (the length unit of the simulation, written "bead diam." in labels).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import torch
 
 from .measures import as_coordinates, bond_lengths, end_to_end_distance, pairwise_distances, radius_of_gyration
 
-SIGMA = "σ"
-DEFAULT_LIM = 6.0  # preprocessed conformations fit in [-6, 6] σ (largest |coordinate| ~5.6 σ)
+LENGTH_UNIT = "bead diam."  # the length unit: one bead diameter (the Lennard-Jones diameter)
+DEFAULT_LIM = 6.0  # preprocessed conformations fit in [-6, 6] bead diameters (largest |coordinate| ~5.6)
 
 
 def to_numpy(x) -> np.ndarray:
@@ -35,7 +35,7 @@ def draw_polymer(ax, coords, *, color="C0", alpha=1.0, label=None, show_ends=Tru
     """Draw one polymer on ``ax``: beads joined by bonds, equal aspect, first bead marked.
 
     Args:
-        coords: (beads, 2) or (2 * beads,), numpy or torch, in σ.
+        coords: (beads, 2) or (2 * beads,), numpy or torch, in bead diameters.
         show_ends: mark the first bead with a larger white-filled circle (chain direction).
 
     Returns the list of artists (the bonds-and-beads line, then the end marker if drawn),
@@ -62,7 +62,7 @@ def polymer_row(conformations, titles=None, *, size=2.0, color="C0", lim=None, n
         conformations: (n, beads, 2) or (n, 2 * beads), numpy or torch.
         titles: n strings (optional).
         size: inches per panel.
-        lim: half-width of every panel in σ (default: fits all, at least ``DEFAULT_LIM``).
+        lim: half-width of every panel in bead diameters (default: fits all, at least ``DEFAULT_LIM``).
         ncols: panels per row; more polymers wrap onto further rows.
 
     Returns the Figure.
@@ -87,18 +87,18 @@ def polymer_row(conformations, titles=None, *, size=2.0, color="C0", lim=None, n
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
     for ax in axes[-1]:
-        ax.set_xlabel(f"x ({SIGMA})")
+        ax.set_xlabel(f"x ({LENGTH_UNIT})")
     for ax in axes[:, 0]:
-        ax.set_ylabel(f"y ({SIGMA})")
+        ax.set_ylabel(f"y ({LENGTH_UNIT})")
     return fig
 
 
-def latent_map(ax, z, values, *, label=f"R_g ({SIGMA})", cmap="viridis", s=3, colorbar=True):
+def latent_map(ax, z, values, *, label=f"$R_g$ ({LENGTH_UNIT})", cmap="viridis", s=3, colorbar=True):
     """Scatter latent codes coloured by a property, with a colorbar.
 
     Args:
         z: (n, 2) latent codes (e.g. encoder means), numpy or torch.
-        values: (n,) property to colour by (default label: radius of gyration in σ).
+        values: (n,) property to colour by (default label: radius of gyration in bead diameters).
 
     Returns the scatter artist (a PathCollection).
     """
@@ -147,7 +147,7 @@ def latent_grid(model, *, extent=(-3, 3, -3, 3), n=7, size=7.0):
     for z, r, g in zip(zz, polymers, rg):
         (chain,) = draw_polymer(ax, z + scale * r, color=cmap(norm(g)), show_ends=False)
         chain.set(markersize=3, markeredgewidth=0, linewidth=1.2)  # small: beads sit ~5 pt apart
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"R_g ({SIGMA})", shrink=0.8)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"$R_g$ ({LENGTH_UNIT})", shrink=0.8)
     pad = 0.6 * cell
     ax.set(xlim=(x0 - pad, x1 + pad), ylim=(y0 - pad, y1 + pad), xlabel="z₁", ylabel="z₂",
            title="Decoded polymers over the latent plane")
@@ -168,7 +168,7 @@ def loss_curves(history):
     if history.test_recon:
         ax_r.plot(epochs, history.test_recon, label="test")
         ax_k.plot(epochs, history.test_kl, label="test")
-    ax_r.set(xlabel="epoch", ylabel=f"reconstruction ({SIGMA}², squared error)", title="Reconstruction",
+    ax_r.set(xlabel="epoch", ylabel=f"reconstruction (squared error, ({LENGTH_UNIT})²)", title="Reconstruction",
              yscale="log")
     ax_k.set(xlabel="epoch", ylabel="KL (nats)", title=r"KL$(q_\phi(z\mid x)\,\|\,p(z))$")
     for ax in (ax_r, ax_k):
@@ -181,7 +181,7 @@ def compare_distributions(data, samples, labels=("data", "samples"), bins=40):
 
     Args:
         data, samples: (n, beads, 2) or (n, 2 * beads), numpy or torch; n may differ.
-    Returns the Figure (four panels, densities, lengths in σ).
+    Returns the Figure (four panels, densities, lengths in bead diameters).
     """
     sets = [_coords(data, "data"), _coords(samples, "samples")]
     n_beads = sets[0].shape[-2]
@@ -189,7 +189,7 @@ def compare_distributions(data, samples, labels=("data", "samples"), bins=40):
     measures = [
         ("bond length", lambda r: bond_lengths(r).ravel()),
         ("non-bonded distance", lambda r: pairwise_distances(r)[:, i, j].ravel()),
-        ("R_g", radius_of_gyration),
+        ("$R_g$", radius_of_gyration),
         ("end-to-end distance", end_to_end_distance),
     ]
     fig, axes = plt.subplots(1, 4, figsize=(13, 3), constrained_layout=True)
@@ -198,7 +198,7 @@ def compare_distributions(data, samples, labels=("data", "samples"), bins=40):
         edges = np.histogram_bin_edges(np.concatenate(values), bins=bins)
         for v, lab, c in zip(values, labels, ("C0", "C1")):
             ax.hist(v, bins=edges, density=True, alpha=0.5, color=c, label=lab)
-        ax.set(xlabel=f"{name} ({SIGMA})", ylabel="density")
+        ax.set(xlabel=f"{name} ({LENGTH_UNIT})", ylabel="density")
     axes[0].legend()
     return fig
 
@@ -244,12 +244,12 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
     ax_b.axvspan(lo - 0.05, reference.bond_min, color="C3", alpha=0.12, lw=0)
     ax_b.axvspan(reference.bond_max, max(data_bonds.max(), cand_bonds.max()) + 0.05, color="C3", alpha=0.12,
                  lw=0, label="outside the data's range")
-    ax_b.set(xlabel=f"bond length ({SIGMA})", ylabel="density", title="Bonds")
+    ax_b.set(xlabel=f"bond length ({LENGTH_UNIT})", ylabel="density", title="Bonds")
     ax_c.hist(data_contacts, bins=60, density=True, color="0.6", label="data (closest per frame)")
     for contact, lab, col in zip(cand_contacts, labels, colors):
-        ax_c.axvline(contact, color=col, lw=2, label=f"{lab}: {contact:.2f} {SIGMA}")
+        ax_c.axvline(contact, color=col, lw=2, label=f"{lab}: {contact:.2f} {LENGTH_UNIT}")
     ax_c.axvspan(lo - 0.05, reference.contact_min, color="C3", alpha=0.12, lw=0, label="closer than the data")
-    ax_c.set(xlabel=f"closest non-bonded distance ({SIGMA})", ylabel="density", title="Contacts")
+    ax_c.set(xlabel=f"closest non-bonded distance ({LENGTH_UNIT})", ylabel="density", title="Contacts")
     for ax in (ax_b, ax_c):
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     return fig

@@ -34,7 +34,7 @@ Contract with the notebooks and the browser test (tests/test_browser.py)
 * The widgets carry these CSS classes and slider descriptions (the test finds them by them):
       LatentExplorer: box ``polymer-latent-explorer``; sliders ``latent-z1`` ("z₁"),
           ``latent-z2`` ("z₂"), ``latent-alpha`` ("α"); image ``explorer-image``;
-          readout ``explorer-readout``: "z = (0.12, -0.50) · R_g = 2.13 σ · valid · ..."
+          readout ``explorer-readout``: "z = (0.12, -0.50) · R_g = 2.13 bead diam. · valid · ..."
       BetaExplorer: box ``polymer-beta-explorer``; slider ``beta-slider`` ("β");
           image ``explorer-image``; readout ``explorer-readout``: "β = 0.01 · KL = ... nats · ..."
 * Each image update is a new PNG; the readout text changes with every slider step.
@@ -61,7 +61,7 @@ from ._cpu import one_thread
 from .checkpoints import load_beta_sweep
 from .measures import ValidityReference, radius_of_gyration, validity
 
-SIGMA = plots.SIGMA
+LENGTH_UNIT = plots.LENGTH_UNIT
 
 
 def _as_float_tensor(data, name="data") -> torch.Tensor:
@@ -177,7 +177,7 @@ class LatentExplorer(_Explorer):
         ax_map.set_aspect("auto")
         ax_map.legend(loc="upper right", fontsize=8, framealpha=0.8)
         lim = plots.DEFAULT_LIM
-        ax_pol.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel=f"x ({SIGMA})", ylabel=f"y ({SIGMA})",
+        ax_pol.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel=f"x ({LENGTH_UNIT})", ylabel=f"y ({LENGTH_UNIT})",
                    title=r"Decoded polymer $p_\theta(x\mid z)$ mean")
         ax_pol.set_aspect("equal")
         ax_pol.grid(alpha=0.3)
@@ -274,17 +274,17 @@ class LatentExplorer(_Explorer):
         self._start.set_data(polymer[:1, 0], polymer[:1, 1])
         self._start.set_markeredgecolor(colour)
         verdict = "valid" if ok else "INVALID"
-        self._label.set_text(f"$R_g$ = {rg:.2f} σ\n{verdict}")
+        self._label.set_text(f"$R_g$ = {rg:.2f} {LENGTH_UNIT}\n{verdict}")
         self._label.set_color("black" if ok else "C3")
         self.canvas.restore_region(self._background)
         for artist in self._dynamic:
             self.fig.draw_artist(artist)
         self.image.value = _png(self.canvas)
-        why = (f"bonds {report.bond_min:.2f}–{report.bond_max:.2f} σ (data {self.reference.bond_min:.2f}–"
-               f"{self.reference.bond_max:.2f}), closest contact {report.contact_min:.2f} σ "
+        why = (f"bonds {report.bond_min:.2f}–{report.bond_max:.2f} {LENGTH_UNIT} (data {self.reference.bond_min:.2f}–"
+               f"{self.reference.bond_max:.2f}), closest contact {report.contact_min:.2f} {LENGTH_UNIT} "
                f"(data ≥ {self.reference.contact_min:.2f})")
         style = "" if ok else ' style="color:#d62728"'
-        self.readout.value = (f"<span{style}>z = ({z[0]:.2f}, {z[1]:.2f}) · R_g = {rg:.2f} σ · "
+        self.readout.value = (f"<span{style}>z = ({z[0]:.2f}, {z[1]:.2f}) · R_g = {rg:.2f} {LENGTH_UNIT} · "
                               f"<b>{verdict}</b></span> · <small>{why}</small>")
         self.polymer, self.rg, self.report = polymer, rg, report
         self.timings.append(time.perf_counter() - t0)
@@ -366,7 +366,7 @@ class BetaExplorer(_Explorer):
         for radius in (1, 2):
             self._ax_map.add_patch(Circle((0, 0), radius, fill=False, ls="--", lw=1, color="0.4"))
         self._ax_map.set_title("latent map · circles: prior 1, 2 sd", fontsize=9)
-        fig.colorbar(self._scatter, ax=self._ax_map, label=f"R_g ({SIGMA})", shrink=0.8)
+        fig.colorbar(self._scatter, ax=self._ax_map, label=f"$R_g$ ({LENGTH_UNIT})", shrink=0.8)
         lim = plots.DEFAULT_LIM
         self._rec_lines, self._smp_lines = [], []
         for k in range(n_show):
@@ -386,10 +386,10 @@ class BetaExplorer(_Explorer):
         for b, k_, r_ in zip(self.betas, kl, recon):
             self._ax_rd.annotate(f"{b:g}", (k_, r_), textcoords="offset points", xytext=(4, 3), fontsize=7)
         (self._rd_point,) = self._ax_rd.plot([kl[0]], [recon[0]], "o", color="C3", ms=11, mec="k")
-        self._ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion: squared error ({SIGMA}²)",
+        self._ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion: squared error (({LENGTH_UNIT})²)",
                         title="rate–distortion (test set)", yscale="log")
         self._ax_rd.title.set_fontsize(9)
-        self._title = fig.suptitle("β = 0.0001   KL = 00.00 nats   reconstruction error = 00.00 σ²")
+        self._title = fig.suptitle(f"β = 0.0001   KL = 00.00 nats   reconstruction error = 00.00 ({LENGTH_UNIT})²")
         self._init_canvas(fig)
         # everything but the latent map (its limits follow beta) and the moving artists is
         # static: draw it once, with the layout, then freeze the layout and keep it as background
@@ -443,12 +443,12 @@ class BetaExplorer(_Explorer):
         else:
             note = ""
         self._title.set_text(f"β = {self.betas[i]:g}   KL = {result['test_kl']:.2f} nats   "
-                             f"reconstruction error = {result['test_recon']:.2f} σ²   {note}")
+                             f"reconstruction error = {result['test_recon']:.2f} ({LENGTH_UNIT})²   {note}")
         self.canvas.restore_region(self._background)
         for artist in self._dynamic:
             self.fig.draw_artist(artist)
         html = (f"β = {self.betas[i]:g} · KL = {result['test_kl']:.2f} nats · reconstruction error = "
-                f"{result['test_recon']:.2f} σ² · spread of codes {spread:.2f}"
+                f"{result['test_recon']:.2f} ({LENGTH_UNIT})² · spread of codes {spread:.2f}"
                 + (f" · <b>{note}</b>" if note else ""))
         png = _png(self.canvas)
         self.render_timings.append(time.perf_counter() - t0)
@@ -468,7 +468,7 @@ class BetaExplorer(_Explorer):
         ax_rd.plot(kl, recon, "o-")
         for b, k_, r_ in zip(self.betas, kl, recon):
             ax_rd.annotate(f"β={b:g}", (k_, r_), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion ({SIGMA}²)", yscale="log",
+        ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion (({LENGTH_UNIT})²)", yscale="log",
                   title="Rate–distortion of the β sweep (test set)")
         lim = plots.DEFAULT_LIM
         for j, beta in enumerate(self.betas):

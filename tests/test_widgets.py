@@ -29,7 +29,7 @@ import helpers  # noqa: E402
 from helpers import plots  # noqa: E402
 from helpers.widgets import BetaExplorer, LatentExplorer, _png  # noqa: E402
 
-READOUT = re.compile(r"z = \((-?\d+\.\d\d), (-?\d+\.\d\d)\) · R_g = (\d+\.\d\d) σ · (valid|INVALID)")
+READOUT = re.compile(r"z = \((-?\d+\.\d\d), (-?\d+\.\d\d)\) · R_g = (\d+\.\d\d) bead diam\. · (valid|INVALID)")
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -287,7 +287,7 @@ def test_polymer_row_wraps_and_shares_axes(split):
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 8 and len(fig.axes) == 10
     assert {ax.get_xlim() for ax in visible} == {(-6.0, 6.0)}
-    assert visible[5].get_xlabel() == "x (σ)"
+    assert visible[5].get_xlabel() == "x (bead diam.)"
     with pytest.raises(ValueError, match="titles"):
         plots.polymer_row(split[0][:3], ["a"])
 
@@ -309,7 +309,7 @@ def test_loss_curves_and_distributions(split):
         plots.loss_curves(helpers.History())
     fig = plots.compare_distributions(split[0][:300], torch.as_tensor(split[1][:200]))
     assert [ax.get_xlabel() for ax in fig.axes] == [
-        "bond length (σ)", "non-bonded distance (σ)", "R_g (σ)", "end-to-end distance (σ)"]
+        "bond length (bead diam.)", "non-bonded distance (bead diam.)", "$R_g$ (bead diam.)", "end-to-end distance (bead diam.)"]
 
 
 # ----------------------------------------------------------------------------- ipywidgets 7
