@@ -6,7 +6,8 @@
 
 * ``polymer_vae.pt``: the default ``PolymerVAE`` (277,532 parameters) trained with
   ``train_vae``'s defaults on the default simulated data (``load_paths()``), split with
-  ``train_test_split(seed=42)``.
+  ``train_test_split(seed=42)``. Its metadata carries the training ``history`` (per-epoch
+  losses, as ``History.as_dict()`` without wall times), for the case study's loss curves.
 * ``beta_sweep.pt``: smaller VAEs (two hidden layers of 128) trained on the same split at
   the log-spaced ``BETA_SWEEP`` values, for the beta explorer of the ELBO notebook.
 
@@ -45,6 +46,7 @@ def train_default(train, test):
         train_seconds=round(seconds, 1),
         test_mse_per_coordinate=test_recon,
         torch_version=str(torch.__version__),
+        history={k: v for k, v in history.as_dict().items() if k != "seconds"},
     )
     print(f"{path}: {history.epochs} epochs in {seconds:.1f} s, test MSE per coordinate {test_recon:.4f}")
 
