@@ -5,10 +5,16 @@ kernels that nbval starts, so they apply to the notebooks too.
 """
 
 import os
+import sys
+from pathlib import Path
 
-# No test and no notebook may use the network: helpers refuses non-loopback connections
-# when this is set (see helpers/_offline.py); loopback stays open for Jupyter and the browser test.
-os.environ["POLYMER_VAE_OFFLINE"] = "1"
+# No test and no notebook may use the network. tests/offline/sitecustomize.py installs the
+# network guard (tests/offline/offline_guard.py) at the start of every Python process that
+# has that folder on its path: the xdist workers, the notebook kernels and any subprocess.
+# Loopback stays open for Jupyter and the browser test.
+OFFLINE_DIR = str(Path(__file__).resolve().parent / "tests" / "offline")
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (OFFLINE_DIR, os.environ.get("PYTHONPATH")) if p)
+sys.path.insert(0, OFFLINE_DIR)
 # The notebooks check their own prose claims (helpers.selfcheck.claim): in the test run a claim
 # that does not hold fails the notebook instead of printing a note.
 os.environ["POLYMER_VAE_STRICT"] = "1"

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from _common import write_json
+from _common import add_output_options, finish, goals_table, num, table
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1e6
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--fresh", action="store_true",
                         help="create a new environment with scripts/bootstrap.py, time it, measure it, delete it")
     parser.add_argument("--top", type=int, default=10, help="how many of the largest packages to list")
-    parser.add_argument("--json", help="also write the numbers to this JSON file")
+    add_output_options(parser)
     args = parser.parse_args(argv)
 
     note, setup_seconds, tmp = None, None, None
@@ -140,10 +140,21 @@ def main(argv=None) -> int:
         build = f"NOT CPU-only (CUDA {result['torch_cuda']}, nvidia packages {result['nvidia_packages']})"
     error = f" ({result['torch_error']})" if result["torch_error"] else ""
     print(f"torch {result['torch_version']}: {build}{error}")
-    if args.json:
-        write_json(args.json, result)
-    return 0
+    return finish(args, result, markdown(result))
 
+
+def markdown(d: dict) -> str:
+    """The Install footprint section of RESULTS.md."""
+    goals = [["CPU-only torch", "no CUDA", f"torch {d['torch_version']}, CUDA {d['torch_cuda'] or 'none'}, "
+              f"{len(d['nvidia_packages'])} nvidia packages", d["cpu_only"]]]
+    lines = ["## Install footprint", ""] + goals_table(goals) + ([f"Note: {d['note']}", ""] if d.get("note") else [])
+    build = "CPU build" if d["cpu_only"] else "not CPU-only"
+    lines += table(["environment", "on disk", "site-packages", "packages", "torch", "setup time"], [[
+        f"`{d['venv']}`", f"{d['total_bytes'] / 1e6:,.0f} MB", f"{d['site_packages_bytes'] / 1e6:,.0f} MB",
+        d["n_packages"], f"{d['torch_version']} ({build})", num(d.get("setup_seconds"), 0, " s")]])
+    lines += table(["largest packages", "version", "size"],
+                   [[p["name"], p["version"], f"{p['bytes'] / 1e6:,.1f} MB"] for p in d["largest"]])
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

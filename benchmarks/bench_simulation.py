@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 import helpers
-from _common import write_json
+from _common import add_output_options, finish, goals_table, table
 
 
 def timed(function, *args, **kwargs):
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=10_000, help="frames per run (default: 10,000, the default data)")
     parser.add_argument("--repeats", type=int, default=3, help="uncached runs to time (default: 3)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 frames, 1 repeat")
-    parser.add_argument("--json", help="also write the numbers to this JSON file")
+    add_output_options(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.repeats = 2_000, 1
@@ -77,10 +77,27 @@ def main(argv=None) -> int:
         bond_mean=float(bonds.mean()), bond_std=float(bonds.std()),
         cold_load_seconds=cold, cached_load_seconds=warm, cache_speedup=cold / warm, cache_file_bytes=cache_bytes,
     )
-    if args.json:
-        write_json(args.json, result)
-    return 0
+    return finish(args, result, markdown(result))
 
+
+def markdown(d: dict) -> str:
+    """The Simulation section of RESULTS.md."""
+    full = d["frames"] == 10_000  # the goals are stated for the default 10,000 frames
+    goals = [["10,000 frames", "<= 5 s", f"{d['best_seconds']:.2f} s for {d['frames']:,} frames",
+              d["best_seconds"] <= 5 if full else None],
+             ["R_g range of the default data", "max/min >= 2.5", f"{d['rg_ratio']:.3f} ({d['frames']:,} frames)",
+              d["rg_ratio"] >= 2.5 if full else None]]
+    lines = ["## Simulation", ""] + goals_table(goals) + table(["measure", "value"], [
+        [f"`simulate_polymer({d['frames']:,}, cache=False)`",
+         f"best {d['best_seconds']:.2f} s, median {d['median_seconds']:.2f} s of {d['repeats']}"],
+        ["frames per second", f"{d['frames_per_second']:,.0f}"],
+        ["radius of gyration", f"{d['rg_min']:.2f} to {d['rg_max']:.2f} σ (max/min {d['rg_ratio']:.3f})"],
+        ["bond length", f"mean {d['bond_mean']:.3f} σ, std {d['bond_std']:.3f} σ (rest length 1 σ)"],
+        ["`load_paths()` cold: simulate + write the cache", f"{d['cold_load_seconds']:.2f} s"],
+        ["`load_paths()` cached", f"{1000 * d['cached_load_seconds']:.1f} ms ({d['cache_speedup']:,.0f}x faster; "
+                                  f"file {d['cache_file_bytes'] / 1e6:.1f} MB)"],
+    ])
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

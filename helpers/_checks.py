@@ -38,6 +38,12 @@ def check_positive_int(name: str, value, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
+def check_positive_ints(**values) -> None:
+    """``check_positive_int`` for each keyword: ``check_positive_ints(length=50, latent_dim=2)``."""
+    for name, value in values.items():
+        check_positive_int(name, value)
+
+
 def check_seed(name: str, value) -> None:
     """Raise unless ``value`` is an integer >= 0 (a reproducible random seed)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

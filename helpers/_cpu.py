@@ -1,4 +1,4 @@
-"""Two small CPU tools for torch: one thread for tiny work, and no denormal numbers."""
+"""CPU settings for torch with networks as small as the course's: one thread, no denormal numbers."""
 
 from __future__ import annotations
 
@@ -38,9 +38,8 @@ def flush_denormals():
     thousands of such numbers slow every optimizer step: without this, the second half of a
     run takes ~35% longer per epoch. Values that small change no result here.
 
-    The setting belongs to the calling thread only (torch's worker threads keep theirs), so
-    ``train_vae`` runs the optimizer step on this thread, inside ``one_thread()``.
-    No-op where the CPU cannot flush.
+    The setting belongs to the calling thread only (torch's worker threads keep theirs): use
+    it with ``one_thread()``, as ``small_network_cpu()`` does. No-op where the CPU cannot flush.
     """
     before = flushing_denormals()
     torch.set_flush_denormal(True)
@@ -48,3 +47,15 @@ def flush_denormals():
         yield
     finally:
         torch.set_flush_denormal(before)
+
+
+@contextmanager
+def small_network_cpu():
+    """Run the enclosed torch code on this one thread, with denormal floats flushed to zero.
+
+    ``train_vae`` wraps its whole run in it: one thread keeps the small networks of the course
+    fast and their results independent of the number of cores, and the flushing applies to all
+    the work because no worker thread takes part. Settings are restored afterwards.
+    """
+    with one_thread(), flush_denormals():
+        yield

@@ -19,10 +19,16 @@ it honest; all are added to the loss with non-negative weights:
 Several starting points can be optimised at once: the loss is a sum of independent
 per-start terms and Adam updates each coordinate separately, so a batch of starts follows
 exactly the paths the starts would follow one at a time.
+
+Design under bounds (as in drug design: optimise one property while others stay inside a
+window) is an objective plus ``window_penalty`` on the bounded properties. When a property
+has no formula, a network trained on measured examples predicts it:
+``fit_property_predictor`` fits a small one on conformations and their measured properties.
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
@@ -31,7 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._cpu import one_thread
-from ._checks import check_array, check_non_negative, check_positive, check_positive_int
+from ._checks import check_array, check_non_negative, check_positive, check_positive_int, check_seed
 from .measures import ValidityReference, bond_lengths, pairwise_distances, radius_of_gyration
 
 DEFAULT_MARGIN = 0.02  # how far inside the data's limits the penalties aim (length units: bead diameters)
@@ -91,6 +97,75 @@ def target_rg(target: float) -> Callable[[torch.Tensor], torch.Tensor]:
 
     squared_miss.__name__ = f"target_rg({target:g})"
     return squared_miss
+
+
+def window_penalty(values: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Squared distance of ``values`` outside the window [low, high]; zero inside it.
+
+    values: tensor of any shape (e.g. (batch,) predicted end-to-end distances) -> same shape,
+    in the squared units of ``values``. Add it, weighted, to an objective to keep a property
+    within bounds.
+    """
+    for name, bound in (("low", low), ("high", high)):
+        if isinstance(bound, bool) or not isinstance(bound, numbers.Real) or not np.isfinite(bound):
+            raise TypeError(f"{name} must be a finite number, got {bound!r}")
+    if not low < high:
+        raise ValueError(f"the window needs low < high, got [{low}, {high}]")
+    return torch.relu(low - values) ** 2 + torch.relu(values - high) ** 2
+
+
+class PropertyPredictor(torch.nn.Module):
+    """A small network predicting k properties of a conformation: (batch, 2 * beads) -> (batch, k).
+
+    Inputs and outputs are standardised with the training set's mean and standard deviation
+    (kept as buffers), so the network works in units of one standard deviation and its output
+    is in the properties' own units (bead diameters for R_g). Made by ``fit_property_predictor``.
+    """
+
+    def __init__(self, x_mean, x_std, y_mean, y_std, hidden: int):
+        super().__init__()
+        for name, value in (("x_mean", x_mean), ("x_std", x_std), ("y_mean", y_mean), ("y_std", y_std)):
+            self.register_buffer(name, value)
+        self.net = torch.nn.Sequential(torch.nn.Linear(len(x_mean), hidden), torch.nn.Tanh(),
+                                       torch.nn.Linear(hidden, len(y_mean)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
+        return self.net((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+
+
+def fit_property_predictor(conformations, properties, *, hidden: int = 32, steps: int = 300,
+                           lr: float = 1e-2, seed: int = 0) -> PropertyPredictor:
+    """Fit a ``PropertyPredictor`` by full-batch Adam on the mean squared (standardised) error.
+
+    conformations: (n, beads, 2) or (n, 2 * beads); properties: (n,) or (n, k), numpy or torch.
+    Deterministic for a given ``seed``. Returns the predictor in eval mode.
+    """
+    check_positive_int("hidden", hidden)
+    check_positive_int("steps", steps)
+    check_positive("lr", lr)
+    check_seed("seed", seed)
+    x = torch.as_tensor(np.asarray(conformations, dtype=np.float32)).reshape(len(conformations), -1)
+    y = torch.as_tensor(np.asarray(properties, dtype=np.float32))
+    y = y[:, None] if y.ndim == 1 else y
+    if y.ndim != 2 or len(y) != len(x):
+        raise ValueError(f"properties must have shape (n,) or (n, k) with n = {len(x)} conformations, "
+                         f"got {tuple(np.shape(properties))}")
+    if len(x) < 2 or not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise ValueError("fit_property_predictor needs at least 2 conformations and finite numbers")
+    std = lambda a: a.std(0).clamp_min(1e-6)  # noqa: E731 (a constant column would divide by zero)
+    with torch.random.fork_rng():  # seeded initial weights; the global random state is left alone
+        torch.manual_seed(seed)
+        predictor = PropertyPredictor(x.mean(0), std(x), y.mean(0), std(y), hidden)
+    optimizer = torch.optim.Adam(predictor.net.parameters(), lr=lr)
+    target = (y - predictor.y_mean) / predictor.y_std
+    with one_thread():
+        for _ in range(steps):
+            loss = ((predictor.net((x - predictor.x_mean) / predictor.x_std) - target) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return predictor.eval().requires_grad_(False)
 
 
 def _per_conformation(values, n: int, name: str) -> torch.Tensor:
@@ -211,8 +286,11 @@ def optimize_latent(
 __all__ = [
     "DEFAULT_MARGIN",
     "OptimizationResult",
+    "PropertyPredictor",
     "bond_violation",
     "contact_violation",
+    "fit_property_predictor",
     "optimize_latent",
     "target_rg",
+    "window_penalty",
 ]

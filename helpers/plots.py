@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .measures import as_coordinates, bond_lengths, end_to_end_distance, pairwise_distances, radius_of_gyration
+from .models import decode_conformations
 
 LENGTH_UNIT = "bead diam."  # the length unit: one bead diameter (the Lennard-Jones diameter)
 DEFAULT_LIM = 6.0  # preprocessed conformations fit in [-6, 6] bead diameters (largest |coordinate| ~5.6)
@@ -26,8 +27,8 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-def _coords(x, name="conformations") -> np.ndarray:
-    """Conformations as numpy (..., beads, 2)."""
+def numpy_coordinates(x, name="conformations") -> np.ndarray:
+    """Conformations, numpy or torch, flat (..., 2 * beads) or not, as numpy (..., beads, 2)."""
     return to_numpy(as_coordinates(x, name))
 
 
@@ -41,7 +42,7 @@ def draw_polymer(ax, coords, *, color="C0", alpha=1.0, label=None, show_ends=Tru
     Returns the list of artists (the bonds-and-beads line, then the end marker if drawn),
     so callers can update them with ``set_data``.
     """
-    r = _coords(coords, "coords")
+    r = numpy_coordinates(coords, "coords")
     if r.ndim != 2:
         raise ValueError(f"draw_polymer draws one conformation (beads, 2); got shape {r.shape}")
     (chain,) = ax.plot(r[:, 0], r[:, 1], "-o", color=color, alpha=alpha, label=label,
@@ -65,31 +66,132 @@ def polymer_row(conformations, titles=None, *, size=2.0, color="C0", lim=None, n
         lim: half-width of every panel in bead diameters (default: fits all, at least ``DEFAULT_LIM``).
         ncols: panels per row; more polymers wrap onto further rows.
 
-    Returns the Figure.
+    Returns the Figure (``polymer_grid`` with a roomier default ``lim``).
     """
-    r = _coords(conformations)
-    if r.ndim == 2:
-        r = r[None]
+    if lim is None:
+        lim = max(DEFAULT_LIM, float(np.abs(numpy_coordinates(conformations)).max()) + 0.5)
+    return polymer_grid(conformations, titles, size=size, color=color, lim=lim, ncols=ncols)
+
+
+def why_invalid(report, reference) -> str:
+    """Why one conformation fails ``helpers.validity``: "bond 0.54", "contact 0.81" or ""."""
+    if report.bond_min < reference.bond_min:
+        return f"bond {float(report.bond_min):.2f}"
+    if report.bond_max > reference.bond_max:
+        return f"bond {float(report.bond_max):.2f}"
+    if report.contact_min < reference.contact_min:
+        return f"contact {float(report.contact_min):.2f}"
+    return ""
+
+
+def polymer_grid(conformations, titles=None, *, reference=None, behind=None, row_labels=None, ncols=6,
+                 lim=None, size=2.0, color="C0"):
+    """Polymers in a grid of panels with shared axes, optionally judged for validity.
+
+    Args:
+        conformations: (n, beads, 2) or (n, 2 * beads), numpy or torch, in bead diameters.
+        titles: n strings (optional).
+        reference: a ``ValidityReference`` (or the training conformations): each polymer is
+            checked with ``helpers.validity``; invalid ones are drawn red and their title ends
+            with the reason, e.g. "✗ bond 0.54" (a bond of 0.54 outside the data's range).
+        behind: (n, beads, 2) conformations drawn in grey under the others (e.g. the inputs
+            of reconstructions).
+        row_labels: one string per row, written above "y (bead diam.)" on the left.
+        ncols: panels per row; lim: half-width of every panel (default: fits all, at least
+            ``DEFAULT_LIM`` / 2); size: inches per panel.
+
+    The open circle marks bead 1. Returns the Figure.
+    """
+    from .measures import ValidityReference, validity
+
+    r = numpy_coordinates(conformations)
+    r = r[None] if r.ndim == 2 else r
     n = len(r)
-    if titles is not None and len(titles) != n:
+    titles = [""] * n if titles is None else list(titles)
+    if len(titles) != n:
         raise ValueError(f"got {len(titles)} titles for {n} conformations")
-    lim = lim if lim is not None else max(DEFAULT_LIM, float(np.abs(r).max()) + 0.5)
+    shown = [r]
+    if behind is not None:
+        behind = numpy_coordinates(behind, "behind")
+        if behind.shape != r.shape:
+            raise ValueError(f"behind must have the shape of conformations {r.shape}, got {behind.shape}")
+        shown.append(behind)
     cols = min(n, ncols)
     rows = math.ceil(n / cols)
+    if row_labels is not None and len(row_labels) != rows:
+        raise ValueError(f"got {len(row_labels)} row labels for {rows} rows")
+    lim = lim if lim is not None else max(DEFAULT_LIM / 2, max(float(np.abs(s).max()) for s in shown) + 0.5)
+    colors = [color] * n
+    if reference is not None:
+        reference = reference if isinstance(reference, ValidityReference) else ValidityReference.from_data(reference)
+        for k in range(n):
+            reason = why_invalid(validity(r[k], reference), reference)
+            if reason:
+                colors[k] = "C3"
+                titles[k] = f"{titles[k]} ✗ {reason}".strip()
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.3), squeeze=False,
                              sharex=True, sharey=True, constrained_layout=True)
-    for i, ax in enumerate(axes.flat):
-        if i >= n:
+    for k, ax in enumerate(axes.flat):
+        if k >= n:
             ax.set_visible(False)
             continue
-        draw_polymer(ax, r[i], color=color)
+        if behind is not None:
+            draw_polymer(ax, behind[k], color="0.65", show_ends=False)
+        draw_polymer(ax, r[k], color=colors[k])
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
-        if titles is not None:
-            ax.set_title(titles[i], fontsize=9)
+        if titles[k]:
+            ax.set_title(titles[k], fontsize=9, color="C3" if colors[k] == "C3" and reference is not None else "k")
     for ax in axes[-1]:
         ax.set_xlabel(f"x ({LENGTH_UNIT})")
-    for ax in axes[:, 0]:
-        ax.set_ylabel(f"y ({LENGTH_UNIT})")
+    for i, ax in enumerate(axes[:, 0]):
+        ax.set_ylabel(f"y ({LENGTH_UNIT})" if row_labels is None else f"{row_labels[i]}\ny ({LENGTH_UNIT})")
+    return fig
+
+
+@torch.no_grad()
+def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, size=7.0):
+    """Decoded polymers on an n x n grid of latent points, over the validity map and the codes.
+
+    The static stand-in for the latent explorer: the background is shaded where the decoder's
+    mean f_theta(z) fails ``helpers.validity`` (see ``validity_map``); ``codes`` (m, 2), e.g.
+    the training frames' encoder means, are drawn as small dark dots; each grid polymer is
+    shrunk to fit its cell (one scale for all), blue when valid and red when not, with bead 1
+    as an open circle. ``extent`` = (z1_min, z1_max, z2_min, z2_max). Needs a 2-D latent space.
+
+    Returns the Figure.
+    """
+    if model.latent_dim != 2:
+        raise ValueError(f"latent_atlas needs a 2-D latent space, the model has {model.latent_dim}")
+    from .measures import validity
+
+    x0, x1, y0, y1 = extent
+    g1, g2 = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    zz = np.array([(a, b) for b in g2 for a in g1])
+    polymers = decode_conformations(model, zz)
+    ok = validity(polymers, reference).valid
+    cell = min((x1 - x0), (y1 - y0)) / max(n - 1, 1)
+    typical = float(np.percentile(np.abs(polymers).max(axis=(1, 2)), 75))
+    scale = 0.45 * cell / max(typical, 1e-9)  # a typical polymer fills ~90% of its cell
+    pad = 0.6 * cell
+    fig, ax = plt.subplots(figsize=(size, size), constrained_layout=True)
+    fraction = validity_map(ax, model, reference, extent=(x0 - pad, x1 + pad, y0 - pad, y1 + pad), n=81,
+                            color="#f4d6d6")
+    if codes is not None:
+        codes = to_numpy(codes)
+        if codes.ndim != 2 or codes.shape[1] != 2:
+            raise ValueError(f"codes must have shape (m, 2), got {codes.shape}")
+        ax.scatter(codes[:, 0], codes[:, 1], s=1.5, color="0.25", alpha=0.35, linewidths=0, rasterized=True)
+        ax.plot([], [], "o", color="0.25", ms=3, label="training codes")
+    for z, r, good in zip(zz, polymers, ok):
+        chain, start = draw_polymer(ax, z + scale * r, color="C0" if good else "C3")
+        chain.set(markersize=3, markeredgewidth=0, linewidth=1.2)  # small: beads sit ~5 pt apart
+        start.set(markersize=4, markeredgewidth=1)
+    ax.plot([], [], "-o", color="C0", ms=3, label="decoder mean: valid")
+    ax.plot([], [], "-o", color="C3", ms=3, label="decoder mean: invalid")
+    ax.fill_between([], [], color="#f4d6d6", label=f"decodes invalid ({1 - fraction:.0%} of the plot)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
+    ax.set(xlim=(x0 - pad, x1 + pad), ylim=(y0 - pad, y1 + pad), xlabel="$z_1$", ylabel="$z_2$",
+           title="Decoded polymers $f_\\theta(z)$ over the latent plane")
     return fig
 
 
@@ -110,48 +212,10 @@ def latent_map(ax, z, values, *, label=f"$R_g$ ({LENGTH_UNIT})", cmap="viridis",
     scatter = ax.scatter(z[:, 0], z[:, 1], c=values, cmap=cmap, s=s, linewidths=0, rasterized=True)
     if colorbar:
         ax.figure.colorbar(scatter, ax=ax, label=label)
-    ax.set_xlabel("z₁")
-    ax.set_ylabel("z₂")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
     ax.set_aspect("equal", adjustable="box")
     return scatter
-
-
-@torch.no_grad()
-def decode(model, z) -> np.ndarray:
-    """Decode latent points (n, latent_dim) with ``model.decode``: numpy (n, beads, 2)."""
-    z = torch.as_tensor(to_numpy(z), dtype=torch.float32)
-    return _coords(model.decode(z.reshape(-1, model.latent_dim)))
-
-
-def latent_grid(model, *, extent=(-3, 3, -3, 3), n=7, size=7.0):
-    """Decoded polymers drawn at their places on an n x n grid of latent points.
-
-    Each polymer is shrunk to fit its grid cell and coloured by its R_g; a static
-    stand-in for the interactive latent explorer. ``extent`` = (z1_min, z1_max, z2_min, z2_max).
-    Needs a 2-D latent space. Returns the Figure.
-    """
-    if model.latent_dim != 2:
-        raise ValueError(f"latent_grid needs a 2-D latent space, the model has {model.latent_dim}")
-    x0, x1, y0, y1 = extent
-    g1, g2 = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-    zz = np.array([(a, b) for b in g2 for a in g1])
-    polymers = decode(model, zz)
-    rg = radius_of_gyration(polymers)
-    cell = min((x1 - x0), (y1 - y0)) / max(n - 1, 1)
-    # one scale for all (sizes stay comparable); a typical polymer fills ~90% of its cell
-    typical = float(np.percentile(np.abs(polymers).max(axis=(1, 2)), 75))
-    scale = 0.45 * cell / max(typical, 1e-9)
-    fig, ax = plt.subplots(figsize=(size, size), constrained_layout=True)
-    norm = plt.Normalize(rg.min(), rg.max())
-    cmap = plt.get_cmap("viridis")
-    for z, r, g in zip(zz, polymers, rg):
-        (chain,) = draw_polymer(ax, z + scale * r, color=cmap(norm(g)), show_ends=False)
-        chain.set(markersize=3, markeredgewidth=0, linewidth=1.2)  # small: beads sit ~5 pt apart
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"$R_g$ ({LENGTH_UNIT})", shrink=0.8)
-    pad = 0.6 * cell
-    ax.set(xlim=(x0 - pad, x1 + pad), ylim=(y0 - pad, y1 + pad), xlabel="z₁", ylabel="z₂",
-           title="Decoded polymers over the latent plane")
-    return fig
 
 
 def loss_curves(history):
@@ -183,7 +247,7 @@ def compare_distributions(data, samples, labels=("data", "samples"), bins=40):
         data, samples: (n, beads, 2) or (n, 2 * beads), numpy or torch; n may differ.
     Returns the Figure (four panels, densities, lengths in bead diameters).
     """
-    sets = [_coords(data, "data"), _coords(samples, "samples")]
+    sets = [numpy_coordinates(data, "data"), numpy_coordinates(samples, "samples")]
     n_beads = sets[0].shape[-2]
     i, j = np.triu_indices(n_beads, k=2)
     measures = [
@@ -223,8 +287,8 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
     """
     from .measures import ValidityReference, min_nonbonded_distance
 
-    r = _coords(data, "data")
-    c = _coords(candidates, "candidates")
+    r = numpy_coordinates(data, "data")
+    c = numpy_coordinates(candidates, "candidates")
     c = c[None] if c.ndim == 2 else c
     labels = [f"candidate {k + 1}" for k in range(len(c))] if labels is None else list(labels)
     if len(labels) != len(c):
@@ -256,12 +320,11 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
 
 
 @torch.no_grad()
-def validity_map(ax, model, reference, *, extent=(-3, 3, -3, 3), n=121, color="0.8"):
-    """Shade the latent points whose decoded polymer is invalid (``helpers.validity``).
+def validity_grid(model, reference, *, extent=(-3, 3, -3, 3), n=121):
+    """Decode an n x n grid of latent points over ``extent`` and check each decoded polymer.
 
-    Decodes an n x n grid over ``extent`` = (z1_min, z1_max, z2_min, z2_max); invalid
-    regions are filled with ``color`` and outlined. Draw it before scatters and paths.
-    Returns the fraction of grid points that decode to a valid polymer.
+    Returns (g1, g2, valid): the grid's z1 values (n,), z2 values (n,) and a boolean (n, n)
+    array, valid[i, j] for the point (g1[j], g2[i]). Needs a 2-D latent space.
     """
     from .measures import validity
 
@@ -269,11 +332,57 @@ def validity_map(ax, model, reference, *, extent=(-3, 3, -3, 3), n=121, color="0
         raise ValueError(f"validity_map needs a 2-D latent space, the model has {model.latent_dim}")
     g1, g2 = np.linspace(extent[0], extent[1], n), np.linspace(extent[2], extent[3], n)
     zz = np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2)
-    valid = validity(decode(model, zz), reference).valid.reshape(n, n).astype(float)
-    if 0 < valid.mean() < 1:  # (contouring a constant field would warn)
-        ax.contourf(g1, g2, valid, levels=[-0.5, 0.5], colors=[color])
-        ax.contour(g1, g2, valid, levels=[0.5], colors=["0.45"], linewidths=0.8)
-    elif valid.mean() == 0:
-        ax.axvspan(*extent[:2], color=color, lw=0)
-    ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="z₁", ylabel="z₂")
+    return g1, g2, validity(decode_conformations(model, zz), reference).valid.reshape(n, n)
+
+
+def validity_map(ax, model=None, reference=None, *, extent=(-3, 3, -3, 3), n=121, color="0.8", grid=None):
+    """Shade the latent points whose decoded polymer is invalid (``helpers.validity``).
+
+    Decodes an n x n grid over ``extent`` = (z1_min, z1_max, z2_min, z2_max), or reuses a
+    ``grid`` from ``validity_grid`` (then model, reference, extent and n are not needed);
+    invalid regions are filled with ``color`` and outlined. Draw it before scatters and paths.
+    ``ax`` may be one Axes or a sequence of them: the grid is decoded once and drawn in each.
+    Returns the fraction of grid points that decode to a valid polymer.
+    """
+    if grid is None:
+        if model is None or reference is None:
+            raise ValueError("validity_map needs model and reference, or a grid from validity_grid")
+        grid = validity_grid(model, reference, extent=extent, n=n)
+    g1, g2, valid = grid
+    valid = np.asarray(valid, dtype=float)
+    extent = (g1[0], g1[-1], g2[0], g2[-1])
+    for one in np.atleast_1d(ax).flat:
+        if 0 < valid.mean() < 1:  # (contouring a constant field would warn)
+            one.contourf(g1, g2, valid, levels=[-0.5, 0.5], colors=[color])
+            one.contour(g1, g2, valid, levels=[0.5], colors=["0.45"], linewidths=0.8)
+        elif valid.mean() == 0:
+            one.axvspan(*extent[:2], color=color, lw=0)
+        one.set(xlim=extent[:2], ylim=extent[2:], xlabel="$z_1$", ylabel="$z_2$")
     return float(valid.mean())
+
+
+def posterior_panel(ax, grid, i, gaussians=(), *, floor=1e-5):
+    """The true posterior p(z|x_i) of ``grid`` (a ``helpers.posterior.GridPosterior``) as a gray
+    image (log10 relative to its peak, darker = more probable), with Gaussians drawn on top.
+
+    Args:
+        gaussians: (mu, sigma, color, label) tuples, mu and sigma of shape (2,): each drawn as
+            ellipses at 1 (solid) and 2 (dashed) standard deviations with a "+" at mu.
+    Zooms to the posterior and the Gaussians; returns the image artist (for a colorbar).
+    """
+    from matplotlib.patches import Ellipse
+
+    image, extent = grid.image(i, floor)
+    dots = ax.imshow(image, origin="lower", extent=extent, cmap="Greys", vmin=-5, vmax=0, interpolation="nearest")
+    lo, hi = np.array(extent[::2]), np.array(extent[1::2])
+    for mu, sigma, color, label in gaussians:
+        mu, sigma = to_numpy(mu), to_numpy(sigma)
+        for k in (1, 2):
+            ax.add_patch(Ellipse(mu, 2 * k * sigma[0], 2 * k * sigma[1], fill=False, color=color, lw=2,
+                                 ls="-" if k == 1 else "--"))
+        ax.plot(*mu, "+", color=color, ms=12, mew=2, label=label)
+        lo, hi = np.minimum(lo, mu - 3 * sigma), np.maximum(hi, mu + 3 * sigma)
+    center, half = (lo + hi) / 2, 0.6 * float((hi - lo).max()) + 0.02
+    ax.set(xlim=(center[0] - half, center[0] + half), ylim=(center[1] - half, center[1] + half),
+           xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
+    return dots

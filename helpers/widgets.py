@@ -34,7 +34,8 @@ Contract with the notebooks and the browser test (tests/test_browser.py)
 * The widgets carry these CSS classes and slider descriptions (the test finds them by them):
       LatentExplorer: box ``polymer-latent-explorer``; sliders ``latent-z1`` ("z₁"),
           ``latent-z2`` ("z₂"), ``latent-alpha`` ("α"); image ``explorer-image``;
-          readout ``explorer-readout``: "z = (0.12, -0.50) · R_g = 2.13 bead diam. · valid · ..."
+          readout ``explorer-readout``: "z = (0.12, -0.50) · R_g = 2.13 bead diam. · valid · α = 0.40 · ..."
+          (or "· off the α path ·" after a move of z₁ or z₂)
       BetaExplorer: box ``polymer-beta-explorer``; slider ``beta-slider`` ("β");
           image ``explorer-image``; readout ``explorer-readout``: "β = 0.01 · KL = ... nats · ..."
 * Each image update is a new PNG; the readout text changes with every slider step.
@@ -46,7 +47,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 
 import ipywidgets as widgets
 import numpy as np
@@ -60,13 +60,14 @@ from . import plots
 from ._cpu import one_thread
 from .checkpoints import load_beta_sweep
 from .measures import ValidityReference, radius_of_gyration, validity
+from .models import decode_conformations
 
 LENGTH_UNIT = plots.LENGTH_UNIT
 
 
 def _as_float_tensor(data, name="data") -> torch.Tensor:
     """(n, 2 * beads) or (n, beads, 2), numpy or torch -> float32 tensor (n, 2 * beads)."""
-    x = torch.as_tensor(plots.to_numpy(plots._coords(data, name)), dtype=torch.float32)
+    x = torch.as_tensor(plots.numpy_coordinates(data, name), dtype=torch.float32)
     if x.ndim != 3:
         raise ValueError(f"{name} must be a set of conformations (n, beads, 2) or (n, 2 * beads)")
     return x.reshape(len(x), -1)
@@ -104,7 +105,6 @@ class _Explorer:
         self.image.add_class("explorer-image")
         self.readout = widgets.HTML()
         self.readout.add_class("explorer-readout")
-        self.timings: list[float] = []  # seconds per rendered event (decode + draw + encode)
 
     def _ipython_display_(self, **kwargs):
         from IPython.display import display
@@ -132,14 +132,20 @@ class LatentExplorer(_Explorer):
             they are the reference for ``helpers.validity``.
         pair: indices into ``data`` of the two conformations joined by the interpolation
             slider α (default: the most compact and the most extended of the map's frames
-            among those whose reconstruction decode(mu) is valid).
+            among those whose reconstruction decode(mu) is valid). The explorer opens at the
+            first of the pair (α = 0), so with the default it opens on a valid polymer.
         n_map: frames drawn on the latent map (a seeded random subset).
         dpi: resolution of the image (pixels per inch of a 9 x 3.8 inch figure).
+
+    The map shades the latent points whose decoded polymer is invalid (a grid of
+    ``n_validity`` x ``n_validity`` points) under the training codes, so gaps and invalid
+    regions can be told apart. The α slider's number is hidden while the point is moved off
+    the interpolation path with z₁ or z₂; moving α again puts the point back on the path.
     """
 
     box_class = "polymer-latent-explorer"
 
-    def __init__(self, model, data, *, pair=None, n_map=3000, seed=0, dpi=80):
+    def __init__(self, model, data, *, pair=None, n_map=3000, seed=0, dpi=80, n_validity=61):
         if getattr(model, "latent_dim", None) != 2:
             raise ValueError("LatentExplorer needs a PolymerVAE with a 2-D latent space")
         x = _as_float_tensor(data)
@@ -160,25 +166,38 @@ class LatentExplorer(_Explorer):
         self.z_pair = mu[list(self.pair)]  # (2, 2): the interpolation's end points
         self.z1_range = _nice_range(mu[:, 0])
         self.z2_range = _nice_range(mu[:, 1])
-        self._build_figure(mu[subset], rg[subset], dpi)
+        self.codes = mu[subset]  # (n_map, 2) encoder means drawn on the map
+        self._build_figure(mu[subset], rg[subset], dpi, n_validity)
         self._build_widgets()
         self._syncing = False
+        self.on_path = True  # is the point where the α slider says?
         self._z = np.zeros(2)  # the decoded point; the sliders may hold it rounded to their step
         self.update(alpha=0.0)  # start on a real conformation: the first of the pair
 
     # ------------------------------------------------------------------ figure
-    def _build_figure(self, mu, rg, dpi):
+    def _build_figure(self, mu, rg, dpi, n_validity):
         fig = Figure(figsize=(9, 3.8), dpi=dpi, layout="constrained")
         ax_map, ax_pol = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=(1.25, 1)))
+        # the map reaches a little beyond the sliders, so the marker is whole at the corners
+        pad1, pad2 = (0.04 * (hi - lo) for lo, hi in (self.z1_range, self.z2_range))
+        self.map_extent = (self.z1_range[0] - pad1, self.z1_range[1] + pad1,
+                           self.z2_range[0] - pad2, self.z2_range[1] + pad2)
+        self.valid_fraction = plots.validity_map(ax_map, self.model, self.reference, extent=self.map_extent,
+                                                 n=n_validity, color="0.86")
         plots.latent_map(ax_map, mu, rg, s=4)
         ax_map.plot(*self.z_pair.T, "--", color="k", lw=1.2, label="interpolation α")
         ax_map.plot(*self.z_pair.T, "o", color="k", ms=5, mfc="white")
-        ax_map.set(xlim=self.z1_range, ylim=self.z2_range, title=r"Latent map (encoder means)")
+        ax_map.fill_between([], [], color="0.86", label="decodes invalid")
+        ax_map.set(xlim=self.map_extent[:2], ylim=self.map_extent[2:], xlabel="$z_1$", ylabel="$z_2$",
+                   title="Latent map: training codes (encoder means)")
         ax_map.set_aspect("auto")
-        ax_map.legend(loc="upper right", fontsize=8, framealpha=0.8)
-        lim = plots.DEFAULT_LIM
+        ax_map.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)  # clear of the marker
+        # the polymer panel fits every polymer decoded inside the sliders' range
+        g1, g2 = np.linspace(*self.z1_range, 25), np.linspace(*self.z2_range, 25)
+        far = np.abs(decode_conformations(self.model, np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2))).max()
+        lim = max(plots.DEFAULT_LIM, float(np.ceil(far + 0.6)))
         ax_pol.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel=f"x ({LENGTH_UNIT})", ylabel=f"y ({LENGTH_UNIT})",
-                   title=r"Decoded polymer $p_\theta(x\mid z)$ mean")
+                   title=r"Decoder mean $f_\theta(z)$")
         ax_pol.set_aspect("equal")
         ax_pol.grid(alpha=0.3)
         (self._marker,) = ax_map.plot([0], [0], "P", color="C3", ms=13, mec="white", mew=1.5)
@@ -220,6 +239,8 @@ class LatentExplorer(_Explorer):
         if abs(change["new"] - self._z[i]) <= change["owner"].step / 2 + 1e-9:
             return
         self._z[i] = change["new"]
+        self.on_path = False
+        self.alpha.readout = False  # the point has left the α path: α no longer describes it
         self._render()
 
     def _on_alpha(self, change):
@@ -229,6 +250,7 @@ class LatentExplorer(_Explorer):
     def update(self, z1=None, z2=None, *, alpha=None):
         """Move to (z1, z2), or to the point ``alpha`` of the way along the interpolation path.
 
+        A move of z1 or z2 leaves the path: the α slider then hides its number.
         Sliders follow (values outside their range are clipped by the slider); the
         image and readout are redrawn once. Returns the decoded polymer, (beads, 2).
         """
@@ -236,6 +258,8 @@ class LatentExplorer(_Explorer):
             if not 0.0 <= alpha <= 1.0:
                 raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
             z1, z2 = (1 - alpha) * self.z_pair[0] + alpha * self.z_pair[1]
+        self.on_path = alpha is not None or (z1 is None and z2 is None and self.on_path)
+        self.alpha.readout = self.on_path  # α's number is shown only while it describes the point
         self._syncing = True
         try:
             if alpha is not None and self.alpha.value != alpha:
@@ -258,10 +282,9 @@ class LatentExplorer(_Explorer):
     def decode(self, z) -> np.ndarray:
         """Decode one latent point, shape (2,), to a polymer, shape (beads, 2)."""
         with one_thread():
-            return plots.decode(self.model, np.reshape(z, (1, -1)))[0]
+            return decode_conformations(self.model, np.reshape(z, (1, -1)))[0]
 
     def _render(self) -> np.ndarray:
-        t0 = time.perf_counter()
         z = self.z
         polymer = self.decode(z)
         rg = float(radius_of_gyration(polymer))
@@ -284,16 +307,20 @@ class LatentExplorer(_Explorer):
                f"{self.reference.bond_max:.2f}), closest contact {report.contact_min:.2f} {LENGTH_UNIT} "
                f"(data ≥ {self.reference.contact_min:.2f})")
         style = "" if ok else ' style="color:#d62728"'
+        where = f"α = {self.alpha.value:.2f}" if self.on_path else "off the α path"
         self.readout.value = (f"<span{style}>z = ({z[0]:.2f}, {z[1]:.2f}) · R_g = {rg:.2f} {LENGTH_UNIT} · "
-                              f"<b>{verdict}</b></span> · <small>{why}</small>")
+                              f"<b>{verdict}</b></span> · {where} · <small>{why}</small>")
         self.polymer, self.rg, self.report = polymer, rg, report
-        self.timings.append(time.perf_counter() - t0)
         return polymer
 
     # ------------------------------------------------------------------ fallback
     def static_figure(self, n=7):
-        """Decoded polymers over an n x n grid spanning the sliders' range (a pyplot Figure)."""
-        return plots.latent_grid(self.model, extent=(*self.z1_range, *self.z2_range), n=n)
+        """Decoded polymers over an n x n grid, over the training codes and the shading of
+        invalid regions (a pyplot Figure, see ``plots.latent_atlas``). The grid spans the
+        central 99% of the codes on each axis (the sliders also reach the sparse outliers)."""
+        lo, hi = np.percentile(self.codes, [0.5, 99.5], axis=0)
+        lo, hi = np.floor(lo * 2) / 2, np.ceil(hi * 2) / 2
+        return plots.latent_atlas(self.model, self.reference, codes=self.codes, extent=(lo[0], hi[0], lo[1], hi[1]), n=n)
 
 
 class BetaExplorer(_Explorer):
@@ -337,6 +364,7 @@ class BetaExplorer(_Explorer):
                 self.recons.append(model.decode(mu[:n_show]).numpy().reshape(n_show, -1, 2))
                 self.samples.append(model.decode(eps).numpy().reshape(n_show, -1, 2))
         self.originals = shown.numpy().reshape(n_show, -1, 2)
+        self.input_dim = x.shape[1]  # result["test_recon"] is summed over these coordinates
         self._cache: dict[float, tuple[bytes, str]] = {}
         self._build_figure(n_show, dpi)
         if beta is None:
@@ -351,7 +379,6 @@ class BetaExplorer(_Explorer):
         self.slider.observe(self._on_beta, names="value")
         self.widget = widgets.VBox([self.slider, self.readout, self.image])
         self.widget.add_class(self.box_class)
-        self.render_timings: list[float] = []  # seconds per drawn frame (draw + encode)
         if prerender:
             for b in self.betas:
                 self._cache[b] = self._draw(self.betas.index(b))
@@ -380,16 +407,19 @@ class BetaExplorer(_Explorer):
                 if k == 0:
                     ax.set_ylabel("reconstruction\n(gray: input)" if row == 0 else "sample\nz ~ N(0, I)", fontsize=9)
         self._ax_rd = fig.add_subplot(grid[:, -1])
-        kl = [r["test_kl"] for r in self.results]
-        recon = [r["test_recon"] for r in self.results]
+        kl, recon = self._rate_distortion()
         self._ax_rd.plot(kl, recon, "o-", color="0.5", ms=4)
+        labels = {}                                   # models at the same point share one label
         for b, k_, r_ in zip(self.betas, kl, recon):
-            self._ax_rd.annotate(f"{b:g}", (k_, r_), textcoords="offset points", xytext=(4, 3), fontsize=7)
+            labels.setdefault((round(k_, 1), round(r_, 2)), []).append(f"{b:g}")
+        for j, ((k_, r_), bs) in enumerate(labels.items()):   # alternate above and below on the flat part
+            self._ax_rd.annotate(", ".join(bs), (k_, r_), textcoords="offset points", fontsize=7,
+                                 xytext=(4, 3) if j % 2 == 0 else (2, -9))
         (self._rd_point,) = self._ax_rd.plot([kl[0]], [recon[0]], "o", color="C3", ms=11, mec="k")
-        self._ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion: squared error (({LENGTH_UNIT})²)",
+        self._ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion: error per coordinate (({LENGTH_UNIT})²)",
                         title="rate–distortion (test set)", yscale="log")
         self._ax_rd.title.set_fontsize(9)
-        self._title = fig.suptitle(f"β = 0.0001   KL = 00.00 nats   reconstruction error = 00.00 ({LENGTH_UNIT})²")
+        self._title = fig.suptitle(f"β = 0.0001   KL = 00.00 nats   error per coordinate = 0.000 ({LENGTH_UNIT})²")
         self._init_canvas(fig)
         # everything but the latent map (its limits follow beta) and the moving artists is
         # static: draw it once, with the layout, then freeze the layout and keep it as background
@@ -409,7 +439,6 @@ class BetaExplorer(_Explorer):
         beta = float(beta)
         if beta not in self.betas:
             raise ValueError(f"beta must be one of {self.betas}, got {beta}")
-        t0 = time.perf_counter()
         if beta not in self._cache:
             self._cache[beta] = self._draw(self.betas.index(beta))
         png, html = self._cache[beta]
@@ -421,11 +450,9 @@ class BetaExplorer(_Explorer):
         self.image.value = png
         self.readout.value = html
         self.beta = beta
-        self.timings.append(time.perf_counter() - t0)
 
     def _draw(self, i) -> tuple[bytes, str]:
         """Update the artists for sweep entry ``i``, redraw, encode. Returns (png, readout html)."""
-        t0 = time.perf_counter()
         mu, result = self.codes[i], self.results[i]
         self._scatter.set_offsets(mu)
         half = max(3.0, float(np.percentile(np.abs(mu), 99.5)) * 1.1)
@@ -434,7 +461,7 @@ class BetaExplorer(_Explorer):
             for (chain, start), r in zip(lines, polymers):
                 chain.set_data(r[:, 0], r[:, 1])
                 start.set_data(r[:1, 0], r[:1, 1])
-        self._rd_point.set_data([result["test_kl"]], [result["test_recon"]])
+        self._rd_point.set_data([result["test_kl"]], [result["test_recon"] / self.input_dim])
         spread = float(np.mean(mu.std(0)))
         if result["test_kl"] < 0.1:
             note = "posterior collapse: KL ≈ 0, the decoder ignores z"
@@ -442,51 +469,60 @@ class BetaExplorer(_Explorer):
             note = "near posterior collapse: the codes carry < 1 nat"
         else:
             note = ""
+        error = result["test_recon"] / self.input_dim
         self._title.set_text(f"β = {self.betas[i]:g}   KL = {result['test_kl']:.2f} nats   "
-                             f"reconstruction error = {result['test_recon']:.2f} ({LENGTH_UNIT})²   {note}")
+                             f"error per coordinate = {error:.3f} ({LENGTH_UNIT})²   {note}")
         self.canvas.restore_region(self._background)
         for artist in self._dynamic:
             self.fig.draw_artist(artist)
-        html = (f"β = {self.betas[i]:g} · KL = {result['test_kl']:.2f} nats · reconstruction error = "
-                f"{result['test_recon']:.2f} ({LENGTH_UNIT})² · spread of codes {spread:.2f}"
+        html = (f"β = {self.betas[i]:g} · KL = {result['test_kl']:.2f} nats · error per coordinate = "
+                f"{error:.3f} ({LENGTH_UNIT})² · spread of codes {spread:.2f}"
                 + (f" · <b>{note}</b>" if note else ""))
-        png = _png(self.canvas)
-        self.render_timings.append(time.perf_counter() - t0)
-        return png, html
+        return _png(self.canvas), html
+
+    def _rate_distortion(self):
+        """Rate (nats per conformation) and distortion (squared error per coordinate) of each model."""
+        return ([r["test_kl"] for r in self.results], [r["test_recon"] / self.input_dim for r in self.results])
 
     def static_figure(self):
-        """The whole sweep at once (a pyplot Figure): rate-distortion curve, then per beta
-        its latent map and its prior samples overlaid (identical samples = collapse)."""
+        """The whole sweep at once (a pyplot Figure): the rate-distortion curve, then per beta its
+        latent map (coloured by R_g, prior circles on top) and one row per prior sample: the same
+        z ~ N(0, I) decoded by every model, one polymer per panel (identical down a column = collapse)."""
         import matplotlib.pyplot as plt
 
-        n = len(self.betas)
-        fig = plt.figure(figsize=(1.6 * n, 6.2), layout="constrained")
-        grid = fig.add_gridspec(3, n, height_ratios=(1.4, 1, 1))
-        ax_rd = fig.add_subplot(grid[0, :])
-        kl = [r["test_kl"] for r in self.results]
-        recon = [r["test_recon"] for r in self.results]
+        n, n_show = len(self.betas), len(self.samples[0])
+        fig = plt.figure(figsize=(1.5 * n + 1, 3.2 + 1.4 * (1 + n_show)), layout="constrained")
+        grid = fig.add_gridspec(2 + n_show, n + 1, height_ratios=(1.6, 1.2, *([1] * n_show)),
+                                width_ratios=(*([1] * n), 0.12))
+        ax_rd = fig.add_subplot(grid[0, :n])
+        kl, recon = self._rate_distortion()
         ax_rd.plot(kl, recon, "o-")
+        labels = {}                                   # models at the same point share one label
         for b, k_, r_ in zip(self.betas, kl, recon):
-            ax_rd.annotate(f"β={b:g}", (k_, r_), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion (({LENGTH_UNIT})²)", yscale="log",
-                  title="Rate–distortion of the β sweep (test set)")
+            labels.setdefault((round(k_, 1), round(r_, 2)), []).append(f"{b:g}")
+        for j, ((k_, r_), bs) in enumerate(labels.items()):
+            ax_rd.annotate("β=" + ", ".join(bs), (k_, r_), textcoords="offset points", fontsize=8,
+                           xytext=(4, 4) if j % 2 == 0 else (4, -11))
+        ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion: error per\ncoordinate (({LENGTH_UNIT})²)",
+                  yscale="log", title="Rate–distortion of the β sweep (test set)")
         lim = plots.DEFAULT_LIM
         for j, beta in enumerate(self.betas):
             ax = fig.add_subplot(grid[1, j])
             mu = self.codes[j]
-            ax.scatter(mu[:, 0], mu[:, 1], c=self.rg, s=1, cmap="viridis", rasterized=True)
+            points = ax.scatter(mu[:, 0], mu[:, 1], c=self.rg, s=1, cmap="viridis", rasterized=True, zorder=1)
             half = max(3.0, float(np.percentile(np.abs(mu), 99.5)) * 1.1)
-            ax.add_patch(Circle((0, 0), 2, fill=False, ls="--", lw=0.8, color="0.4"))
+            ax.add_patch(Circle((0, 0), 2, fill=False, ls="--", lw=1, color="k", zorder=3))
             ax.set(xlim=(-half, half), ylim=(-half, half), aspect="equal", title=f"β = {beta:g}")
             ax.tick_params(labelsize=7)
             if j == 0:
-                ax.set_ylabel("latent map\n(z₁ →, z₂ ↑)")
-            ax_s = fig.add_subplot(grid[2, j])
-            for k, r in enumerate(self.samples[j]):
-                plots.draw_polymer(ax_s, r, color=f"C{k + 1}", alpha=0.8, show_ends=False)
-            ax_s.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[])
-            if j == 0:
-                ax_s.set_ylabel("samples from\nN(0, I) overlaid")
+                ax.set_ylabel("latent map\n($z_1$ →, $z_2$ ↑)")
+            for k in range(n_show):
+                ax_s = fig.add_subplot(grid[2 + k, j])
+                plots.draw_polymer(ax_s, self.samples[j][k], color=f"C{k + 1}")
+                ax_s.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[])
+                if j == 0:
+                    ax_s.set_ylabel(f"sample {k + 1}\n(same z in\nthe whole row)", fontsize=8)
+        fig.colorbar(points, cax=fig.add_subplot(grid[1, n]), label=f"$R_g$ ({LENGTH_UNIT})")
         return fig
 
 

@@ -9,31 +9,23 @@
 # %% [markdown]
 # # 2 · Encoder and decoder: manufacturing the training pairs
 #
-# Notebook 1 ended with a decoder that could not learn, because the noise we paired with each
-# conformation said nothing about it. The variational autoencoder fixes this with a second
-# network, the **encoder** $q_\phi(z\mid x)$, which looks at a training example and proposes the
-# latent codes that should decode to it. This notebook builds both halves twice: for protein
-# sequences (one-hot residues, logits, cross-entropy) and for polymer coordinates (a Gaussian
-# decoder, mean squared error). Then it looks at a design detail, how the encoder keeps its
-# standard deviation positive, and finishes with the question that separates a VAE from a plain
+# Notebook 1 ended with a decoder that could not learn, because the noise paired with each
+# conformation said nothing about it. The VAE adds a second network, the **encoder**
+# $q_\phi(z\mid x)$, which proposes for each training example the latent codes that should decode
+# to it. We build both halves for protein sequences and for polymer coordinates, look at how the
+# encoder keeps its standard deviation positive, and ask what separates a VAE from a plain
 # autoencoder: can we decode *fresh* noise $z \sim \mathcal N(0, I)$ into something plausible?
 #
-# *Notation.* The encoder's parameters are $\phi$ and the decoder's are $\theta$: encoder
-# $q_\phi(z\mid x)$, decoder $p_\theta(x\mid z)$, as in the lecture's text and everywhere in this
-# bundle. Some figure captions reused in the lecture slides swap the two letters; read them with
-# that in mind.
+# *Notation.* Encoder $q_\phi(z\mid x)$, decoder $p_\theta(x\mid z)$, as in the lecture's text
+# (some slide captions swap $\phi$ and $\theta$).
 #
 # **Learning objectives**
-# - Encode a protein sequence as a one-hot matrix and read a decoder's logits as a distribution
-#   over residues at each position; compute the reconstruction term as a cross-entropy.
-# - Train a small sequence VAE and show that its 2-D latent space sorts sequences by subfamily,
-#   a label it never saw, and that it reconstructs better than a per-position consensus.
-# - Write the polymer encoder and decoder as MLPs on coordinates, count their 277,532 parameters,
-#   and connect the Gaussian decoder to the mean-squared-error loss.
-# - Compare the log-variance and softplus parameterizations of $\sigma$: their ranges, gradients
-#   and numerical failure modes.
-# - Measure what the KL term buys: decode prior samples through a plain autoencoder and through a
-#   VAE, and compare how many are valid polymers.
+# - One-hot sequences, logits, and the reconstruction term as a cross-entropy.
+# - Train a sequence VAE whose latent space sorts sequences by subfamily, and say what its 2-D
+#   code has room for.
+# - The polymer encoder and decoder: 277,532 parameters, a Gaussian decoder, a squared error.
+# - Log-variance versus softplus for $\sigma$.
+# - What the KL term buys: valid polymers from prior samples, autoencoder vs. VAE trained alike.
 #
 # Run it: [Open in Colab](https://colab.research.google.com/github/protein-ai-course/polymer-vae-bundle/blob/main/notebooks/02_encoder_decoder.ipynb) · [Binder](https://mybinder.org/v2/gh/protein-ai-course/polymer-vae-bundle/main?urlpath=lab/tree/notebooks/02_encoder_decoder.ipynb) · locally: see README
 
@@ -53,27 +45,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import trange
 
 import helpers
 from helpers import plots
+from helpers.selfcheck import claim, prove_check, verdict
+from helpers.sequences import consensus, reconstruction_accuracy, train_sequence_vae
 
+UNIT = plots.LENGTH_UNIT          # "bead diam.": polymer lengths are in bead diameters
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 
-TRAIN_FROM_SCRATCH = False  # True: section 7 retrains the VAE and trains the autoencoder as long (about ten seconds each on two CPU cores)
+TRAIN_FROM_SCRATCH = False  # True: section 7 trains its autoencoder and VAE for 60 epochs instead of 15
 
 # %% [markdown]
 # ## 1. A protein sequence as numbers: one-hot encoding
 #
-# Real protein families (from Pfam, say) need a download, so the course ships a synthetic one:
-# `helpers.synthetic_family` draws an ancestral sequence of 40 residues, derives three
-# **subfamilies** that each rewrite a quarter of the positions, and then mutates every member
-# at random, with some positions conserved and others variable. We keep the subfamily labels
-# only to color plots later; no model ever sees them.
-#
-# A sequence of length $L$ becomes an $L \times 20$ matrix with a single 1 per row, in the
-# column of that position's residue:
+# The course ships a synthetic family (real ones need a download): `helpers.synthetic_family`
+# draws an ancestor of 40 residues, derives three **subfamilies** that each rewrite a quarter of
+# the positions, and mutates every member at random. The subfamily labels only color plots; no
+# model sees them. A sequence of length $L$ becomes an $L \times 20$ matrix with one 1 per row:
 #
 # $$x_{\ell a} = \begin{cases} 1 & \text{if residue } \ell \text{ is amino acid } a,\\ 0 & \text{otherwise,}\end{cases}
 # \qquad \ell = 1..L,\ a = 1..20 .$$
@@ -83,23 +73,27 @@ sequences, subfamily = helpers.synthetic_family(n_sequences=2000, length=40, n_s
 LENGTH = sequences.shape[1]
 x_onehot = helpers.one_hot(sequences)                      # (2000, 40, 20) float32
 print(f"sequences {sequences.shape}, one-hot {tuple(x_onehot.shape)}; subfamily sizes {np.bincount(subfamily)}")
-for s, k in zip(helpers.to_strings(sequences[:6]), subfamily[:6]):
+for s, k in zip(helpers.to_strings(sequences[:4]), subfamily[:4]):
     print(f"  subfamily {k}: {s}")
-assert torch.all(x_onehot.sum(-1) == 1)                     # exactly one residue per position
 
-# a random split of the sequences: 1,600 to train on, 400 held out
+# a random split: 1,600 sequences to train on, 400 held out
 order = rng.permutation(len(sequences))
 train_idx, test_idx = order[:1600], order[1600:]
 seq_train, seq_test = torch.as_tensor(sequences[train_idx]), torch.as_tensor(sequences[test_idx])
-oh_train, oh_test = x_onehot[train_idx], x_onehot[test_idx]
+sub_train, sub_test = subfamily[train_idx], subfamily[test_idx]
 
-# %%
+# %% tags=["check"]
+claim(bool(torch.all(x_onehot.sum(-1) == 1)), "one-hot rows hold exactly one 1", f"row sums {x_onehot.sum(-1).unique().tolist()}");
+
+# %% tags=["helper"]
+# Figure: one sequence as a one-hot matrix, and the family's residue frequencies per position.
 profile = np.stack([np.bincount(sequences[:, l], minlength=20) for l in range(LENGTH)], axis=1) / len(sequences)
 fig, (ax_seq, ax_prof) = plt.subplots(1, 2, figsize=(12, 3.8), constrained_layout=True,
                                       gridspec_kw=dict(width_ratios=[1, 1.25]))
-ax_seq.imshow(x_onehot[0].T, cmap="Greys", aspect="auto", interpolation="nearest")
+cells = dict(aspect="auto", interpolation="nearest", extent=(0.5, LENGTH + 0.5, 19.5, -0.5))   # positions 1..L
+ax_seq.imshow(x_onehot[0].T, cmap="Greys", **cells)
 ax_seq.set(title="One sequence, one-hot", xlabel="position $\\ell$", ylabel="amino acid $a$")
-im = ax_prof.imshow(profile, cmap="viridis", aspect="auto", interpolation="nearest", vmin=0, vmax=1)
+im = ax_prof.imshow(profile, cmap="viridis", vmin=0, vmax=1, **cells)
 ax_prof.set(title="The family: residue frequencies per position", xlabel="position $\\ell$")
 for ax in (ax_seq, ax_prof):
     ax.set_yticks(range(20), list(helpers.AMINO_ACIDS), fontsize=6)
@@ -107,25 +101,22 @@ fig.colorbar(im, ax=ax_prof, label="fraction of sequences")
 plt.show()
 
 # %% [markdown]
-# Bright single cells in the profile are conserved positions; columns with several medium
-# cells are where the subfamilies differ or mutations are frequent.
-#
 # ## 2. The sequence decoder: logits, softmax, cross-entropy
 #
 # The decoder $p_\theta(x\mid z)$ maps a latent vector $z \in \mathbb R^2$ to 20 numbers per
 # position, the **logits** $h_{\ell a}$. A softmax turns each position's logits into a
-# distribution over amino acids, and positions are treated as independent given $z$:
+# distribution over amino acids, and positions are independent given $z$:
 #
 # $$p_\theta(x \mid z) = \prod_{\ell=1}^{L} \operatorname{softmax}(h_\ell)_{x_\ell},
 # \qquad \operatorname{softmax}(h_\ell)_a = \frac{e^{h_{\ell a}}}{\sum_{b} e^{h_{\ell b}}} .$$
 #
-# The reconstruction term of the loss is the negative log of this probability, a sum of
-# per-position **cross-entropies**:
+# The reconstruction term of the loss is its negative log, a sum of per-position
+# **cross-entropies**:
 #
 # $$-\log p_\theta(x\mid z) = \sum_{\ell=1}^{L} \Big(\log \sum_b e^{h_{\ell b}} - h_{\ell x_\ell}\Big).$$
 #
-# We check `F.cross_entropy` against this formula on an untrained decoder. Knowing nothing, it
-# should pay about $\log 20 \approx 3.0$ nats per position.
+# `F.cross_entropy` computes it; an untrained decoder should pay about $\log 20 \approx 3.0$
+# nats per position.
 
 # %%
 torch.manual_seed(0)
@@ -139,86 +130,68 @@ target = seq_train[:5]                                             # (5, 40) res
 by_hand = (torch.logsumexp(logits, -1) - logits.gather(-1, target[..., None]).squeeze(-1)).sum(-1)
 by_torch = F.cross_entropy(logits.transpose(1, 2), target, reduction="none").sum(-1)   # classes on axis 1
 print(f"cross-entropy per sequence (nats): {by_torch.detach().numpy().round(1)}; 40 log 20 = {40 * math.log(20):.1f}")
-assert torch.allclose(probabilities.sum(-1), torch.ones(5, LENGTH))
-assert torch.allclose(by_hand, by_torch, atol=1e-4)
-assert abs(by_torch.mean().item() / LENGTH - math.log(20)) < 0.1   # untrained: close to uniform
+
+# %% tags=["check"]
+claim(torch.allclose(probabilities.sum(-1), torch.ones(5, LENGTH)), "softmax rows sum to 1", "they do not")
+claim(torch.allclose(by_hand, by_torch, atol=1e-4), "F.cross_entropy matches the formula",
+      f"{by_hand.detach().numpy()} vs {by_torch.detach().numpy()}")
+claim(abs(by_torch.mean().item() / LENGTH - math.log(20)) < 0.1, "an untrained decoder pays about log 20 per position",
+      f"{by_torch.mean().item() / LENGTH:.2f} nats per position");
 
 # %% [markdown]
 # ## 3. The sequence encoder and a short training run
 #
 # The encoder $q_\phi(z\mid x) = \mathcal N\big(\mu_\phi(x), \operatorname{diag}\sigma_\phi^2(x)\big)$
-# reads the flattened one-hot matrix (800 numbers) and outputs a mean $\mu$ and, through a
-# second head, the log-variance $\log\sigma^2$ of a Gaussian over $z$. The training loss per
-# sequence is the negative ELBO (derived in notebook 3), a reconstruction and a KL term:
+# reads the flattened one-hot matrix (800 numbers); two heads output $\mu$ and $\log\sigma^2$.
+# The loss is the negative ELBO (notebook 3), reconstruction plus KL:
 #
 # $$\mathcal L(x) = \sum_{\ell} \text{CE}\big(h_\ell(z), x_\ell\big) + D_{\mathrm{KL}}\big(q_\phi(z\mid x)\,\|\,\mathcal N(0, I)\big),
 # \qquad z = \mu_\phi(x) + \sigma_\phi(x)\odot\varepsilon,\ \ \varepsilon\sim\mathcal N(0, I).$$
 #
-# (The last step, sampling $z$ as a shifted and scaled standard normal so that gradients reach
-# $\phi$, is the reparameterization trick of notebook 4.) Twenty epochs take a few seconds.
+# (Sampling $z$ this way, so that gradients reach $\phi$, is the reparameterization trick of
+# notebook 5.) `train_sequence_vae` runs Adam on this loss, computed by
+# `helpers.sequences.sequence_vae_loss` (ten lines worth reading).
 
 # %%
-def train_sequence_vae(encoder, decoder, onehot, residues, epochs=20, batch_size=64, lr=2e-3, seed=0):
-    """Minimize cross-entropy + KL over (onehot (n, L, 20), residues (n, L)). Returns per-epoch losses."""
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=lr)
-    history = []
-    for _ in trange(epochs, desc="training the sequence VAE", leave=False):
-        batches = torch.randperm(len(onehot), generator=gen).split(batch_size)
-        totals = np.zeros(2)
-        for batch in batches:
-            mu, sigma = encoder(onehot[batch])
-            z = helpers.reparameterize(mu, sigma, generator=gen)
-            recon = F.cross_entropy(decoder(z).transpose(1, 2), residues[batch], reduction="none").sum(-1).mean()
-            kl = helpers.kl_divergence(mu, sigma).mean()
-            optimizer.zero_grad()
-            (recon + kl).backward()
-            optimizer.step()
-            totals += np.array([recon.item(), kl.item()]) * len(batch)
-        history.append(totals / len(onehot))
-    encoder.eval()
-    decoder.eval()
-    return np.array(history)
-
-
-seq_history = train_sequence_vae(seq_encoder, seq_decoder, oh_train, seq_train)
+seq_history = train_sequence_vae(seq_encoder, seq_decoder, seq_train, epochs=20, beta=1.0, seed=0)
 print(f"after {len(seq_history)} epochs: cross-entropy {seq_history[-1, 0]:.1f} nats per sequence "
       f"({seq_history[-1, 0] / LENGTH:.2f} per position), KL {seq_history[-1, 1]:.2f} nats")
 
 # %% [markdown]
 # ## 4. What the sequence latent space learned
 #
-# Two checks on the 400 held-out sequences. First, the map: encode each sequence to its mean
-# $\mu_\phi(x)$ and color the point by subfamily. Second, reconstruction: decode $\mu_\phi(x)$,
-# take the most probable residue at each position, and count how often it is right. The
-# baseline is the best a model without a latent code can do: predict each position's most
-# common residue in the training set (the consensus).
+# On the 400 held-out sequences: encode each to its mean $\mu_\phi(x)$ and color it by
+# subfamily; decode $\mu_\phi(x)$, take the most probable residue per position and count how
+# often it is right. Baseline: each position's most common training residue (the consensus).
 
 # %%
 with torch.no_grad():
-    mu_train, _ = seq_encoder(oh_train)
-    mu_test, sigma_test = seq_encoder(oh_test)
-    predicted = seq_decoder(mu_test).argmax(-1)                         # (400, 40) residue indices
-accuracy = (predicted == seq_test).float().mean(0).numpy()              # per position
-consensus = torch.mode(seq_train, dim=0).values                         # (40,) most common residue
-baseline = (seq_test == consensus).float().mean(0).numpy()
+    mu_train, _ = seq_encoder(helpers.one_hot(seq_train))
+    mu_test, _ = seq_encoder(helpers.one_hot(seq_test))
+accuracy = reconstruction_accuracy(seq_encoder, seq_decoder, seq_test)  # (40,) per position
+baseline = (seq_test == consensus(seq_train)).float().mean(0).numpy()  # (40,) per position
 print(f"held-out reconstruction accuracy: VAE {accuracy.mean():.1%}, consensus baseline {baseline.mean():.1%}")
-print(f"positions where the VAE beats the baseline: {(accuracy > baseline + 0.01).sum()} of {LENGTH}")
 
 # Is the subfamily readable from z? Classify held-out codes by the nearest subfamily center
-# (centers computed from the training codes: the labels are used here, after training, only).
-sub_train, sub_test = subfamily[train_idx], subfamily[test_idx]
+# (labels are used here, after training, only).
 centers = np.stack([mu_train[sub_train == k].mean(0).numpy() for k in range(3)])
 nearest = np.argmin(((mu_test.numpy()[:, None, :] - centers) ** 2).sum(-1), axis=1)
-subfamily_accuracy = float((nearest == sub_test).mean())
-print(f"subfamily recovered from the 2-D code by nearest center: {subfamily_accuracy:.1%}")
+print(f"subfamily recovered from the 2-D code by nearest center: {(nearest == sub_test).mean():.1%}")
+z_spread = mu_test.std(0).numpy()
+print(f"spread of the codes: z1 {z_spread[0]:.2f}, z2 {z_spread[1]:.2f}; "
+      f"KL {seq_history[-1, 1]:.2f} nats vs log 3 = {math.log(3):.2f} nats to name one of three subfamilies")
 
-assert accuracy.mean() > baseline.mean() + 0.10        # the latent code carries real information
-assert subfamily_accuracy > 0.9                        # ... and it is the subfamily
-assert seq_history[-1, 1] > 0.5                        # the KL is not zero: the code is used
+# %% tags=["check"]
+claim(accuracy.mean() > baseline.mean() + 0.10, "the VAE reconstructs far better than the consensus",
+      f"VAE {accuracy.mean():.1%}, consensus {baseline.mean():.1%}")
+claim((nearest == sub_test).mean() > 0.9, "the 2-D code tells the subfamily", f"{(nearest == sub_test).mean():.1%}")
+claim(z_spread[1] < 0.1 * z_spread[0], "the codes lie along z1; z2 is switched off", f"spreads {z_spread.round(3)}")
+claim(math.log(3) < seq_history[-1, 1] < 2 * math.log(3) and abs(seq_history[-1, 1] - 1.73) < 0.05,
+      "the KL is 1.73 nats, a little above log 3",
+      f"KL {seq_history[-1, 1]:.2f} nats");
 
-# %%
+# %% tags=["helper"]
+# Figure: the held-out codes by subfamily, and accuracy per position.
 fig, (ax_map, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True,
                                      gridspec_kw=dict(width_ratios=[1, 1.6]))
 for k in range(3):
@@ -236,86 +209,93 @@ ax_acc.legend(fontsize=8, loc="upper right", ncol=2)
 plt.show()
 
 # %% [markdown]
-# The three subfamilies form separate clusters although the model was never told they
-# exist: the cheapest way to reconstruct a sequence is to first say which subfamily it belongs
-# to, and that is what the 2-D code learned to say. The gain over the consensus is largest at
-# the positions where the subfamilies differ. What remains wrong is mostly the random mutations
-# of individual members, which no model could predict (Exercise 2.1 measures this ceiling).
-
-# %% [markdown]
-# ### Exercise 2.1 · How good can reconstruction get?
+# The subfamilies form separate clusters although the model never saw the labels. Every code lies on
+# a line along $z_1$; $z_2$ is **switched off** (spreads printed above). The KL charges for each
+# nat the code carries, and one coordinate suffices to name three clusters: dropping an unneeded
+# dimension is a mild form of the posterior collapse of notebook 4.
 #
-# The mutations in this family are random, so even a model that knew every sequence's
-# subfamily could only predict that subfamily's consensus. Compute `oracle_accuracy`: for each
-# held-out sequence, predict the most common residue at each position *among training sequences
-# of the same subfamily* (use `sub_train`, `sub_test`), and report the mean fraction correct.
-# How close does the VAE come?
+# What remains wrong is mostly the random mutations. The encoder sees them (this is
+# reconstruction), but a code that carried them would pay for each in KL. This code carries
+# 1.73 nats, a little more than the $\log 3 \approx 1.10$ nats that name one of three
+# subfamilies. For a code that says only the subfamily, the best decoder predicts that
+# subfamily's consensus.
+#
+# ### Exercise 2.1 · The ceiling of a subfamily-only code
+#
+# Compute `subfamily_accuracy` (a float): predict each held-out sequence's residues by the most
+# common residue *among training sequences of its own subfamily* (`seq_train`, `sub_train`,
+# `seq_test`, `sub_test`; `torch.mode` helps) and take the mean fraction correct. The self-check
+# recomputes it. How close is the VAE?
 
-# %%
-oracle_accuracy = 0.0  # replace with your computation
-
-
-# %%
-# Self-check (Exercise 2.1)
-def check_oracle(value):
-    per_subfamily = torch.stack([torch.mode(seq_train[sub_train == k], dim=0).values for k in range(3)])
-    expected = float((seq_test == per_subfamily[sub_test]).float().mean())
-    ok = abs(value - expected) < 1e-6
-    print("✓ correct" if ok else "✗ not yet: take torch.mode over the training sequences of each subfamily")
-    return ok
+# %% tags=["exercise"]
+subfamily_accuracy = None  # replace with your computation
 
 
-check_oracle(oracle_accuracy);
+# %% tags=["self-check"]
+def check_subfamily_accuracy(value):
+    expected = float((seq_test == consensus(seq_train, sub_train, 3)[sub_test]).float().mean())
+    try:
+        ok = abs(float(value) - expected) < 1e-6
+    except (TypeError, ValueError):                                   # None, a list, a vector...
+        ok = False
+    return verdict(ok, "one number: take the mode over the training sequences of each subfamily separately")
 
-# %% jupyter={"source_hidden": true}
-# Solution (Exercise 2.1)
-subfamily_consensus = torch.stack([torch.mode(seq_train[sub_train == k], dim=0).values for k in range(3)])  # (3, 40)
-oracle_accuracy_solution = float((seq_test == subfamily_consensus[sub_test]).float().mean())
-assert check_oracle(oracle_accuracy_solution)
-print(f"oracle {oracle_accuracy_solution:.1%}, VAE {accuracy.mean():.1%}, consensus {baseline.mean():.1%}")
-assert accuracy.mean() > oracle_accuracy_solution - 0.05   # the VAE is within a few points of the ceiling
+
+check_subfamily_accuracy(subfamily_accuracy);
+
+# %% tags=["solution"]
+per_subfamily = torch.stack([torch.mode(seq_train[sub_train == k], dim=0).values for k in range(3)])  # (3, 40)
+subfamily_accuracy_solution = float((seq_test == per_subfamily[sub_test]).float().mean())
+print(f"subfamily consensus {subfamily_accuracy_solution:.1%}, VAE {accuracy.mean():.1%}")
+prove_check(check_subfamily_accuracy, placeholder=None, wrong=float(baseline.mean()), solution=subfamily_accuracy_solution)
+
+# %% tags=["check"]
+ceiling = float((seq_test == consensus(seq_train, sub_train, 3)[sub_test]).float().mean())
+claim(abs(accuracy.mean() - ceiling) < 0.01, "the VAE scores what the subfamily consensus scores",
+      f"VAE {accuracy.mean():.1%}, subfamily consensus {ceiling:.1%}");
 
 # %% [markdown]
+# The VAE matches the subfamily consensus: its 2-D code at KL weight $\beta = 1$ learned the
+# subfamily and little else. That is this bottleneck's choice, not a law: the mutations are in
+# the encoder's input, and a code could carry them at a price in KL (the rate of notebook 4).
+#
 # ## 5. The polymer encoder and decoder
 #
-# For the polymer, $x \in \mathbb R^{24}$ holds continuous coordinates, so the decoder outputs
-# coordinates instead of logits: the mean $\hat x = f_\theta(z)$ of a Gaussian with a fixed noise
-# level $\sigma_x$. Its negative log-likelihood is a squared error:
+# For the polymer, $x \in \mathbb R^{24}$ holds 12 beads' coordinates (in bead diameters); the
+# decoder outputs the mean $\hat x = f_\theta(z)$ of a Gaussian with fixed noise $\sigma_x$:
 #
 # $$p_\theta(x\mid z) = \mathcal N\big(x;\ f_\theta(z),\ \sigma_x^2 I_{24}\big)
 # \quad\Longrightarrow\quad -\log p_\theta(x\mid z) = \frac{\lVert x - f_\theta(z)\rVert^2}{2\sigma_x^2} + 24 \log\big(\sqrt{2\pi}\,\sigma_x\big).$$
 #
-# Minimizing the squared error is maximizing this likelihood; the choice of $\sigma_x$ only
-# sets how strongly reconstruction is weighted against the KL term (that is the $\beta$ of
-# notebook 3). Both networks are MLPs with three 256-unit hidden layers:
+# Minimizing the squared error maximizes this likelihood; $\sigma_x$ sets how strongly
+# reconstruction is weighted against the KL ($\beta = 2\sigma_x^2$, notebook 3). Both networks
+# are MLPs:
 #
 # encoder: 24 → 256 → 256 → 256 → ($\mu$: 2, $\sigma$: 2) · decoder: 2 → 256 → 256 → 256 → 24.
 #
-# The lecture calls this "about 250K parameters". Counting layer by layer, weights plus biases:
+# The lecture says "about 250K parameters". Counting weights plus biases:
 
 # %%
 polymer_vae = helpers.PolymerVAE(input_dim=24, hidden_dim=256, latent_dim=2, n_hidden=3)
-rows = [(f"{half}.{name}", tuple(p.shape), p.numel())
-        for half, module in (("encoder", polymer_vae.encoder), ("decoder", polymer_vae.decoder))
-        for name, p in module.named_parameters()]
-for name, shape, n in rows:
+layers = [(f"{half}.{name}", tuple(p.shape), p.numel())
+          for half, module in (("encoder", polymer_vae.encoder), ("decoder", polymer_vae.decoder))
+          for name, p in module.named_parameters()]
+for name, shape, n in layers:
     print(f"{name:24s} {str(shape):12s} {n:>8,}")
-total = sum(n for *_, n in rows)
-encoder_count = sum(p.numel() for p in polymer_vae.encoder.parameters())
-print(f"{'total':37s} {total:>8,}  (encoder {encoder_count:,}, decoder {total - encoder_count:,})")
+total = sum(n for *_, n in layers)
+square = sum(m.weight.numel() + m.bias.numel() for m in polymer_vae.modules()  # 256 x 256 layers, with biases
+             if isinstance(m, torch.nn.Linear) and m.weight.shape == (256, 256))
+print(f"{'total':37s} {total:>8,}; the four 256 x 256 layers: {square:,} = {square / total:.1%}; "
+      f"'~250K' is {1 - 250_000 / total:.1%} short")
 
-hidden_block = 256 * 256 + 256
-square_share = 2 * hidden_block / total              # the two 256 x 256 layers of one network
-undercount = 1 - 250_000 / total
-print(f"the two 256 x 256 layers of each network: {2 * hidden_block:,} parameters, {square_share:.1%} of the total;"
-      f" '~250K' is {undercount:.1%} short")
-assert encoder_count == (24 * 256 + 256) + 2 * hidden_block + 2 * (256 * 2 + 2)
-assert total == sum(p.numel() for p in polymer_vae.parameters()) == 277_532
-assert 0.45 < square_share < 0.5 and 0.09 < undercount < 0.11
+# %% tags=["check"]
+claim(total == sum(p.numel() for p in polymer_vae.parameters()) == 277_532, "277,532 parameters", f"{total:,}")
+claim(round(100 * square / total, 1) == 94.8, "the four square layers hold 94.8%", f"{square / total:.2%}")
+claim(0.09 < 1 - 250_000 / total < 0.11, "'~250K' undercounts by about 10%", f"{1 - 250_000 / total:.1%}");
 
 # %% [markdown]
-# 277,532 parameters: in each network the two 256 × 256 layers hold almost half of the total,
-# and the lecture's "~250K" undercounts by about 10% (both printed above).
+# 277,532 parameters: the four 256 × 256 layers (two in each network) hold 94.8% of them, and
+# the lecture's "~250K" undercounts by about 10%.
 #
 # ### Exercise 2.2 · Parameters as a function of width
 #
@@ -323,58 +303,51 @@ assert 0.45 < square_share < 0.5 and 0.09 < undercount < 0.11
 # dimensions, three hidden layers) as a formula in the hidden width, without building a model.
 # The self-check compares it with real models of widths 32, 128 and 256.
 
-# %%
+# %% tags=["exercise"]
 def count_params(hidden):
     """Parameters of PolymerVAE(24, hidden, 2, n_hidden=3), from a formula."""
     return 0  # replace with your formula
 
 
-# %%
-# Self-check (Exercise 2.2)
+# %% tags=["self-check"]
 def check_count(candidate):
     ok = all(candidate(h) == sum(p.numel() for p in helpers.PolymerVAE(hidden_dim=h).parameters()) for h in (32, 128, 256))
-    print("✓ correct" if ok else "✗ not yet: add weights (n_in * n_out) and biases (n_out) of every Linear layer")
-    return ok
+    return verdict(ok, "add weights (n_in * n_out) and biases (n_out) of every Linear layer, both heads included")
 
 
 check_count(count_params);
 
-# %% jupyter={"source_hidden": true}
-# Solution (Exercise 2.2)
+
+# %% tags=["solution"]
 def count_params_solution(hidden, d=24, j=2):
     encoder = (d * hidden + hidden) + 2 * (hidden * hidden + hidden) + 2 * (hidden * j + j)  # mu and sigma heads
     decoder = (j * hidden + hidden) + 2 * (hidden * hidden + hidden) + (hidden * d + d)
     return encoder + decoder   # = 4 h^2 + 60 h + 28: quadratic in the width
 
 
-assert check_count(count_params_solution)
-assert all(count_params_solution(h) == 4 * h**2 + 60 * h + 28 for h in (1, 32, 256))
+prove_check(check_count, placeholder=count_params, wrong=lambda h: 4 * h**2 + 54 * h,   # weights without biases
+            solution=count_params_solution)
 
 # %% [markdown]
 # ## 6. Keeping σ positive: log-variance or softplus?
 #
-# *Notation.* In this section $\sigma$ is the standard deviation of the encoder's Gaussian over
-# one latent coordinate, a pure number. It is unrelated to the bead diameter σ that serves as the
-# length unit elsewhere in the course; the two never appear in the same formula.
-#
-# The encoder's second head produces an unconstrained number $r$ per latent dimension, which
-# must become a standard deviation $\sigma > 0$. Two common choices:
+# Here $\sigma$ is the encoder's standard deviation over one latent coordinate (latent
+# coordinates have no unit). The encoder's second head outputs an unconstrained $r$ per latent
+# dimension, which must become $\sigma > 0$. Two common choices:
 #
 # | | network outputs | $\sigma$ | $d\sigma/dr$ | used by |
 # |---|---|---|---|---|
-# | log-variance | $r = \log\sigma^2$ | $e^{r/2}$ | $\sigma/2$ | the lecture, `ProteinEncoder` |
-# | softplus | $r$ | $\log(1+e^{r})$ | $\operatorname{sigmoid}(r) = 1 - e^{-\sigma}$ | the dmol.pub code, `PolymerVAE` |
+# | log-variance | $r = \log\sigma^2$ | $e^{r/2}$ | $\sigma/2$ | lecture's formulas, `ProteinEncoder` |
+# | softplus | $r$ | $\log(1+e^{r})$ | $\operatorname{sigmoid}(r) = 1 - e^{-\sigma}$ | lecture's polymer encoder, dmol.pub, `PolymerVAE` |
 #
-# For small $\sigma$ both are exponential in $r$: $\log(1+e^r) \approx e^r$ when $r \ll 0$, against
-# $e^{r/2}$ for the log-variance. They part ways for large $r$: $e^{r/2}$ keeps growing
-# exponentially, softplus only linearly. The KL term
-# $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$ makes that matter. Its gradient with respect to
-# the raw output is
+# For small $\sigma$ both are exponential in $r$, at different rates: $\log(1+e^r) \approx e^r$
+# for $r \ll 0$, against $e^{r/2}$. For large $r$, $e^{r/2}$ keeps growing exponentially, softplus
+# only linearly. Through the KL, $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$, that matters:
 #
 # $$\frac{\partial\, \mathrm{KL}}{\partial r} = \tfrac12\big(e^{r} - 1\big) \ \ \text{(log-variance)},
 # \qquad \frac{\partial\, \mathrm{KL}}{\partial r} = \Big(\sigma - \frac1\sigma\Big)\operatorname{sigmoid}(r) \ \ \text{(softplus)}.$$
 #
-# We let autograd compute both and plot them next to $\sigma(r)$.
+# Autograd computes both:
 
 # %%
 raw = torch.linspace(-12, 12, 481, requires_grad=True)
@@ -386,67 +359,69 @@ kl_softplus = helpers.kl_divergence(zeros, sigma_softplus[:, None])
 grad_logvar, = torch.autograd.grad(kl_logvar.sum(), raw)
 grad_softplus, = torch.autograd.grad(kl_softplus.sum(), raw)
 
-r = raw.detach().numpy()
-assert torch.allclose(grad_logvar, 0.5 * (torch.exp(raw) - 1), atol=1e-4)  # matches the formula above
-# the numbers quoted below the figure
 r_for_1e3 = {"softplus": math.log(math.expm1(1e-3)), "log-variance": 2 * math.log(1e-3)}
 print("raw output r that gives sigma = 1e-3:", {k: round(v, 1) for k, v in r_for_1e3.items()})
-print(f"KL gradient at r = {r[0]:.0f}: log-variance {grad_logvar[0]:.3f}, softplus {grad_softplus[0]:.3f}")
-assert round(r_for_1e3["softplus"]) == -7 and round(r_for_1e3["log-variance"]) == -14
-assert abs(grad_logvar[0] + 0.5) < 1e-3 and abs(grad_softplus[0] + 1) < 1e-3
-assert torch.isfinite(torch.exp(torch.tensor(88.0))) and torch.isinf(torch.exp(torch.tensor(89.0)))  # float32
-assert np.all(sigma_logvar.detach().numpy() > 0) and np.all(sigma_softplus.detach().numpy() > 0)
+print(f"KL gradient at r = -12: log-variance {grad_logvar[0]:.3f}, softplus {grad_softplus[0]:.3f}; "
+      f"at r = +12: {grad_logvar[-1]:,.0f} and {grad_softplus[-1]:.1f}")
 
+# %% tags=["check"]
+claim(torch.allclose(grad_logvar, 0.5 * (torch.exp(raw) - 1), atol=1e-2, rtol=1e-5), "autograd matches the formula", "it does not")
+claim(round(r_for_1e3["softplus"]) == -7 and round(r_for_1e3["log-variance"]) == -14,
+      "sigma = 1e-3 needs r = -7 (softplus), -14 (log-variance)", str(r_for_1e3))
+claim(abs(grad_logvar[0] + 0.5) < 1e-3 and abs(grad_softplus[0] + 1) < 1e-3, "the KL gradients level off at -1/2 and -1",
+      f"{grad_logvar[0]:.3f}, {grad_softplus[0]:.3f}")
+claim(bool(torch.isfinite(torch.exp(torch.tensor(88.0))) and torch.isinf(torch.exp(torch.tensor(89.0)))),
+      "float32 e^r overflows for r > 88", "it does not");
+
+# %% tags=["helper"]
+# Figure: sigma(r), d sigma / dr and the KL gradient for both parameterizations.
+from matplotlib.ticker import FuncFormatter
+
+r = raw.detach().numpy()
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
 axes[0].plot(r, sigma_logvar.detach(), label=r"log-variance: $e^{r/2}$")
 axes[0].plot(r, sigma_softplus.detach(), label=r"softplus: $\log(1+e^r)$")
 axes[0].set(yscale="log", xlabel="raw encoder output $r$", ylabel=r"$\sigma$ (latent units)", title=r"$\sigma$ as a function of $r$")
 axes[1].plot(r, 0.5 * sigma_logvar.detach(), label=r"log-variance: $\sigma/2$")
 axes[1].plot(r, torch.sigmoid(raw).detach(), label=r"softplus: sigmoid$(r)$")
-axes[1].set(yscale="log", xlabel="raw encoder output $r$", ylabel=r"$d\sigma/dr$", title="How fast σ responds")
+axes[1].set(yscale="log", xlabel="raw encoder output $r$", ylabel=r"$d\sigma/dr$", title=r"How fast $\sigma$ responds")
 axes[2].plot(r, grad_logvar, label="log-variance")
 axes[2].plot(r, grad_softplus, label="softplus")
-axes[2].set_yscale("symlog", linthresh=1)
-axes[2].set_yticks([-1, 0, 1, 10, 100, 1000, 10000])
+axes[2].set_yscale("asinh", linear_width=1)          # smooth: linear near 0, logarithmic far from it
+axes[2].set_yticks([-1, 1, 10, 100, 1000, 10000])
+axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+axes[2].yaxis.set_minor_locator(plt.NullLocator())
 axes[2].set(xlabel="raw encoder output $r$", ylabel=r"$\partial\,\mathrm{KL}/\partial r$ (nats)",
-            title=r"KL gradient ($\mu = 0$)")
+            title=r"KL gradient ($\mu = 0$, asinh scale)")
 for ax in axes:
     ax.axvline(0, color="0.8", lw=0.8)
     ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# What the three panels say:
+# - **Small σ.** $\sigma = 10^{-3}$ needs $r \approx -7$ (softplus) or $-14$ (log-variance);
+#   both KL gradients level off ($-1$ and $-\tfrac12$), a bounded push towards wider posteriors.
+# - **Large σ.** With the log-variance the KL gradient grows like $e^r$: one large raw output
+#   early in training gives a huge gradient, and float32 $e^{r}$ overflows for $r > 88$.
+#   Softplus stays linear and finite.
+# - **What softplus pays.** The KL needs $\log\sigma \to -\infty$ as $\sigma \to 0$, so it is
+#   clamped (`helpers.kl_divergence`: at $10^{-6}$). The log-variance gives $\log\sigma^2$ exactly.
 #
-# - **Small σ (left half).** Both parameterizations are exponential in $r$, so both reach
-#   $\sigma = 10^{-3}$ with moderate outputs ($r \approx -7$ for softplus, $-14$ for the
-#   log-variance), and both KL gradients level off ($-\tfrac12$ and $-1$): the KL pushes a
-#   too-narrow posterior wider with a bounded force.
-# - **Large σ (right half).** With the log-variance, $\sigma^2 = e^r$ and the KL gradient grow
-#   exponentially. One large raw output, from a big learning rate or unscaled inputs early in
-#   training, produces a huge gradient, and in float32 $e^{r}$ overflows to infinity for
-#   $r > 88$. Softplus grows linearly and stays finite.
-# - **What softplus pays.** The KL needs $\log\sigma$, which goes to $-\infty$ as $\sigma \to 0$,
-#   so code that uses softplus clamps $\sigma$ inside the logarithm (`helpers.kl_divergence`
-#   clamps at $10^{-6}$). With the log-variance, $\log\sigma^2$ is the network output itself,
-#   exact and free.
-#
-# In practice both train well once inputs are scaled and learning rates are sane; the
-# difference shows at the edges:
+# With scaled inputs and sane learning rates both train well; the edges differ:
 
 # %%
 extreme = torch.tensor([[100.0]])
 kl_extreme_logvar = helpers.kl_divergence(torch.zeros(1, 1), logvar=extreme).item()
 kl_extreme_softplus = helpers.kl_divergence(torch.zeros(1, 1), F.softplus(extreme)).item()
+kl_sigma_zero = helpers.kl_divergence(torch.zeros(1, 1), torch.zeros(1, 1)).item()   # clamped log
 print(f"raw output r = 100: KL with log-variance = {kl_extreme_logvar}, with softplus = {kl_extreme_softplus:.0f} nats")
-assert math.isinf(kl_extreme_logvar) and math.isfinite(kl_extreme_softplus)
-# sigma = 0 exactly: the clamp at 1e-6 inside the log keeps the KL finite, 1/2 (1e-12 - 1 - log 1e-12)
-kl_sigma_zero = helpers.kl_divergence(torch.zeros(1, 1), torch.zeros(1, 1)).item()
-print(f"sigma = 0: KL = {kl_sigma_zero:.2f} nats (clamped)")
-assert abs(kl_sigma_zero - 0.5 * (-1 - math.log(1e-12))) < 1e-3
+print(f"sigma = 0 exactly: KL = {kl_sigma_zero:.2f} nats, finite thanks to the clamp")
 
-# the KL is never negative, whichever way sigma is produced
-assert (kl_logvar.detach() >= 0).all() and (kl_softplus.detach() >= -1e-6).all()
+# %% tags=["check"]
+claim(math.isinf(kl_extreme_logvar) and math.isfinite(kl_extreme_softplus), "r = 100 overflows only the log-variance",
+      f"{kl_extreme_logvar}, {kl_extreme_softplus}")
+claim(abs(kl_sigma_zero - 0.5 * (-1 - math.log(1e-12))) < 1e-3, "the clamp gives 1/2 (1e-12 - 1 - log 1e-12)", f"{kl_sigma_zero}")
+claim(bool((kl_logvar.detach() >= 0).all() and (kl_softplus.detach() >= -1e-6).all()), "the KL is never negative", "it is");
 
 # %% [markdown]
 # ## 7. Autoencoder or VAE: can we decode fresh noise?
@@ -458,30 +433,18 @@ assert (kl_logvar.detach() >= 0).all() and (kl_softplus.detach() >= -1e-6).all()
 # \qquad\text{vs.}\qquad
 # \mathcal L_{\text{VAE}}(x) = \mathbb E_{\varepsilon}\big\lVert x - f_\theta(\mu_\phi(x) + \sigma_\phi(x)\odot\varepsilon)\big\rVert^2 + \beta\, D_{\mathrm{KL}}\big(q_\phi(z\mid x)\,\|\,\mathcal N(0, I)\big).$$
 #
-# Nothing in $\mathcal L_{\text{AE}}$ says where in the plane the codes should go, how widely
-# they should spread, or what the decoder should do *between* them. So when we generate by
-# decoding $z \sim \mathcal N(0, I)$, an autoencoder may hand its decoder points it never saw in
-# training. The VAE's KL term pulls the codes towards $\mathcal N(0, I)$, and its noise trains
-# the decoder on whole neighbourhoods of each code rather than single points.
+# Nothing in $\mathcal L_{\text{AE}}$ says where codes should go or what the decoder should do
+# *between* them. The KL pulls the VAE's codes towards $\mathcal N(0, I)$, and its noise trains
+# the decoder on whole neighbourhoods of each code.
 #
-# An autoencoder is the same `PolymerVAE` with its forward pass changed to skip the sampling,
-# trained with $\beta = 0$, so `helpers.train_vae` trains it with exactly the VAE's recipe.
-# We train it for 15 epochs here (a few seconds) and compare it with the shipped VAE.
+# A fair test trains both alike: section 5's networks, 15 epochs, one seed; only the objective
+# differs. For reference we also load the shipped VAE, the same recipe run for 60 epochs.
 
 # %%
-paths = helpers.load_paths()                                       # (10000, 12, 2), lengths in σ
+paths = helpers.load_paths()                     # the bundle's simulated chain: (10000, 12, 2), in bead diameters
 train, test = helpers.train_test_split(helpers.preprocess(paths), seed=42)
-reference = helpers.ValidityReference.from_data(train)
-x_test = torch.as_tensor(test)
-
-if TRAIN_FROM_SCRATCH:
-    vae = helpers.PolymerVAE()
-    VAE_EPOCHS = helpers.train_vae(vae, train, test, seed=0).epochs
-else:
-    # trained by helpers.train_vae with beta = 0.12 ('sum' convention, see notebook 3)
-    vae, metadata = helpers.load_pretrained()
-    VAE_EPOCHS = metadata["epochs"]
-    assert metadata["beta"] == 0.12
+reference = helpers.ValidityReference.from_data(train)             # bond and contact limits of the data
+x_train, x_test = torch.as_tensor(train), torch.as_tensor(test)
 
 
 class Autoencoder(helpers.PolymerVAE):
@@ -492,227 +455,181 @@ class Autoencoder(helpers.PolymerVAE):
         return self.decode(mu), mu, sigma                          # sigma is returned but never used
 
 
-AE_EPOCHS = VAE_EPOCHS if TRAIN_FROM_SCRATCH else 15               # a short run keeps the notebook fast
-torch.manual_seed(0)
-autoencoder = Autoencoder()
-helpers.train_vae(autoencoder, train, epochs=AE_EPOCHS, beta=0.0, seed=0)   # beta = 0: no KL (its printed value is ignored)
+def train_pair(epochs, seed=0, **config):
+    """An autoencoder (beta = 0) and a VAE (beta = 0.12, 'sum' convention of notebook 3), otherwise identical."""
+    pair = {}
+    for name, model_class, beta in (("autoencoder", Autoencoder, 0.0), ("VAE", helpers.PolymerVAE, 0.12)):
+        torch.manual_seed(seed)
+        pair[name] = model_class(**config)
+        helpers.train_vae(pair[name], train, epochs=epochs, beta=beta, seed=seed)
+    return pair
 
-mse = {name: helpers.reconstruction_error(m, test) for name, m in (("autoencoder", autoencoder), ("VAE", vae))}
-print(f"held-out reconstruction MSE per coordinate: autoencoder {mse['autoencoder']:.3f} σ² ({AE_EPOCHS} epochs), "
-      f"VAE {mse['VAE']:.3f} σ² ({VAE_EPOCHS} epochs)")
-print(f"root-mean-square error per coordinate: autoencoder {math.sqrt(mse['autoencoder']):.2f} σ, "
-      f"VAE {math.sqrt(mse['VAE']):.2f} σ")
-assert all(math.sqrt(m) < 0.45 for m in mse.values()), "the text says: within about 0.4 σ per coordinate"
+
+EPOCHS = 60 if TRAIN_FROM_SCRATCH else 15
+models = train_pair(EPOCHS)
+models["shipped VAE"], metadata = helpers.load_pretrained()        # 60 epochs, beta = 0.12
+
 
 # %% [markdown]
-# Both reconstruct held-out conformations to within about 0.4 σ per coordinate (rms, printed
-# above): as compressors they are comparable. The difference is in the latent space. We decode
-# the same 2,000 draws $z\sim\mathcal N(0, I)$ through both models, check every decoded polymer
-# with `helpers.validity`, and draw each draw where it landed, next to the training codes
-# $\mu_\phi(x)$ in gray.
+# We decode the same 2,000 draws $z\sim\mathcal N(0, I)$ through each model and check each
+# polymer with `helpers.validity` (bonds and contacts within the data's range). Reconstruction
+# error (MSE) is the mean squared error per coordinate, in (bead diameters)².
 
 # %%
-z_prior = torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))
-rows = {}
-with torch.no_grad():
-    for name, m in (("autoencoder", autoencoder), ("VAE", vae)):
-        samples = m.decode(z_prior).numpy()
-        rows[name] = dict(codes=m.encode(torch.as_tensor(train))[0].numpy(), samples=samples,
-                          recon=helpers.validity(m.decode(m.encode(x_test)[0]), reference),
-                          prior=helpers.validity(samples, reference))
-data_report = helpers.validity(test, reference)
-
-print(f"{'':12s} {'reconstructions valid':>22s} {'prior samples valid':>20s} {'... no overlapping beads':>25s}")
-print(f"{'test data':12s} {data_report.fraction_valid:>22.1%}")
-for name, row in rows.items():
-    print(f"{name:12s} {row['recon'].fraction_valid:>22.1%} {row['prior'].fraction_valid:>20.1%} "
-          f"{row['prior'].contacts_ok.mean():>25.1%}")
-
-# numbers for the discussion below the figures
-code_sd = {name: row["codes"].std(0) for name, row in rows.items()}
-kept = {name: row["prior"].fraction_valid / row["recon"].fraction_valid for name, row in rows.items()}
-short_bond = {name: float(np.mean(row["prior"].bond_min[~row["prior"].valid] < reference.bond_min))
-              for name, row in rows.items()}
-for name in rows:
-    print(f"{name}: training codes sd per dimension {np.round(code_sd[name], 2)}; prior samples valid "
-          f"{kept[name]:.0%} as often as reconstructions; invalid samples with a too-short bond {short_bond[name]:.0%}")
-
-ae_valid, vae_valid = rows["autoencoder"]["prior"].fraction_valid, rows["VAE"]["prior"].fraction_valid
-assert np.all((0.6 < code_sd["VAE"]) & (code_sd["VAE"] < 1.4)), "the VAE's codes should spread about like the prior"
-assert rows["VAE"]["recon"].fraction_valid < 0.5  # reconstructions are valid only part of the time
-assert min(short_bond.values()) > 0.8            # invalid samples mostly fail on a squeezed bond
-if TRAIN_FROM_SCRATCH:                           # equal training: the autoencoder catches up most of the way
-    assert 0.5 * vae_valid < ae_valid < vae_valid
-else:                                            # the briefly trained autoencoder is far behind
-    assert vae_valid > 3 * ae_valid and kept["VAE"] > 0.5 > kept["autoencoder"]
-    assert rows["VAE"]["recon"].fraction_valid > 2 * rows["autoencoder"]["recon"].fraction_valid
-    assert rows["VAE"]["prior"].contacts_ok.mean() > rows["autoencoder"]["prior"].contacts_ok.mean()
-
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 5.4), constrained_layout=True)
-for ax, (name, row) in zip(axes, rows.items()):
-    codes, valid = row["codes"], row["prior"].valid
-    lim = max(4.0, 1.1 * float(np.percentile(np.abs(codes), 99.5)))
-    ax.scatter(codes[:, 0], codes[:, 1], s=2, color="0.75", linewidths=0, label="training codes $\\mu_\\phi(x)$")
-    ax.scatter(z_prior[~valid, 0], z_prior[~valid, 1], s=5, color="C3", linewidths=0,
-               label=f"prior draw, decodes invalid ({1 - valid.mean():.0%})")
-    ax.scatter(z_prior[valid, 0], z_prior[valid, 1], s=9, color="C2", linewidths=0,
-               label=f"prior draw, decodes valid ({valid.mean():.0%})")
-    ax.set_aspect("equal", adjustable="box")
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$z_1$", ylabel="$z_2$", title=f"{name}: where the prior's draws land")
-    ax.legend(fontsize=8, loc="lower left", markerscale=2)
-plt.show()
+@torch.no_grad()
+def generation_report(models, n=2000, seed=0):
+    """For each model: test error, training codes, and validity of reconstructions and prior samples."""
+    results = {}
+    for name, m in models.items():
+        z = torch.randn(n, m.latent_dim, generator=torch.Generator().manual_seed(seed))
+        mu, sigma = m.encode(x_test)
+        samples = m.decode(z).numpy()                              # the decoder's mean f_theta(z)
+        results[name] = dict(mse=helpers.reconstruction_error(m, test), z=z.numpy(), samples=samples,
+                             codes=m.encode(x_train)[0].numpy(), mu_test=mu.numpy(), sigma_test=sigma.numpy(),
+                             recon=helpers.validity(m.decode(mu), reference), prior=helpers.validity(samples, reference))
+    print(f"{'':12s} {'test MSE':>9s} {'reconstructions':>16s} {'prior samples':>14s} {'... no overlaps':>16s} {'code spread':>12s}")
+    for name, r in results.items():
+        print(f"{name:12s} {r['mse']:9.3f} {r['recon'].fraction_valid:16.1%} {r['prior'].fraction_valid:14.1%} "
+              f"{r['prior'].contacts_ok.mean():16.1%} {r['codes'].std(0).mean():12.2f}")
+    return results
 
 
-def show_prior_draws(samples, title, color):
-    """Draw the first six decoded prior samples, each titled valid or invalid."""
-    shown = samples[:6]
-    titles = ["valid" if v else "invalid" for v in helpers.validity(shown, reference).valid]
-    plots.polymer_row(shown, color=color, titles=titles).suptitle(f"{title}: six draws from the prior, decoded")
+res2 = generation_report(models)
+print(f"(MSE per coordinate in ({UNIT})²; 'valid' columns: share passing helpers.validity; "
+      f"real test frames: {helpers.validity(test, reference).fraction_valid:.1%})")
+ae, vae = res2["autoencoder"], res2["VAE"]
+short = {name: float(np.mean(r["prior"].bond_min[~r["prior"].valid] < reference.bond_min)) for name, r in res2.items()}
+print("invalid prior samples with a bond shorter than the data's:", {k: f"{v:.0%}" for k, v in short.items()})
+
+# %% tags=["check"]
+if not TRAIN_FROM_SCRATCH:
+    claim(abs(ae["mse"] - vae["mse"]) < 0.03 and max(ae["mse"], vae["mse"]) < 0.2,
+          "trained alike, both reconstruct about equally well (MSE ~0.18)", f"AE {ae['mse']:.3f}, VAE {vae['mse']:.3f}")
+    claim(2 * ae["prior"].fraction_valid < vae["prior"].fraction_valid < 3.5 * ae["prior"].fraction_valid,
+          "the VAE's prior samples are valid 2-3x as often",
+          f"AE {ae['prior'].fraction_valid:.1%}, VAE {vae['prior'].fraction_valid:.1%}")
+    claim(vae["prior"].contacts_ok.mean() > ae["prior"].contacts_ok.mean() + 0.1, "fewer overlaps in the VAE's samples",
+          f"{ae['prior'].contacts_ok.mean():.1%} vs {vae['prior'].contacts_ok.mean():.1%}")
+    ratio = res2["shipped VAE"]["prior"].fraction_valid / vae["prior"].fraction_valid
+    claim(1.6 < ratio < 2.8, "the 60-epoch shipped VAE is valid about twice as often as the 15-epoch one", f"{ratio:.2f}x")
+claim(np.all(ae["codes"].std(0) > 1.5) and np.all((0.8 < vae["codes"].std(0)) & (vae["codes"].std(0) < 1.4)),
+      "AE codes spread wider than the prior, VAE codes about like it", f"{ae['codes'].std(0)}, {vae['codes'].std(0)}")
+claim(min(short.values()) > 0.8, "most invalid samples have a squeezed bond", str(short))
+claim(res2["shipped VAE"]["recon"].fraction_valid < 0.5, "even reconstructions are valid only part of the time",
+      f"{res2['shipped VAE']['recon'].fraction_valid:.1%}");
+
+
+# %% tags=["helper"]
+# Figures: where the prior's draws land (same axes for every model, with the prior's 2-sigma
+# circle), and six decoded draws per model; plots.polymer_grid draws invalid ones red, titled
+# with the reason (plots.why_invalid).
+def prior_maps(results, names):
+    lim = max(4.0, max(float(np.percentile(np.abs(results[n]["codes"]), 99.5)) for n in names) * 1.05)
+    fig, axes = plt.subplots(1, len(names), figsize=(5.6 * len(names), 5.4), constrained_layout=True)
+    for ax, name in zip(axes, names):
+        r = results[name]
+        codes, z, valid = r["codes"], r["z"], r["prior"].valid
+        ax.scatter(codes[:, 0], codes[:, 1], s=2, color="0.75", linewidths=0, label="training codes $\\mu_\\phi(x)$")
+        ax.scatter(z[~valid, 0], z[~valid, 1], s=5, color="C3", alpha=0.5, linewidths=0, label=f"prior draw, invalid ({1 - valid.mean():.0%})")
+        ax.scatter(z[valid, 0], z[valid, 1], s=9, color="C2", linewidths=0, label=f"prior draw, valid ({valid.mean():.0%})")
+        ax.add_patch(plt.Circle((0, 0), 2, fill=False, color="k", ls="--", lw=1, label="prior: 2 standard deviations"))
+        ax.set_aspect("equal", adjustable="box")
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$z_1$", ylabel="$z_2$", title=f"{name}: where the prior's draws land")
+        ax.legend(fontsize=8, loc="lower left", markerscale=2)
     plt.show()
 
 
+def show_prior_draws(results, name, color, prefix=""):
+    samples = results[name]["samples"][:6]
+    titles = ["valid" if ok else "" for ok in results[name]["prior"].valid[:6]]
+    fig = plots.polymer_grid(samples, titles, reference=reference, color=color, lim=4)   # one scale for all
+    fig.suptitle(f"{prefix}{name}: six prior draws, decoded (the decoder's mean; open circle: bead 1)\n"
+                 f"red ✗: fails validity (data's bonds {reference.bond_min:.2f}-{reference.bond_max:.2f}, "
+                 f"contacts ≥ {reference.contact_min:.2f} {UNIT})", fontsize=10)
+    plt.show()
+
+
+prior_maps(res2, ["autoencoder", "VAE"])
 for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
-    show_prior_draws(rows[name]["samples"], name, color)
+    show_prior_draws(res2, name, color, prefix="J = 2, ")
 
 # %% [markdown]
-# The autoencoder had no reason to arrange its codes like $\mathcal N(0, I)$: they form bent,
-# uneven arms at a scale of their own (their spread per dimension is printed above), with
-# **holes** between them where the decoder never saw a training code, and a good share of the
-# prior's draws land there. The VAE's codes fill a disk about the size of the prior (spread close
-# to 1 per dimension), and its valid decodings are spread over that disk. Both maps also have a
-# crowded center where codes of quite different conformations meet; draws there often decode
-# invalid in either model (more on this below).
-
-# %% [markdown]
-# **Reading the numbers honestly.** The VAE wins here, but look at the whole table, and at how
-# the two models were trained:
+# Trained alike, both reconstruct about equally well (MSE ≈ 0.18 (bead diameters)²), but the VAE's
+# prior samples are valid two to three times as often, with fewer overlapping beads. The
+# autoencoder's codes form bent arms at a scale of their own, well beyond the prior's
+# 2-standard-deviation circle, with **holes** between them; the VAE's fill a disk about the size
+# of the prior.
 #
-# - Even the VAE's *reconstructions* are valid only part of the time. The validity check is
-#   strict (all 11 bonds within the data's range), while the loss is a squared error on
-#   coordinates that knows nothing about bonds: an error of 0.4 σ per coordinate easily puts one
-#   bond out of range. That is a limitation of the MSE likelihood, not of the latent space.
-# - Compare each model's prior samples with its own reconstructions (the ratio is printed under
-#   the table): the VAE keeps most of its reconstruction quality when it decodes fresh noise
-#   (about three quarters); the autoencoder keeps less than half of its own.
-# - Almost every invalid sample, from either model, fails because at least one bond is squeezed
-#   shorter than real bonds ever are (`report.bond_min` tells; the share is printed under the
-#   table). A 2-D code cannot pin down every detail of a 24-number conformation, and where it is
-#   ambiguous the decoder returns a blurred average of the candidates: the failure of notebook 1,
-#   on a small scale.
-# - The autoencoder had far fewer epochs than the VAE here (both printed above), and that
-#   exaggerates the gap. It shows in the autoencoder's reconstructions too: they are valid much
-#   less often than the VAE's. Set `TRAIN_FROM_SCRATCH = True` to give both the same training:
-#   the autoencoder then catches up most of the way, though the VAE stays ahead (the cell above
-#   checks that the autoencoder reaches at least half the VAE's share of valid prior samples, and
-#   not all of it). In two dimensions, with 9,000 frames, the codes have little room to scatter,
-#   so the holes stay moderate; the lecture's picture of codes hiding in "isolated corners" needs
-#   room. The next section gives the models room, and trains both identically.
-
-# %% [markdown]
+# The polymers drawn are the decoder's mean $f_\theta(z)$, not draws from $p_\theta(x\mid z)$.
+# Red ones fail validity; their titles give the culprit, mostly a bond shorter than the data's
+# (98% above): where a 2-D code is ambiguous, the decoder returns a blurred average of the
+# candidates (notebook 1's failure, on a small scale).
+#
+# The shipped VAE (60 epochs) is valid about twice as often as the 15-epoch VAE: training matters
+# (`TRAIN_FROM_SCRATCH = True` trains the pair that long). Even its *reconstructions* are often
+# invalid: one bond out of range fails a polymer, and the squared error knows nothing of bonds.
+# Does a larger latent space change the comparison?
+#
 # ## 8. Give the latent space room: eight dimensions
 #
-# Real models use latent spaces with more dimensions than the data strictly need. We repeat the
-# comparison with $J = 8$, now as a controlled experiment: the same (smaller, two hidden layers
-# of 128) networks, the same 20 epochs, the same seed; the only difference is the objective.
+# We repeat the experiment with $J = 8$ and smaller networks (two hidden layers of 128), 20
+# epochs each.
 
 # %%
-def train_pair(latent_dim=8, epochs=20, seed=0):
-    """An autoencoder (beta = 0, z = mu) and a VAE (beta = 0.12, 'sum' convention, see notebook 3) with
-    identical networks and training."""
-    config = dict(latent_dim=latent_dim, hidden_dim=128, n_hidden=2)
-    torch.manual_seed(seed)
-    ae = Autoencoder(**config)
-    helpers.train_vae(ae, train, epochs=epochs, beta=0.0, seed=seed)
-    torch.manual_seed(seed)
-    vae_j = helpers.PolymerVAE(**config)
-    helpers.train_vae(vae_j, train, epochs=epochs, beta=0.12, seed=seed)
-    return ae, vae_j
+models8 = train_pair(20, latent_dim=8, hidden_dim=128, n_hidden=2)
+res8 = generation_report(models8)
+ae8, vae8 = res8["autoencoder"], res8["VAE"]
+kl_dims = (0.5 * (vae8["mu_test"] ** 2 + vae8["sigma_test"] ** 2 - 1 - np.log(vae8["sigma_test"] ** 2))).mean(0)
+print("VAE, KL per latent dimension (nats):", kl_dims.round(2))
+print("VAE, mean sigma_j per dimension:    ", vae8["sigma_test"].mean(0).round(2))
+test_rg = helpers.radius_of_gyration(test)
+print(f"autoencoder prior samples: median R_g {np.median(helpers.radius_of_gyration(ae8['samples'])):.2f} {UNIT}; "
+      f"most compact test conformation {test_rg.min():.2f} {UNIT}")
 
+# %% tags=["check"]
+claim(ae8["mse"] < vae8["mse"], "the 8-D autoencoder reconstructs best", f"{ae8['mse']:.3f} vs {vae8['mse']:.3f}")
+claim(ae8["prior"].fraction_valid < 0.01 and max(0.03, 20 * ae8["prior"].fraction_valid) < vae8["prior"].fraction_valid < 0.05,
+      "AE samples almost never valid, the VAE's about 4% (dozens of times more)", f"{ae8['prior'].fraction_valid:.1%}, {vae8['prior'].fraction_valid:.1%}")
+claim(vae8["prior"].contacts_ok.mean() > 10 * ae8["prior"].contacts_ok.mean(), "far fewer overlaps in the VAE's samples",
+      f"{ae8['prior'].contacts_ok.mean():.1%} vs {vae8['prior'].contacts_ok.mean():.1%}")
+off = (kl_dims < 0.05) & (vae8["sigma_test"].mean(0) > 0.85)
+claim(off.sum() == 1 and ((kl_dims > 0.05) & (kl_dims < 0.25)).sum() == 1,
+      "one dimension switched off, one partly", f"KL per dimension {kl_dims.round(2)}")
+claim(np.median(helpers.radius_of_gyration(ae8["samples"])) < test_rg.min(),
+      "most AE samples are more compact than any real conformation", "they are not");
 
-ae8, vae8 = train_pair(latent_dim=8)
-z8 = torch.randn(2000, 8, generator=torch.Generator().manual_seed(0))
-results8 = {}
-with torch.no_grad():
-    for name, m in (("autoencoder", ae8), ("VAE", vae8)):
-        mu, sigma = m.encode(x_test)
-        samples = m.decode(z8).numpy()
-        results8[name] = dict(mse=helpers.reconstruction_error(m, test), samples=samples,
-                              recon=helpers.validity(m.decode(mu), reference),
-                              prior=helpers.validity(samples, reference),
-                              code_mean=mu.mean(0).numpy(), code_spread=mu.std(0).numpy(),
-                              sigma=sigma.mean(0).numpy(),
-                              kl_dims=(0.5 * (mu**2 + sigma**2 - 1 - torch.log(sigma**2))).mean(0).numpy())
-
-print(f"{'J = 8':12s} {'test MSE (σ²)':>14s} {'reconstructions valid':>22s} {'prior samples valid':>20s} "
-      f"{'... no overlap':>15s} {'mean R_g (σ)':>13s}")
-for name, r in results8.items():
-    print(f"{name:12s} {r['mse']:>14.3f} {r['recon'].fraction_valid:>22.1%} {r['prior'].fraction_valid:>20.1%} "
-          f"{r['prior'].contacts_ok.mean():>15.1%} {helpers.radius_of_gyration(r['samples']).mean():>13.2f}")
-print(f"{'test data':12s} {'':>14s} {data_report.fraction_valid:>22.1%} {'':>20s} {'':>15s} "
-      f"{helpers.radius_of_gyration(test).mean():>13.2f}")
-
-ae8_r, vae8_r = results8["autoencoder"], results8["VAE"]
-assert ae8_r["mse"] < vae8_r["mse"]                                   # the autoencoder compresses better ...
-assert ae8_r["prior"].fraction_valid < 0.02                           # ... but generates almost nothing valid
-assert vae8_r["prior"].fraction_valid > 3 * max(ae8_r["prior"].fraction_valid, 0.005)
-assert vae8_r["prior"].contacts_ok.mean() > 2 * ae8_r["prior"].contacts_ok.mean()
-
-# the VAE's switched-off dimensions: almost no KL, codes near 0, encoder noise almost as wide as the prior's
-off = (vae8_r["kl_dims"] < 0.05) & (vae8_r["code_spread"] < 0.25) & (vae8_r["sigma"] > 0.85)
-print("VAE, per latent dimension:")
-for key, label in (("kl_dims", "KL (nats)"), ("code_mean", "mean of mu_j"), ("code_spread", "spread of mu_j"),
-                   ("sigma", "mean sigma_j")):
-    print(f"  {label:15s}", np.round(vae8_r[key], 2))
-print(f"switched off (KL < 0.05 nats, spread < 0.25, sigma > 0.85): dimensions {[int(j) + 1 for j in np.flatnonzero(off)]}")
-ae8_rg = helpers.radius_of_gyration(ae8_r["samples"])
-print(f"autoencoder prior samples: median R_g {np.median(ae8_rg):.2f} σ; "
-      f"most compact test conformation: {helpers.radius_of_gyration(test).min():.2f} σ")
-assert off.any(), "the VAE should switch off at least one of its 8 dimensions"
-partly = ~off & (vae8_r["kl_dims"] < 0.25) & (vae8_r["code_spread"] < 0.5)   # the text: one more, partly off
-assert off.sum() == 1 and partly.sum() == 1
-assert np.median(ae8_rg) < helpers.radius_of_gyration(test).min(), "autoencoder samples should be collapsed tangles"
-
-# %%
+# %% tags=["helper"]
+# Figure: code spread and encoder noise per latent dimension; decoded prior draws.
 fig, (ax_spread, ax_sigma) = plt.subplots(1, 2, figsize=(11, 3.3), constrained_layout=True)
 dims = np.arange(1, 9)
-ax_spread.bar(dims - 0.2, ae8_r["code_spread"], width=0.4, color="C1", label="autoencoder")
-ax_spread.bar(dims + 0.2, vae8_r["code_spread"], width=0.4, color="C0", label="VAE")
-ax_spread.set(xlabel="latent dimension $j$", ylabel=r"spread of $\mu_j(x)$ over test data",
-              title="Where the codes go")
-ax_sigma.bar(dims, vae8_r["sigma"], color="C0")
+ax_spread.bar(dims - 0.2, ae8["mu_test"].std(0), width=0.4, color="C1", label="autoencoder")
+ax_spread.bar(dims + 0.2, vae8["mu_test"].std(0), width=0.4, color="C0", label="VAE")
+ax_spread.set(xlabel="latent dimension $j$", ylabel=r"spread of $\mu_j(x)$ over test data", title="Where the codes go")
+ax_sigma.bar(dims, vae8["sigma_test"].mean(0), color="C0")
 ax_sigma.axhline(1, color="k", ls="--", lw=1, label=r"prior: $\sigma = 1$")
 ax_sigma.set(xlabel="latent dimension $j$", ylabel=r"mean $\sigma_j(x)$", title="VAE: encoder noise per dimension")
 for ax in (ax_spread, ax_sigma):
     ax.legend(fontsize=8)
 plt.show()
 for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
-    show_prior_draws(results8[name]["samples"], f"J = 8, {name}", color)
+    show_prior_draws(res8, name, color, prefix="J = 8, ")
 
 # %% [markdown]
-# Now the lecture's picture is plain to see. The autoencoder reconstructs best of all, yet its
-# decoded prior samples are almost never valid: they are collapsed tangles, most of them more
-# compact than the most compact real conformation (printed above). Its codes occupy a thin,
-# curved subset of the 8-D space, and independent Gaussian draws in eight directions almost
-# never land on it. The VAE did two things the autoencoder had no reason to do. It spread its
-# codes like the prior in the dimensions it uses, and it **switched off** a dimension it does
-# not need (listed above): there the codes barely leave 0 and $\sigma$ is close to 1, almost
-# exactly the prior (about a hundredth of a nat of KL), so the decoder learned to ignore it and
-# prior noise in that direction does no harm. One more dimension is partly switched off: its KL
-# is about a tenth of a nat and its codes spread less than half as wide as the prior's (the
-# per-dimension numbers are printed above).
-
-# %% [markdown]
+# The autoencoder reconstructs best, yet its prior samples are almost never valid: collapsed
+# tangles, mostly more compact than any real conformation. The VAE spread its codes like the
+# prior and **switched off** a dimension it does not need (KL ≈ 0, $\sigma_j$ ≈ 1: the prior
+# itself, which the decoder ignores); one more is partly off. Its 4% valid is low (a small
+# network, 20 epochs; notebook 8 is about valid generation): what counts here is the comparison
+# under identical training.
+#
 # ### Exercise 2.3 · Is it only a matter of scale?
 #
-# Maybe the autoencoder just needs a better-matched prior. Fit a Gaussian to its 8-D training
-# codes (their mean vector and full covariance matrix) and sample 2,000 codes from it. Write
-# `fitted_gaussian_samples(codes, n, seed)` returning an `(n, 8)` float32 tensor. The self-check
-# verifies the fit and then decodes your samples.
+# Maybe the autoencoder needs a better-matched prior? Write `fitted_gaussian_samples(codes, n,
+# seed)` returning an `(n, 8)` float32 tensor of draws from a Gaussian with the mean and **full**
+# covariance of the codes `ae8_codes`. The self-check tests the draws' means, spreads and correlations.
 
-# %%
-with torch.no_grad():
-    ae8_codes = ae8.encode(torch.as_tensor(train))[0].numpy()   # (9000, 8)
+# %% tags=["exercise"]
+ae8_codes = ae8["codes"]                                         # (9000, 8)
 
 
 def fitted_gaussian_samples(codes, n, seed=0):
@@ -720,64 +637,91 @@ def fitted_gaussian_samples(codes, n, seed=0):
     return torch.randn(n, codes.shape[1], generator=torch.Generator().manual_seed(seed))  # replace: still N(0, I)
 
 
-# %%
-# Self-check (Exercise 2.3)
+# %% tags=["self-check"]
 def check_fitted(candidate):
-    z = candidate(ae8_codes, 2000, seed=0)
-    z_np = z.numpy() if isinstance(z, torch.Tensor) else np.asarray(z)
-    scale = np.sqrt(np.diag(np.cov(ae8_codes.T)))
-    ok = (z_np.shape == (2000, 8)
-          and np.all(np.abs(z_np.mean(0) - ae8_codes.mean(0)) < 0.15 * scale)
-          and np.all(np.abs(np.corrcoef(z_np.T) - np.corrcoef(ae8_codes.T)) < 0.1)
-          and np.all(np.abs(z_np.std(0) / scale - 1) < 0.1))
-    if not ok:
-        print("✗ not yet: match the codes' mean and covariance (try rng.multivariate_normal)")
-        return False
-    with torch.no_grad():
-        report = helpers.validity(ae8.decode(torch.as_tensor(z_np, dtype=torch.float32)), reference)
-    print(f"✓ fitted. Decoded: {report.fraction_valid:.1%} valid, {report.contacts_ok.mean():.1%} without overlaps "
-          f"(N(0, I): {ae8_r['prior'].fraction_valid:.1%}; VAE: {vae8_r['prior'].fraction_valid:.1%})")
-    return True
+    z = np.asarray(candidate(ae8_codes, 2000, seed=0), dtype=float)
+    scale = ae8_codes.std(0)
+    ok = (z.shape == (2000, 8) and np.all(np.abs(z.mean(0) - ae8_codes.mean(0)) < 0.15 * scale)
+          and np.all(np.abs(z.std(0) / scale - 1) < 0.1)
+          and np.all(np.abs(np.corrcoef(z.T) - np.corrcoef(ae8_codes.T)) < 0.1))
+    return verdict(ok, "match the codes' mean and full covariance (np.cov, rng.multivariate_normal)")
 
 
 check_fitted(fitted_gaussian_samples);
 
-# %% jupyter={"source_hidden": true}
-# Solution (Exercise 2.3)
+
+# %% tags=["solution"]
 def fitted_gaussian_samples_solution(codes, n, seed=0):
-    sampler = np.random.default_rng(seed)
-    z = sampler.multivariate_normal(codes.mean(0), np.cov(codes.T), size=n)
+    z = np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.cov(codes.T), size=n)
     return torch.as_tensor(z, dtype=torch.float32)
 
 
-assert check_fitted(fitted_gaussian_samples_solution)
-with torch.no_grad():
-    fitted_report = helpers.validity(ae8.decode(fitted_gaussian_samples_solution(ae8_codes, 2000)), reference)
-assert ae8_r["prior"].fraction_valid <= fitted_report.fraction_valid < vae8_r["prior"].fraction_valid
-assert fitted_report.contacts_ok.mean() > 5 * max(ae8_r["prior"].contacts_ok.mean(), 0.01)
-# Matching the scale helps (far fewer overlaps, a few more valid samples: printed above), but
-# the samples are still valid less often than the VAE's. The codes are not Gaussian: they lie on
-# a thin curved subset, and a Gaussian around it still puts most of its mass in the holes. The
-# VAE shapes the codes to fit the prior during training instead of fitting a prior to the codes
-# afterwards.
+def diagonal_only(codes, n, seed=0):   # a plausible mistake: right mean and spreads, no correlations
+    z = codes.mean(0) + codes.std(0) * np.random.default_rng(seed).standard_normal((n, codes.shape[1]))
+    return torch.as_tensor(z, dtype=torch.float32)
+
+
+prove_check(check_fitted, placeholder=fitted_gaussian_samples, wrong=diagonal_only,
+            solution=fitted_gaussian_samples_solution)
+
+# %% tags=["helper"]
+# The reference draws for the next cell: your function if its self-check passes, otherwise the
+# reference fit (mean and full covariance of the codes).
+import contextlib
+import io
+
+with contextlib.redirect_stdout(io.StringIO()):                  # run the self-check silently
+    yours = check_fitted(fitted_gaussian_samples)
+if yours:
+    fitted = fitted_gaussian_samples(ae8_codes, 2000, seed=0).float()
+else:
+    print("Exercise 2.3 not solved yet: the next cell uses the reference fit.")
+    fitted = torch.as_tensor(np.random.default_rng(0).multivariate_normal(ae8_codes.mean(0), np.cov(ae8_codes.T), 2000),
+                             dtype=torch.float32)
 
 # %% [markdown]
+# Decode the fitted draws, and measure how far each lands from the nearest training code,
+# next to held-out codes and the prior's draws:
+
+# %%
+with torch.no_grad():
+    fitted_report = helpers.validity(models8["autoencoder"].decode(fitted), reference)
+print(f"autoencoder decoding the fitted Gaussian: {fitted_report.fraction_valid:.1%} valid, "
+      f"{fitted_report.contacts_ok.mean():.1%} without overlaps (N(0, I): {ae8['prior'].fraction_valid:.1%}, "
+      f"{ae8['prior'].contacts_ok.mean():.1%}; VAE: {vae8['prior'].fraction_valid:.1%})")
+codes_t = torch.as_tensor(ae8_codes)
+gap = {name: torch.cdist(torch.as_tensor(points, dtype=torch.float32), codes_t).min(1).values.median().item()
+       for name, points in (("held-out codes", ae8["mu_test"]), ("fitted Gaussian", fitted), ("N(0, I)", ae8["z"]))}
+print("median distance to the nearest training code (latent units):", {k: round(v, 2) for k, v in gap.items()})
+
+# %% tags=["check"]
+claim(ae8["prior"].fraction_valid <= fitted_report.fraction_valid < vae8["prior"].fraction_valid,
+      "the fitted Gaussian helps a little but stays below the VAE", f"{fitted_report.fraction_valid:.1%}")
+claim(fitted_report.contacts_ok.mean() > 5 * max(ae8["prior"].contacts_ok.mean(), 0.01), "far fewer overlaps",
+      f"{fitted_report.contacts_ok.mean():.1%}")
+claim(gap["fitted Gaussian"] > 1.8 * gap["held-out codes"], "fitted draws land about twice as far from the codes",
+      str(gap));
+
+# %% [markdown]
+# Matching scale and correlations helps (far fewer overlaps), but the samples stay valid less
+# often than the VAE's. Held-out codes land close to training codes; draws from a Gaussian with
+# the *same* mean and covariance land about twice as far away. So the codes fill a thin,
+# curved subset of the 8-D space (were it flat, that Gaussian would lie on it). The VAE shapes the
+# codes to fit the prior during training instead of fitting a prior to them afterwards.
+#
 # ## Key takeaways
 #
-# - The **encoder** $q_\phi(z\mid x)$ manufactures the missing training pairs: for each example it
-#   proposes a Gaussian over latent codes, and the decoder $p_\theta(x\mid z)$ learns to map those
-#   codes back.
-# - For sequences the decoder outputs **logits**; a softmax per position gives
-#   $p_\theta(x\mid z)$ and the reconstruction loss is a sum of **cross-entropies**. Our 2-D sequence
-#   VAE recovered the subfamilies it was never told about and reconstructed far better than the
-#   consensus, close to the best any model could do on this family.
-# - For coordinates the decoder outputs the mean of a Gaussian, and the loss is a squared error.
-#   The lecture's polymer VAE has **277,532** parameters, not "~250K".
-# - $\sigma$ stays positive through $e^{r/2}$ (log-variance) or softplus. They agree for small
-#   $\sigma$; the log-variance gives the exact $\log\sigma^2$ for free but grows exponentially for
-#   large outputs (the KL can overflow), softplus stays linear but needs a clamp inside the log.
-# - A plain autoencoder can be the better compressor and still a poor generator: nothing makes its
-#   codes look like $\mathcal N(0, I)$, so prior samples land in holes. Measured with
-#   `helpers.validity`: a moderate gap in a 2-D latent space once both are trained alike, a
-#   dramatic one with eight latent dimensions, where the VAE also switches off a dimension it does
-#   not need.
+# - The **encoder** $q_\phi(z\mid x)$ manufactures the missing training pairs.
+# - For sequences the decoder outputs **logits**, and the reconstruction loss is a sum of
+#   **cross-entropies**. Our 2-D sequence VAE put the subfamilies on one axis, switched the other
+#   off, and matched the subfamily consensus: at $\beta = 1$ its code carries little more than the
+#   subfamily, although the encoder sees every mutation.
+# - For coordinates the decoder outputs a Gaussian's mean; the loss is a squared error. The
+#   polymer VAE has **277,532** parameters, 94.8% in four square layers.
+# - $\sigma > 0$ via $e^{r/2}$ (log-variance) or softplus: both exponential for small $\sigma$, at
+#   different rates ($e^{r/2}$ vs. $e^{r}$); for large outputs the log-variance grows exponentially
+#   (the KL can overflow), softplus linearly, but softplus needs a clamp inside the log.
+# - An autoencoder can compress better and still generate worse: nothing shapes its codes like
+#   $\mathcal N(0, I)$. Trained alike, the VAE's prior samples were valid two to three times as
+#   often in 2-D and dozens of times as often in 8-D, where the autoencoder's codes fill a thin,
+#   curved subset.

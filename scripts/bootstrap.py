@@ -6,7 +6,10 @@ What it does (and nothing else):
 2. on Linux, installs the CPU-only build of PyTorch from the official CPU wheel index
    (the default PyPI wheel for Linux drags in several gigabytes of CUDA libraries);
 3. installs the pinned versions in ``requirements.txt`` and the ``helpers`` package
-   in editable mode, so changes to ``helpers/`` are picked up without reinstalling.
+   in editable mode, so changes to ``helpers/`` are picked up without reinstalling;
+4. with ``--site`` (implied when the environment variable CI is set), also what the course
+   website's build needs: KaTeX from the npm registry into ``site/node_modules``
+   (``npm ci``; needs Node.js). Students do not need it.
 
 Works on Linux, macOS and Windows with Python 3.10-3.13. Pass ``--venv PATH`` to use
 another location.
@@ -15,7 +18,9 @@ another location.
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -46,6 +51,7 @@ def run(cmd: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", default=str(ROOT / ".venv"), help="where to create the environment")
+    parser.add_argument("--site", action="store_true", help="also install the website build's KaTeX (npm)")
     args = parser.parse_args()
     env = Path(args.venv).resolve()
     if not venv_python(env).exists():
@@ -59,6 +65,14 @@ def main() -> None:
         # unreachable and a local wheel (pip's find-links) can serve the pin instead.
         run(pip + ["--no-deps", "--retries", "1", "--index-url", CPU_INDEX, pinned_torch()])
     run(pip + ["-r", str(ROOT / "requirements.txt"), "-e", str(ROOT)])
+    if args.site or os.environ.get("CI"):
+        npm = shutil.which("npm")
+        if npm:
+            run([npm, "ci", "--prefix", str(ROOT / "site"), "--no-audit", "--no-fund"])
+        elif args.site:
+            raise SystemExit("--site needs Node.js and npm (the website renders its math with KaTeX)")
+        else:
+            print("warning: npm not found, so the website's KaTeX is not installed (its tests will fail)")
     print(f"\nDone. Python of the course environment: {py}")
 
 

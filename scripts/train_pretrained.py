@@ -1,8 +1,10 @@
 """Regenerate the checkpoints shipped in ``helpers/pretrained/``.
 
-    python scripts/train_pretrained.py            # everything (about two minutes on 2 CPU cores)
+    python scripts/train_pretrained.py            # everything (about ten minutes on 2 CPU cores)
     python scripts/train_pretrained.py --only default
     python scripts/train_pretrained.py --only beta-sweep
+    python scripts/train_pretrained.py --only valid-polymer
+    python scripts/train_pretrained.py --only conditional-polymer
 
 * ``polymer_vae.pt``: the default ``PolymerVAE`` (277,532 parameters) trained with
   ``train_vae``'s defaults on the default simulated data (``load_paths()``), split with
@@ -10,6 +12,12 @@
   losses, as ``History.as_dict()`` without wall times), for the case study's loss curves.
 * ``beta_sweep.pt``: smaller VAEs (two hidden layers of 128) trained on the same split at
   the log-spaced ``BETA_SWEEP`` values, for the beta explorer of the ELBO notebook.
+* ``valid_polymer.pt`` and ``conditional_polymer.pt``: the internal-coordinate VAEs of the
+  valid-generation notebook (``helpers.internal.train_generator``: ``RECIPE``, then the fitted
+  sampler), unconditional and conditioned on R_g, on the same split.
+
+Each run ends by printing the sha256 of every shipped file: paste them into
+``helpers.checkpoints.PRETRAINED_SHA256`` (the test suite checks the shipped files against it).
 
 Training is seeded, so the same torch version on the same machine gives the same files.
 """
@@ -17,11 +25,13 @@ Training is seeded, so the same torch version on the same machine gives the same
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 
 import torch
 
 import helpers
+import helpers.internal
 from helpers.checkpoints import BETA_SWEEP, BETA_SWEEP_CONFIG, PRETRAINED_DIR, save_beta_sweep
 
 
@@ -51,6 +61,26 @@ def train_default(train, test):
     print(f"{path}: {history.epochs} epochs in {seconds:.1f} s, test MSE per coordinate {test_recon:.4f}")
 
 
+def train_generator(train, test, name, conditional):
+    start = time.perf_counter()
+    model, history = helpers.internal.train_generator(train, test, conditional=conditional, progress=False)
+    seconds = time.perf_counter() - start
+    test_recon = helpers.reconstruction_error(model, test)
+    path = helpers.save_checkpoint(
+        model,
+        PRETRAINED_DIR / f"{name}.pt",
+        data="simulate (default parameters), train_test_split(seed=42)",
+        recipe=helpers.internal.RECIPE,
+        epochs=history.epochs,
+        train_seconds=round(seconds, 1),
+        test_mse_per_coordinate=test_recon,
+        bond_noise=model.bond_noise,
+        torch_version=str(torch.__version__),
+    )
+    print(f"{path}: {history.epochs} epochs in {seconds:.1f} s, test MSE per coordinate {test_recon:.4f}")
+    return path
+
+
 def train_beta_sweep(train, test):
     models, results = [], []
     for beta in BETA_SWEEP:
@@ -67,7 +97,7 @@ def train_beta_sweep(train, test):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["default", "beta-sweep"])
+    parser.add_argument("--only", choices=["default", "beta-sweep", "valid-polymer", "conditional-polymer"])
     args = parser.parse_args()
     torch.set_num_threads(1)  # reproducible (reduction order) and fastest for these small networks
     train, test = split()
@@ -75,6 +105,12 @@ def main():
         train_default(train, test)
     if args.only in (None, "beta-sweep"):
         train_beta_sweep(train, test)
+    if args.only in (None, "valid-polymer"):
+        train_generator(train, test, "valid_polymer", conditional=False)
+    if args.only in (None, "conditional-polymer"):
+        train_generator(train, test, "conditional_polymer", conditional=True)
+    for path in sorted(PRETRAINED_DIR.glob("*.pt")):
+        print(f'    "{path.name}": "{hashlib.sha256(path.read_bytes()).hexdigest()}",')
 
 
 if __name__ == "__main__":

@@ -1,33 +1,29 @@
 """Shared fixtures for the test suite: the offline guard, small data sets, a private cache.
 
-Offline guard
+Offline guard (tests/offline/offline_guard.py)
     Every test runs with the network blocked: any socket connection to a non-loopback
-    address (and any DNS look-up of a remote name) raises ``helpers._offline.NetworkBlockedError``
-    at once, and a test during which such an attempt happened fails even if the code under
-    test swallowed the error. Loopback (127.0.0.1, ::1, localhost) keeps working for Jupyter
-    kernels and the browser test.
-
-    ``POLYMER_VAE_OFFLINE=1`` is exported before ``helpers`` is imported. ``helpers`` installs
-    the same guard when it is imported with that variable set, so notebook kernels started by
-    nbval (separate processes that inherit the environment) are offline as well.
+    address (and any DNS look-up of a remote name) raises ``NetworkBlockedError`` at once,
+    and a test during which such an attempt happened fails even if the code under test
+    swallowed the error. Loopback (127.0.0.1, ::1, localhost) keeps working for Jupyter
+    kernels and the browser test. Notebook kernels and subprocesses get the same guard from
+    tests/offline/sitecustomize.py (the root conftest.py puts that folder on PYTHONPATH).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
-os.environ["POLYMER_VAE_OFFLINE"] = "1"  # before importing helpers; inherited by kernels and subprocesses
+import hypothesis.configuration
+import numpy as np
+import offline_guard  # tests/offline, put on sys.path by the root conftest.py
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
+import pytest
+import torch
 
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import hypothesis.configuration  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import helpers  # noqa: E402
-from helpers import _io, _offline  # noqa: E402
+import helpers
+from helpers import _io
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -44,19 +40,40 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 @pytest.fixture(scope="session", autouse=True)
 def offline():
-    """Block the network for the whole session (idempotent if helpers already did it)."""
-    _offline.block_network()
+    """Block the network for the whole session (idempotent if sitecustomize already did it)."""
+    offline_guard.block_network()
     yield
 
 
 @pytest.fixture(autouse=True)
 def no_network_attempts():
-    """Fail any test during which code tried to reach the network, even if it caught the error."""
-    _offline.blocked_attempts.clear()
-    yield
-    attempts = list(_offline.blocked_attempts)
-    _offline.blocked_attempts.clear()
-    assert not attempts, f"the test tried to use the network: {attempts}"
+    """Fail any test during which code tried to reach the network, even if it caught the error.
+
+    Yields the list of refused addresses: a test that expects refusals checks and clears it.
+    """
+    with offline_guard.no_attempts_allowed() as attempts:
+        yield attempts
+
+
+class PickleExploit:
+    """Unpickling this object creates the folder ``target``: a stand-in for arbitrary code."""
+
+    def __init__(self, target):
+        self.target = Path(target)
+
+    def __reduce__(self):
+        return (os.makedirs, (str(self.target),))
+
+    @property
+    def ran(self) -> bool:
+        """True if something unpickled this object (the folder exists)."""
+        return self.target.exists()
+
+
+@pytest.fixture
+def exploit(tmp_path) -> PickleExploit:
+    """An object whose unpickling would run code: put it into a file; ``exploit.ran`` must stay False."""
+    return PickleExploit(tmp_path / "pwned")
 
 
 @pytest.fixture
@@ -118,3 +135,20 @@ def dmol_file() -> Path:
         pytest.skip(f"{path} is not available (it is not shipped with the bundle)")
     return path
 
+
+
+# ----------------------------------------------------------------------------- real browser
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Debian Chromium driven by Playwright, shared by the browser tests of a worker."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

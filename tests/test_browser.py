@@ -3,8 +3,9 @@
 For each case, the test opens the notebook in JupyterLab, runs all cells, waits for the
 kernel to go idle, checks that no cell raised and that the explorer rendered, then presses
 an arrow key on the explorer's slider several times. Each press must change the displayed
-image (its bytes) and the readout text; the time from key press to the new image being
-loaded in the page is measured and its median must stay within 100 ms.
+image (its bytes) and the readout text, with exactly one new image per press (no double
+render). The time from key press to the new image is recorded in test-artifacts/ for
+benchmarks/bench_widgets.py's readers, never asserted: a busy machine would fail it.
 
 Needs Chromium at /usr/bin/chromium (Debian package ``chromium``; no browser download) and
 Playwright for Python. Without Chromium the test is skipped, unless the environment
@@ -37,15 +38,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import require, require_chromium
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-BUDGET_MS = 100
 PRESSES = 6
 RUN_TIMEOUT_S = 110  # one notebook, top to bottom (each must run well under 60 s)
 
@@ -54,13 +52,6 @@ CASES = [
     pytest.param("06_polymer_case_study.ipynb", "polymer-latent-explorer", "z₁", id="latent-z1"),
     pytest.param("04_beta.ipynb", "polymer-beta-explorer", "β", id="beta"),
 ]
-
-
-def _missing(reason: str):
-    """Skip locally; in CI (CI set) a missing prerequisite is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so the browser test must run)")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -83,13 +74,7 @@ def lab(tmp_path_factory):
 
     Yields (base_url, token). Stops the server and its kernels (its process group) at the end.
     """
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _missing("playwright (for Python) is not installed")
-
+    require_chromium()
     tmp = tmp_path_factory.mktemp("lab")
     source = Path(os.environ.get("BROWSER_TEST_NOTEBOOKS", ROOT / "notebooks"))
     served = tmp / "root" / "notebooks"
@@ -176,15 +161,9 @@ def _stop(server: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def browser(lab, chromium):
+    """The session's Chromium, once the JupyterLab server is up."""
+    return chromium
 
 
 # ----------------------------------------------------------------------------- page helpers
@@ -262,7 +241,7 @@ def test_explorer_in_jupyterlab(lab, browser, notebook, box, description, reques
     base, token = lab
     source = Path(os.environ.get("BROWSER_TEST_NOTEBOOKS", ROOT / "notebooks")) / notebook
     if not source.exists():
-        _missing(f"{source} does not exist yet")
+        require(f"{source} does not exist yet")
     case = request.node.callspec.id
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     console = []
@@ -311,6 +290,7 @@ def test_explorer_in_jupyterlab(lab, browser, notebook, box, description, reques
                                    f".innerText !== {json.dumps(texts[-1])}", timeout=5_000)
             texts.append(readout.inner_text())
         latencies = page.evaluate("() => window.__probe.latencies")
+        image_loads = page.evaluate("() => window.__probe.loads")
         last_bytes = image.evaluate(IMAGE_BYTES)
         explorer.screenshot(path=str(ARTIFACTS / f"{case}-after.png"))
     finally:
@@ -328,5 +308,4 @@ def test_explorer_in_jupyterlab(lab, browser, notebook, box, description, reques
     _write_json(ARTIFACTS / f"{case}-latency.json", result)
     print(f"\n{case}: key press -> new image, median {median:.1f} ms over {len(latencies)} presses "
           f"({', '.join(f'{t:.0f}' for t in latencies)} ms)")
-    assert len(latencies) >= 5
-    assert median <= BUDGET_MS, f"median key-press-to-image latency {median:.1f} ms > {BUDGET_MS} ms"
+    assert image_loads == len(texts) - 1 >= 5, f"one new image per key press: {image_loads} images, {len(texts) - 1} presses"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import struct
 import zipfile
@@ -98,10 +99,10 @@ def _corrupt_tensor_bytes(path):
     path.write_bytes(bytes(raw))
 
 
-def test_tampered_weights_are_detected(tmp_path, tiny_model):
+def test_corrupted_weights_are_detected(tmp_path, tiny_model):
     path = helpers.save_checkpoint(tiny_model(), tmp_path / "m.pt")
     _corrupt_tensor_bytes(path)
-    with pytest.raises(ValueError, match="corrupt or was modified"):
+    with pytest.raises(ValueError, match="is corrupt"):
         helpers.load_checkpoint(path)
 
 
@@ -123,24 +124,13 @@ def test_truncated_file_is_refused(tmp_path, tiny_model, keep):
         helpers.load_checkpoint(path)
 
 
-class _Exploit:
-    def __init__(self, target):
-        self.target = target
-
-    def __reduce__(self):
-        import os
-
-        return (os.makedirs, (self.target,))
-
-
 @pytest.mark.parametrize("how", ["torch.save", "pickle"])
-def test_arbitrary_pickled_objects_are_refused_without_running_them(tmp_path, tiny_model, how):
-    marker = tmp_path / "pwned"
+def test_arbitrary_pickled_objects_are_refused_without_running_them(tmp_path, tiny_model, how, exploit):
     payload = {
         "format": checkpoints.FORMAT,
         "config": tiny_model().config,
         "state_dict": tiny_model().state_dict(),
-        "metadata": {"x": _Exploit(str(marker))},
+        "metadata": {"x": exploit},
     }
     path = tmp_path / "evil.pt"
     if how == "torch.save":
@@ -149,7 +139,7 @@ def test_arbitrary_pickled_objects_are_refused_without_running_them(tmp_path, ti
         path.write_bytes(pickle.dumps(payload, protocol=2))
     with pytest.raises(ValueError, match="corrupt, truncated or unsafe"):
         helpers.load_checkpoint(path)
-    assert not marker.exists()
+    assert not exploit.ran
 
 
 def test_foreign_and_incomplete_files_are_refused(tmp_path, tiny_model):
@@ -159,7 +149,8 @@ def test_foreign_and_incomplete_files_are_refused(tmp_path, tiny_model):
     torch.save({"format": checkpoints.FORMAT, "config": tiny_model().config}, tmp_path / "half.pt")
     with pytest.raises(ValueError, match="incomplete"):
         helpers.load_checkpoint(tmp_path / "half.pt")
-    torch.save({"format": checkpoints.FORMAT, "config": {"width": 3}, "state_dict": {}}, tmp_path / "cfg.pt")
+    bad_config = {"format": checkpoints.FORMAT, "config": {"width": 3}, "state_dict": {}, "metadata": {}}
+    torch.save({**bad_config, "sha256": checkpoints._digest({"width": 3}, {}, [{}])}, tmp_path / "cfg.pt")
     with pytest.raises(ValueError, match="invalid model config"):
         helpers.load_checkpoint(tmp_path / "cfg.pt")
     (tmp_path / "text.pt").write_text("hello")
@@ -175,8 +166,9 @@ def test_foreign_and_incomplete_files_are_refused(tmp_path, tiny_model):
 
 def test_weights_that_do_not_fit_the_config_are_refused(tmp_path, tiny_model):
     small, big = tiny_model(hidden_dim=32), tiny_model(hidden_dim=64)
+    digest = checkpoints._digest(small.config, {}, [big.state_dict()])
     torch.save(
-        {"format": checkpoints.FORMAT, "config": small.config, "state_dict": big.state_dict(), "metadata": {}},
+        {"format": checkpoints.FORMAT, "config": small.config, "state_dict": big.state_dict(), "metadata": {}, "sha256": digest},
         tmp_path / "mixed.pt",
     )
     with pytest.raises(ValueError, match="do not fit the model"):
@@ -199,6 +191,37 @@ def test_load_pretrained_reconstructs_the_default_test_split(default_split):
     assert metadata["test_mse_per_coordinate"] == pytest.approx(mse, rel=0.02)
     samples = model.sample(500, seed=0).numpy()
     assert np.isfinite(samples).all() and samples.shape == (500, 24)
+
+
+def test_a_file_without_its_checksum_is_refused(tmp_path, tiny_model):
+    path = helpers.save_checkpoint(tiny_model(), tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    del payload["sha256"]
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"incomplete .* \['sha256'\]"):
+        helpers.load_checkpoint(path)
+
+
+@pytest.mark.parametrize("stored, given", [("internal", "cartesian"), ("cartesian", "internal")])
+def test_a_checkpoint_of_one_decoder_kind_is_refused_by_the_other(tmp_path, tiny_model, stored, given):
+    helpers.save_checkpoint(tiny_model(decoder=stored), tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=f"holds a model with a '{stored}' decoder, but the model given has a '{given}'"):
+        helpers.load_checkpoint(tmp_path / "m.pt", model=tiny_model(decoder=given))
+    loaded, _ = helpers.load_checkpoint(tmp_path / "m.pt")  # without a model: the stored kind
+    assert loaded.config["decoder"] == stored
+
+
+@pytest.mark.parametrize("name", sorted(checkpoints.PRETRAINED_SHA256))
+def test_shipped_files_match_their_published_sha256(name):
+    """The constants pin the shipped bytes (as DMOL_SHA256 pins the data): retraining must update them."""
+    digest = hashlib.sha256((checkpoints.PRETRAINED_DIR / name).read_bytes()).hexdigest()
+    assert digest == checkpoints.PRETRAINED_SHA256[name], f"{name} changed: update PRETRAINED_SHA256"
+
+
+def test_every_shipped_file_has_a_published_sha256():
+    shipped = sorted(p.name for p in checkpoints.PRETRAINED_DIR.glob("*.pt"))
+    assert shipped == sorted(checkpoints.PRETRAINED_SHA256)
+    assert sorted(f"{name}.pt" for name in checkpoints.PRETRAINED) == sorted(set(shipped) - {"beta_sweep.pt"})
 
 
 def test_load_pretrained_unknown_name_lists_the_options():
@@ -225,7 +248,7 @@ def test_beta_sweep_spans_1e4_to_collapse_with_kl_falling_as_beta_grows(default_
         assert recon == pytest.approx(result["test_recon"], rel=0.05)
 
 
-def test_beta_sweep_round_trip_and_tampering(tmp_path, tiny_model):
+def test_beta_sweep_round_trip_and_corruption(tmp_path, tiny_model):
     models = [tiny_model(seed=s) for s in range(3)]
     results = [dict(beta=b, test_recon=np.float32(1.0), test_kl=2.0) for b in (1.0, 0.1, 10.0)]
     path = checkpoints.save_beta_sweep(models, results, path=tmp_path / "sweep.pt")
@@ -234,7 +257,7 @@ def test_beta_sweep_round_trip_and_tampering(tmp_path, tiny_model):
     x = torch.randn(4, 24)
     torch.testing.assert_close(sweep[1][1].encode(x)[0], models[0].encode(x)[0])  # beta 1.0 was the first
     _corrupt_tensor_bytes(path)
-    with pytest.raises(ValueError, match="corrupt or was modified"):
+    with pytest.raises(ValueError, match="is corrupt"):
         helpers.load_beta_sweep(path)
     with pytest.raises(ValueError, match="one config"):
         checkpoints.save_beta_sweep([tiny_model(), tiny_model(hidden_dim=8)], results[:2], path=tmp_path / "x.pt")

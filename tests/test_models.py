@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -16,7 +17,9 @@ def n_parameters(module):
 def test_default_model_has_the_documented_size_and_layout():
     model = helpers.PolymerVAE()
     assert n_parameters(model) == 277_532  # not "~250K"
-    assert model.config == dict(input_dim=24, hidden_dim=256, latent_dim=2, sigma="softplus", n_hidden=3)
+    assert model.config == dict(
+        input_dim=24, hidden_dim=256, latent_dim=2, sigma="softplus", n_hidden=3, decoder="cartesian", condition=None
+    )
     linears = [m for m in model.encoder.modules() if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(24, 256), (256, 256), (256, 256), (256, 2), (256, 2)]
     linears = [m for m in model.decoder.modules() if isinstance(m, nn.Linear)]
@@ -112,6 +115,9 @@ def test_protein_models_round_trip_one_hot_sequences():
 def test_bad_configs_are_refused(kwargs, error, message):
     with pytest.raises(error, match=message):
         helpers.PolymerVAE(**kwargs)
+    if "sigma" in kwargs:
+        with pytest.raises(error, match=message):
+            helpers.Encoder(**kwargs)
 
 
 def test_bad_tensors_get_a_clear_message(tiny_model):
@@ -130,3 +136,13 @@ def test_bad_tensors_get_a_clear_message(tiny_model):
         model.sample(0)
     with pytest.raises(ValueError, match="length must be >= 1"):
         helpers.ProteinDecoder(length=0)
+
+
+def test_decode_conformations_gives_numpy_polymers(tiny_model):
+    model = tiny_model()
+    z = np.array([[0.0, 0.5], [1.0, -1.0]])  # float64 numpy is accepted
+    polymers = helpers.decode_conformations(model, z)
+    assert isinstance(polymers, np.ndarray) and polymers.shape == (2, 12, 2)
+    expected = model.decode(torch.tensor(z, dtype=torch.float32)).detach().numpy()
+    np.testing.assert_array_equal(polymers.reshape(2, 24), expected)
+    assert helpers.decode_conformations(model, torch.zeros(2, requires_grad=True)).shape == (1, 12, 2)

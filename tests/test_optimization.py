@@ -10,8 +10,10 @@ import helpers
 from helpers.optimization import (
     bond_violation,
     contact_violation,
+    fit_property_predictor,
     optimize_latent,
     target_rg,
+    window_penalty,
 )
 
 
@@ -249,6 +251,16 @@ def test_validity_map_reports_the_valid_fraction_of_its_grid(pretrained):
     assert ax.get_xlim() == (-2, 2)
     plt.close(fig)
 
+    fig, axes = plt.subplots(1, 2)  # several axes: one decoded grid, drawn in each
+    assert plots.validity_map(axes, model, ref, extent=(-2, 2, -1, 1), n=21) == pytest.approx(expected)
+    assert all(len(a.collections) > 0 and a.get_xlabel() == "$z_1$" for a in axes)
+    grid = plots.validity_grid(model, ref, extent=(-2, 2, -1, 1), n=21)  # decoded once, drawn again later
+    assert plots.validity_map(axes[0], grid=grid) == pytest.approx(expected)
+    assert grid[2].shape == (21, 21) and grid[2].dtype == bool
+    with pytest.raises(ValueError, match="grid"):
+        plots.validity_map(axes[0])
+    plt.close(fig)
+
 
 def test_support_check_draws_each_candidate(pretrained):
     import matplotlib
@@ -267,3 +279,46 @@ def test_support_check_draws_each_candidate(pretrained):
     with pytest.raises(ValueError, match="labels"):
         plots.support_check(train[:500], train[:2], labels=["only one"])
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------- design under bounds
+
+
+def test_window_penalty_is_zero_inside_and_quadratic_outside():
+    values = torch.tensor([1.0, 4.0, 4.5, 5.0, 7.0])
+    np.testing.assert_allclose(window_penalty(values, 4.0, 5.0).numpy(), [9.0, 0.0, 0.0, 0.0, 4.0])
+    with pytest.raises(ValueError, match="low < high"):
+        window_penalty(values, 5.0, 4.0)
+    with pytest.raises(TypeError, match="finite"):
+        window_penalty(values, float("nan"), 4.0)
+
+
+def test_property_predictor_learns_rg_and_end_to_end_distance(pretrained):
+    _, train, _ = pretrained
+    props = np.stack([helpers.radius_of_gyration(train), helpers.end_to_end_distance(train)], -1)
+    predictor = fit_property_predictor(train[:2000], props[:2000], steps=200)
+    held_out = torch.as_tensor(train[2000:3000])
+    with torch.no_grad():
+        predicted = predictor(held_out).numpy()
+    assert predicted.shape == (1000, 2)
+    error = np.abs(predicted - props[2000:3000]).mean(0)
+    spread = props.std(0)
+    assert np.all(error < 0.2 * spread)  # far better than predicting the mean
+    # deterministic, leaves the global random state alone, and passes gradients to its input
+    state = torch.get_rng_state()
+    again = fit_property_predictor(train[:2000], props[:2000], steps=200)
+    assert torch.equal(state, torch.get_rng_state())
+    np.testing.assert_array_equal(again(held_out).detach().numpy(), predicted)
+    x = held_out[:3].clone().requires_grad_(True)
+    predictor(x)[:, 0].sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_property_predictor_rejects_bad_input():
+    x = np.zeros((10, 12, 2))
+    with pytest.raises(ValueError, match="shape"):
+        fit_property_predictor(x, np.zeros(9))
+    with pytest.raises(ValueError, match="finite"):
+        fit_property_predictor(x, np.full(10, np.nan))
+    with pytest.raises(TypeError, match="seed"):
+        fit_property_predictor(x, np.zeros(10), seed=1.5)

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from helpers.checkpoints import PRETRAINED_SHA256
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -39,7 +41,20 @@ def test_requirements_pin_the_tested_stack():
     req = pins(ROOT / "requirements.txt")
     for name in ("torch", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "jupytext", "nbval", "tqdm", "pytest"):
         assert name in req, f"requirements.txt does not pin {name}"
-    assert req["torch"] == "2.13.0"
+
+
+def test_torch_pins_agree_with_each_other():
+    """One torch version everywhere a newcomer might install from (a version bump edits them all)."""
+    found = {
+        "requirements.txt": pins(ROOT / "requirements.txt")["torch"],
+        "binder/requirements.txt": pins(ROOT / "binder" / "requirements.txt")["torch"].removesuffix("+cpu"),
+        "environment.yml": conda_pins(ROOT / "environment.yml")["pytorch-cpu"],
+    }
+    # bootstrap.py reads the pin from requirements.txt; any version it names itself must agree
+    for k, version in enumerate(re.findall(r"torch\s*==\s*([0-9][\w.+]*)", (ROOT / "scripts" / "bootstrap.py").read_text())):
+        found[f"scripts/bootstrap.py ({k + 1})"] = version.removesuffix("+cpu")
+    assert len(set(found.values())) == 1, f"torch pins disagree: {found}"
+    Version(found["requirements.txt"])  # a real version number
 
 
 def test_binder_matches_requirements_with_cpu_torch():
@@ -90,7 +105,7 @@ def test_readme_commands_are_what_ci_runs():
 
 def test_pretrained_checkpoints_are_shipped_small():
     files = {p.name: p.stat().st_size for p in (ROOT / "helpers" / "pretrained").glob("*.pt")}
-    assert set(files) == {"polymer_vae.pt", "beta_sweep.pt"}
-    assert sum(files.values()) < 5_000_000
+    assert set(files) == set(PRETRAINED_SHA256), "every shipped checkpoint has a published sha256"
+    assert max(files.values()) < 2_000_000 and sum(files.values()) < 6_000_000
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "pretrained/*.pt" in project["tool"]["setuptools"]["package-data"]["helpers"]

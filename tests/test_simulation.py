@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from conftest import FAST_SIMULATION
@@ -120,17 +118,13 @@ def test_frames_of_a_replica_are_nearly_decorrelated(default_paths):
     assert abs(first.mean() - rest.mean()) < 4 * rest.std() / np.sqrt(len(first))
 
 
-def test_cache_second_call_is_instant_and_identical(tmp_cache):
-    start = time.perf_counter()
+def test_cache_second_call_reads_the_file_and_is_identical(tmp_cache, monkeypatch):
     first = simulate_polymer(100, seed=1, **FAST_SIMULATION)
-    cold = time.perf_counter() - start
     files = sorted(tmp_cache.glob("*.npy"))
     assert len(files) == 1
-    start = time.perf_counter()
+    monkeypatch.setattr(simulation, "_simulate", lambda *args: pytest.fail("a cached ensemble was simulated again"))
     second = simulate_polymer(100, seed=1, **FAST_SIMULATION)
-    warm = time.perf_counter() - start
     np.testing.assert_array_equal(first, second)
-    assert warm < 0.05 and warm < cold / 3
     assert not list(tmp_cache.glob("*.tmp")) and not list(tmp_cache.glob(".*"))
 
 
@@ -169,11 +163,11 @@ def test_verbose_reports_time_and_rg_range(capsys):
     assert "simulated 20 frames" in out and "radius of gyration" in out
 
 
-def test_impossible_parameters_raise_instead_of_hanging():
-    start = time.perf_counter()
+def test_impossible_parameters_raise_instead_of_hanging(monkeypatch):
+    """Placing the chains gives up after a bounded number of rounds, before any dynamics."""
+    monkeypatch.setattr(simulation, "langevin", lambda *args, **kwargs: pytest.fail("dynamics started"))
     with pytest.raises(ValueError, match="overlapping"):
         simulate_polymer(10, lj_sigma=3.0, cache=False)
-    assert time.perf_counter() - start < 10
 
 
 def test_unstable_time_step_raises_floating_point_error():

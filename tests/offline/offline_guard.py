@@ -1,30 +1,38 @@
-"""Offline mode: refuse every connection that would leave the machine.
+"""The test suite's network guard: refuse every connection that would leave the machine.
 
-The course must run with no network. When ``helpers`` is imported with the environment
-variable ``POLYMER_VAE_OFFLINE=1`` (the test suite sets it, so notebook kernels inherit it),
-``block_network()`` patches the socket module so that any connection to a non-loopback
-address fails at once with ``NetworkBlockedError`` instead of hanging or silently working.
+The course must run with no network. ``block_network()`` patches the ``socket`` module so
+that a connection to a non-loopback address, or a DNS look-up of a remote name, fails at
+once with ``NetworkBlockedError`` instead of hanging or silently working. Loopback
+(127.0.0.1, ::1, localhost) and Unix sockets keep working, for Jupyter kernels and the
+browser test.
+
+Where it is installed:
+    * in the pytest process and its xdist workers, by the session fixture in tests/conftest.py;
+    * in every Python process started by the tests (notebook kernels of nbval and nbclient,
+      subprocesses), by ``sitecustomize.py`` in this folder: the root conftest.py puts this
+      folder on PYTHONPATH, which those processes inherit.
+
+Every refused address is appended to ``blocked_attempts``; the suite fails any test during
+which that list grew, even if the code under test caught the error.
 """
 
 from __future__ import annotations
 
-import os
-
-OFFLINE_ENV = "POLYMER_VAE_OFFLINE"
+import ipaddress
+import socket
+from contextlib import contextmanager
 
 
 class NetworkBlockedError(ConnectionError):
     """Raised for any connection to a non-loopback address once ``block_network()`` ran."""
 
 
-blocked_attempts: list[str] = []  # addresses refused so far (the test suite checks this stays empty)
+blocked_attempts: list[str] = []  # addresses refused so far in this process
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
 def _ip(host):
     """``host`` as an ``ipaddress`` object, or None for a host name."""
-    import ipaddress
-
     if isinstance(host, bytes):
         host = host.decode(errors="replace")
     try:
@@ -48,7 +56,7 @@ def _is_loopback(host) -> bool:
 def _refuse(address) -> None:
     blocked_attempts.append(repr(address))
     raise NetworkBlockedError(
-        f"network access is blocked ({OFFLINE_ENV}=1 or the test suite's offline guard): "
+        f"network access is blocked by the test suite's offline guard (tests/offline): "
         f"refused a connection to {address!r}. The course must work offline."
     )
 
@@ -56,15 +64,11 @@ def _refuse(address) -> None:
 def block_network() -> None:
     """Make every socket connection to a non-loopback address raise ``NetworkBlockedError``.
 
-    Connections to 127.0.0.1, ::1 and localhost (Jupyter kernels, a local browser test) and
-    Unix sockets keep working; so do DNS look-ups of numeric addresses, while look-ups of
-    other host names are refused (they would need the network). Applied automatically when
-    ``helpers`` is imported with the environment variable ``POLYMER_VAE_OFFLINE=1``, which is
-    how the test suite keeps notebook kernels offline too. Idempotent.
+    Patches ``socket.socket.connect``, ``connect_ex``, ``socket.create_connection`` and
+    ``socket.getaddrinfo`` (numeric addresses and this machine's name need no DNS and pass;
+    other names are refused). Idempotent.
     """
-    import socket
-
-    if getattr(socket.socket.connect, "_polymer_vae_guard", False):
+    if getattr(socket.socket.connect, "_offline_guard", False):
         return
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
     real_create_connection, real_getaddrinfo = socket.create_connection, socket.getaddrinfo
@@ -90,16 +94,27 @@ def block_network() -> None:
         return real_create_connection(address, *args, **kwargs)
 
     def getaddrinfo(host, *args, **kwargs):
-        # numeric addresses need no look-up; a remote host name would need DNS, i.e. the network
         if host not in (None, "", b"") and _ip(host) is None and not _is_loopback(host) and host != socket.gethostname():
             _refuse(host)
         return real_getaddrinfo(host, *args, **kwargs)
 
     for patched in (connect, connect_ex, create_connection, getaddrinfo):
-        patched._polymer_vae_guard = True
+        patched._offline_guard = True
     socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
     socket.create_connection, socket.getaddrinfo = create_connection, getaddrinfo
 
 
-if os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes"):
-    block_network()
+@contextmanager
+def no_attempts_allowed():
+    """Fail (AssertionError) on leaving the block if any connection was refused inside it.
+
+    Catches code that swallows ``NetworkBlockedError`` and carries on. Yields the list of
+    refused addresses; a block that expects refusals checks it and clears it.
+    """
+    blocked_attempts.clear()
+    try:
+        yield blocked_attempts
+    finally:
+        attempts = list(blocked_attempts)
+        blocked_attempts.clear()
+    assert not attempts, f"the test tried to use the network: {attempts}"

@@ -1,0 +1,454 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4 · β: rate, distortion and posterior collapse
+#
+# Notebook 3 derived the ELBO and measured how far below $\log p_\theta(x)$ it sits. Here we turn
+# the knob $\beta$ in front of its KL term. Eleven small VAEs trained with $\beta$ from $10^{-4}$ to
+# $100$ let us read the result as a trade-off between *rate* (how much the code says about $x$)
+# and *distortion* (how badly $x$ is reconstructed), all the way to posterior collapse.
+#
+# **Learning objectives**
+# - Say which decoder noise $\sigma_x$ a given $\beta$ assumes, and convert $\beta$ between the
+#   "sum" and "mean" loss conventions.
+# - Read a $\beta$ sweep as a rate–distortion curve whose slope is set by $\beta$, and predict with a
+#   linear model where the rate vanishes.
+# - Tell posterior collapse from a merely smoother latent space, with numbers, and name its two
+#   causes: a large $\beta$ and an expressive decoder.
+# - Distinguish the decoder's mean $f_\theta(z)$ from a draw of $p_\theta(x\mid z)$.
+#
+# Run it: [Open in Colab](https://colab.research.google.com/github/protein-ai-course/polymer-vae-bundle/blob/main/notebooks/04_beta.ipynb) · [Binder](https://mybinder.org/v2/gh/protein-ai-course/polymer-vae-bundle/main?urlpath=lab/tree/notebooks/04_beta.ipynb) · locally: see README
+
+# %%
+# On Colab, install the course package first (elsewhere it is already installed).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/protein-ai-course/polymer-vae-bundle"], check=True)
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import helpers
+from helpers import plots
+from helpers.selfcheck import claim, prove_check, verdict
+from helpers.widgets import BetaExplorer
+
+torch.manual_seed(0)
+train, test = helpers.train_test_split(helpers.preprocess(helpers.load_paths()), seed=42)   # (n, 24), bead diameters
+sweep = helpers.load_beta_sweep()                     # [(beta, model, result)], beta in the "sum" convention
+main_model, meta = helpers.load_pretrained()          # notebook 3's model, for comparison
+print(f"{len(sweep)} models, beta = {', '.join(f'{b:g}' for b, _, _ in sweep)}")
+
+# %% [markdown]
+# ## 1. $\beta$ is an assumption about noise, and its value depends on the reductions
+#
+# Notebook 3 showed that with a Gaussian decoder of noise $\sigma_x$ (a standard deviation, in bead
+# diameters) the loss $\mathbb{E}_q\lVert x - f_\theta(z)\rVert^2 + \beta\,D_{\mathrm{KL}}$ of `helpers.vae_loss`
+# ("sum" convention: squared error summed over the 24 coordinates, KL summed over the 2 latent
+# dimensions) is $2\sigma_x^2(-\mathrm{ELBO})$ plus a constant when $\beta = 2\sigma_x^2$. So choosing
+# $\beta$ *is* choosing the decoder noise, $\sigma_x = \sqrt{\beta/2}$.
+#
+# The code walkthrough uses the **"mean" convention**: squared error averaged over the 24
+# coordinates, KL averaged over the 2 latent dimensions. Dividing the first term by 24 and the
+# second by 2 means its $\beta$ must be multiplied by $24/2 = 12$ to give the same objective: the
+# walkthrough's $\beta = 0.01$ is $\beta = 0.12$ here, the value notebook 3's model was trained
+# with. A $\beta$ quoted without its reductions is meaningless.
+#
+# We report reconstruction error as the mean squared error **per coordinate**, in (bead diam.)², as
+# in notebooks 1–3, but decoded from a draw $z \sim q_\phi(z\mid x)$ as in the loss, not from the mean
+# $\mu$ (at large $\beta$ that adds a lot); the sweep is evaluated on the held-out split.
+
+# %%
+print(f"walkthrough beta 0.01 ('mean') = {helpers.beta_sum_from_mean(0.01):.2f} ('sum'); "
+      f"notebook 3's model: beta = {meta['beta']}")
+eigenvalues = np.linalg.eigvalsh(np.cov(train.T))[::-1]          # variance along the principal axes, (bead diam.)²
+total_variance = float(train.var(0).sum())                       # summed over the 24 coordinates, as in notebook 1
+rms_per_coordinate = math.sqrt(total_variance / 24)
+sigma_x_range = [math.sqrt(b / 2) for b in (sweep[0][0], sweep[-1][0])]
+print(f"sigma_x from {sigma_x_range[0]:.3f} to {sigma_x_range[1]:.1f} bead diam. over the sweep; the data's rms "
+      f"spread per coordinate is {rms_per_coordinate:.2f} bead diam. (total variance {total_variance:.2f} (bead diam.)²)")
+
+# %% tags=["check"]
+claim(abs(helpers.beta_sum_from_mean(0.01) - 0.12) < 1e-9 and meta["beta"] == 0.12, "0.01 ('mean') = 0.12 ('sum')",
+      f"{helpers.beta_sum_from_mean(0.01)}, model {meta['beta']}")
+claim(4 < sigma_x_range[1] / rms_per_coordinate < 10, "the largest sigma_x is several times the data's spread",
+      f"{sigma_x_range[1] / rms_per_coordinate:.1f} times")
+claim(abs(total_variance - 26.5) < 0.1, "total variance about 26.5 (bead diam.)^2 (key takeaways)", f"{total_variance:.2f}");
+
+# %% [markdown]
+# ## 2. Rate versus distortion
+#
+# In the language of information theory the two terms of the loss are
+#
+# - **rate** $R = \mathbb{E}_x D_{\mathrm{KL}}(q_\phi(z\mid x)\,\|\,p(z))$, in nats per conformation. It
+#   bounds the information the code carries about $x$ from above: $R = I(x; z) + D_{\mathrm{KL}}(q_\phi(z)\,\|\,p(z))$,
+#   where $q_\phi(z)$ is the *aggregate posterior* (the codes of all conformations pooled);
+# - **distortion** $D$, the reconstruction error per coordinate.
+#
+# Per conformation the loss is $24\,D + \beta R$. Each $\beta$ picks the point of the trade-off where
+# this is smallest, i.e. where the curve $D(R)$ has slope $\mathrm{d}D/\mathrm{d}R = -\beta/24$: one
+# more nat of rate is worth exactly $\beta/24$ of distortion. Small $\beta$ buys low distortion with
+# a high rate, large $\beta$ the opposite.
+#
+# A linear model tells us where the rate should vanish. For a *linear* decoder the optimal VAE is
+# probabilistic PCA: latent direction $j$ stays in use only if the data's variance $\lambda_j$ along its
+# $j$-th principal axis exceeds the noise $\sigma_x^2 = \beta/2$, and then costs
+# $R_j = \frac12\log(2\lambda_j/\beta)$ nats. With two latent dimensions all information is switched
+# off once $\beta > 2\lambda_1$.
+#
+# The sweep's models are smaller than notebook 3's (two hidden layers of 128 units instead of three
+# of 256), to keep eleven of them light; that is why even their smallest distortion stays above the
+# main model's (printed below).
+
+# %%
+def linear_rate(beta):
+    """Rate (nats) of the optimal linear-Gaussian VAE with 2 latent dimensions, sigma_x^2 = beta / 2."""
+    return sum(max(0.0, 0.5 * math.log(2 * lam / beta)) for lam in eigenvalues[:2])
+
+
+beta_collapse = 2 * eigenvalues[0]
+x_test = torch.as_tensor(test)
+rows = []
+with torch.no_grad():
+    for beta, m, result in sweep:
+        mu_b, sigma_b = m.encode(x_test)
+        samples = m.sample(500, seed=0).numpy()               # decoder MEANS f_theta(z), z ~ N(0, I)
+        rows.append(dict(beta=beta, rate=result["test_kl"], distortion=result["test_recon"] / 24,
+                         kl_dims=helpers.kl_divergence(mu_b[:, :, None], sigma_b[:, :, None]).mean(0).numpy(),
+                         diversity=math.sqrt(samples.var(0).sum() / total_variance), codes=mu_b.numpy(),
+                         samples=samples, rg_samples=helpers.radius_of_gyration(samples)))
+        rows[-1]["explained"] = 1 - rows[-1]["distortion"] * 24 / total_variance
+betas, rates, distortions = (np.array([r[k] for r in rows]) for k in ("beta", "rate", "distortion"))
+n_params = [sum(p.numel() for p in m.parameters()) for m in (sweep[0][1], main_model)]
+main_error = helpers.evaluate(main_model, test, beta=meta["beta"])[1] / 24     # same measure: z drawn from q
+print(f"parameters: sweep models {n_params[0]:,}, notebook 3's model {n_params[1]:,}; smallest sweep error "
+      f"{distortions.min():.3f} vs main model {main_error:.3f} (bead diam.)² per coordinate")
+print(f"largest principal variances: {np.round(eigenvalues[:3], 2)} (bead diam.)²; full collapse predicted above "
+      f"beta = 2 lambda_1 = {beta_collapse:.1f}")
+print(f"{'beta':>7s} {'sigma_x':>8s} {'rate':>6s} {'KL per dim':>13s} {'error/coord':>11s} {'explained':>9s} "
+      f"{'diversity':>9s} {'linear rate':>11s}")
+for r in rows:
+    print(f"{r['beta']:7g} {math.sqrt(r['beta'] / 2):8.3f} {r['rate']:6.2f} {str(np.round(r['kl_dims'], 2)):>13s} "
+          f"{r['distortion']:11.3f} {max(r['explained'], 0.0):9.0%} {r['diversity']:9.2f} {linear_rate(r['beta']):11.2f}")
+
+# %% [markdown]
+# *Explained*: the share of the data's total variance the reconstructions recover. *Diversity*: the rms
+# spread of 500 decoded prior samples relative to the data's (1: as varied as the data, 0: all identical).
+
+# %% tags=["check"]
+claim(n_params[0] < 0.2 * n_params[1] and distortions.min() > main_error, "the sweep's models are smaller and their floor higher",
+      f"{n_params}, {distortions.min():.3f} vs {main_error:.3f}")
+claim(len(sweep) == 11 and betas[0] == 1e-4 and betas[-1] == 100, "eleven models from 1e-4 to 100", str(betas));
+
+# %%
+fig, (ax_rd, ax_r) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+ax_rd.plot(rates, distortions, "o-")
+labels = {}                                                      # models at the same point share one label
+for b, r_, d_ in zip(betas, rates, distortions):
+    labels.setdefault((round(r_, 1), round(d_, 2)), []).append(f"{b:g}")
+for k, ((r_, d_), bs) in enumerate(labels.items()):             # on the crowded flat part, alternate above and below
+    ax_rd.annotate("β=" + ", ".join(bs), (r_, d_), textcoords="offset points", fontsize=8,
+                   xytext=(4, -12 if (k % 2 == 0 and d_ < 0.2) else 5))
+ax_rd.axhline(total_variance / 24, color="0.5", ls=":", label="error of the average polymer (rate 0)")
+ax_rd.margins(x=0.1, y=0.08)                                     # room for the labels at both ends
+ax_rd.set(xlabel="rate: KL (nats per conformation)", ylabel="distortion: error per coordinate ((bead diam.)²)",
+          title="Rate–distortion curve of the β sweep (test set)")
+ax_rd.legend(fontsize=8)
+beta_fine = np.logspace(-4, 2, 200)
+ax_r.semilogx(betas, rates, "o", label="VAE, measured")
+ax_r.semilogx(beta_fine, [linear_rate(b) for b in beta_fine], "-", color="0.4", label="linear VAE (PCA) theory")
+ax_r.axvline(beta_collapse, color="C3", ls="--", label=f"$2\\lambda_1$ = {beta_collapse:.1f}: full collapse (theory)")
+ax_r.set(xlabel="β ('sum' convention)", ylabel="rate: KL (nats per conformation)", title="Rate falls with β")
+ax_r.legend(fontsize=8)
+plt.show()
+
+priced = (rates[:-1] > 0.05) & (betas[:-1] >= 0.3)              # segments where both ends still carry information
+price = -24 * np.diff(distortions) / np.diff(rates)              # error per conformation given up per nat saved
+print("price of a nat, 24 x (extra error per coordinate) per nat saved, between neighboring betas:")
+print("  " + ",  ".join(f"{a:g}->{b:g}: {p_:.2f}" for a, b, p_ in zip(betas[:-1][priced], betas[1:][priced], price[priced])))
+rate_drop = 1 - rates[betas == 0.03][0] / rates[0]
+print(f"beta 1e-4 -> 0.03: rate {rates[0]:.1f} -> {rates[betas == 0.03][0]:.1f} nats (down {rate_drop:.0%}), error "
+      f"{distortions[0]:.3f} -> {distortions[betas == 0.03][0]:.3f} (bead diam.)² per coordinate")
+
+# %% tags=["check"]
+lo, hi = betas[:-1][priced], betas[1:][priced]
+claim(np.all((price[priced] > 0.5 * lo) & (price[priced] < 1.5 * hi)), "the price of a nat lies between neighboring betas",
+      str(np.round(price[priced], 2)))
+flat = distortions[betas <= 0.1]
+claim(0.6 < rate_drop < 0.73 and np.ptp(flat) < 0.06 * flat.min(), "rate down two thirds, distortion flat up to 0.1",
+      f"{rate_drop:.0%}, spread {np.ptp(flat):.3f}")
+theory = np.array([linear_rate(b) for b in betas])
+claim(np.all(rates[betas <= 3] > theory[betas <= 3]) and np.all(np.abs(rates - theory)[betas >= 10] < 0.2),
+      "the linear theory is a floor at small beta and close from beta = 10 on", str(np.round(rates - theory, 2)));
+
+# %% [markdown]
+# The printed price of a nat lies between the two $\beta$s of each segment, as the slope $-\beta/24$
+# predicts. From $\beta = 10^{-4}$ to $0.03$ the rate falls by about two thirds while the
+# distortion stays put within a few percent: those extra nats only pinned each conformation to a
+# tinier spot of latent space, precision the decoder could not use. (There the models are not
+# exact optima, so the price is lost in noise.) The linear theory is a floor at small $\beta$ (a
+# nonlinear decoder finds more worth encoding) and within a few tenths of a nat from $\beta = 10$ on.
+#
+# ## 3. The whole sweep at a glance
+#
+# `BetaExplorer` shows one model at a time. Move the β slider (arrow keys work once it has focus):
+# the latent map of held-out conformations colored by $R_g$ (circles: 1 and 2 standard deviations of
+# the prior), three reconstructions (gray: the input), three decoded prior samples, and the model's
+# point on the rate–distortion curve. The open circle marks bead 1. All polymers shown are
+# decoder means $f_\theta(z)$, not draws from $p_\theta(x\mid z)$ (section 4 shows the difference).
+
+# %%
+beta_explorer = BetaExplorer(test, sweep)
+beta_explorer
+
+# %% [markdown]
+# If the widget does not render (a static export, GitHub's viewer), the next figure shows every
+# $\beta$ at once: its latent map (dashed: 2 standard deviations of the prior) and, in each row, one
+# $z \sim \mathcal{N}(0, I)$ decoded by every model. Read down a column: different polymers mean
+# the code matters; the same polymer in every row means collapse.
+
+# %%
+beta_explorer.static_figure()
+plt.show()
+
+# %% [markdown]
+# ## 4. Posterior collapse, measured
+#
+# **Posterior collapse** means the encoder gives up: $q_\phi(z\mid x) \approx p(z)$ for every $x$, the
+# KL term goes to zero, and the decoder outputs the same average polymer whatever $z$ it gets.
+# Three measurements make it precise: the KL each latent dimension carries, how varied the prior
+# samples are, and their radius of gyration compared with the data.
+
+# %%
+by_beta = {r["beta"]: r for r in rows}
+chosen = [1e-3, 0.1, 1.0, 10.0, 30.0]
+fig, (ax_kl, ax_div, ax_rg) = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
+kl_dims = np.stack([r["kl_dims"] for r in rows])                 # (betas, 2)
+for j in range(2):
+    ax_kl.semilogx(betas, kl_dims[:, j], "o", color=f"C{j}", label=f"VAE, latent dimension {j + 1}")
+    ax_kl.semilogx(beta_fine, [max(0.0, 0.5 * math.log(2 * eigenvalues[j] / b)) for b in beta_fine], "-",
+                   color=f"C{j}", lw=1, alpha=0.7, label=f"linear theory, principal axis {j + 1}")
+ax_kl.axvline(beta_collapse, color="C3", ls="--", lw=1)
+ax_kl.set(xlabel="β ('sum' convention)", ylabel="KL per latent dimension (nats)", title="Information per dimension")
+ax_kl.legend(fontsize=7.5)
+ax_div.semilogx(betas, [r["diversity"] for r in rows], "o-", label="sample diversity")
+ax_div.semilogx(betas, [max(r["explained"], 0.0) for r in rows], "s-", label="variance explained (test set)")
+ax_div.axvline(beta_collapse, color="C3", ls="--", lw=1, label="$2\\lambda_1$ (theory: full collapse)")
+ax_div.set(xlabel="β ('sum' convention)", ylabel="fraction (dimensionless)", ylim=(-0.03, 1.03),
+           title="Collapse: both fall to zero")
+ax_div.legend(fontsize=8)
+ax_rg.boxplot([helpers.radius_of_gyration(test)] + [by_beta[b]["rg_samples"] for b in chosen], whis=(5, 95),
+              showfliers=False)
+ax_rg.set_xticks(range(1, len(chosen) + 2), ["test data"] + [f"β = {b:g}" for b in chosen], fontsize=8)
+ax_rg.set(ylabel="$R_g$ (bead diam.)", title="$R_g$ of 500 prior samples (box: quartiles, whiskers: 5–95%)")
+ax_rg.title.set_fontsize(9)
+plt.show()
+
+# %%
+reference = helpers.ValidityReference.from_data(train)
+for b in (1.0, 10.0, 30.0, 100.0):
+    r = by_beta[b]
+    bonds = helpers.bond_lengths(r["samples"])
+    r["valid"] = float(helpers.validity(r["samples"], reference).valid.mean())
+    r["bond_mean"] = float(bonds.mean())
+    print(f"beta = {b:<4g}: rate {r['rate']:.2f} nats, KL per dim {np.round(r['kl_dims'], 3)}, explained "
+          f"{max(r['explained'], 0.0):.0%}, diversity {r['diversity']:.3f}, R_g {np.percentile(r['rg_samples'], 5):.2f}-"
+          f"{np.percentile(r['rg_samples'], 95):.2f} bead diam., mean bond {r['bond_mean']:.2f} bead diam., "
+          f"valid samples {r['valid']:.0%}")
+bend = {b: float(np.sqrt((by_beta[b]["samples"].reshape(-1, 12, 2)[..., 1] ** 2).mean())) for b in (1.0, 10.0)}
+data_bend = float(np.sqrt((test.reshape(-1, 12, 2)[..., 1] ** 2).mean()))
+print(f"rms distance of the beads from the principal axis: data {data_bend:.2f}, beta = 1 {bend[1.0]:.2f}, "
+      f"beta = 10 {bend[10.0]:.2f} bead diam.; data's mean bond {helpers.bond_lengths(test).mean():.2f} bead diam.")
+
+# %% tags=["check"]
+r1, r10 = by_beta[1.0], by_beta[10.0]
+claim(r10["rate"] < 1.0 and r1["rate"] > 2.0 and np.all(r1["kl_dims"] > 0.5), "beta = 10 below 1 nat, beta = 1 not collapsed",
+      f"{r10['rate']:.2f}, {r1['rate']:.2f}")
+claim(r1["explained"] > 0.6 and r10["explained"] < r1["explained"] - 0.2 and r10["diversity"] < 0.75 * r1["diversity"],
+      "beta = 10 explains much less and its samples are more alike", f"{r10['explained']:.2f}, {r10['diversity']:.2f}")
+rg_10 = np.percentile(r10["rg_samples"], [5, 95])
+claim(bend[10.0] < 0.1 * data_bend < bend[1.0] and r10["valid"] < 0.02 and r10["bond_mean"] < 0.6
+      and 1.15 < rg_10[0] < 1.25 and 2.35 < rg_10[1] < 2.45,
+      "beta = 10 samples are straight chains (R_g 1.2-2.4) with bonds far too short: not valid",
+      f"bend {bend[10.0]:.2f}, valid {r10['valid']:.2f}, mean bond {r10['bond_mean']:.2f}, R_g {rg_10.round(2)}")
+for b in (30.0, 100.0):
+    r = by_beta[b]
+    claim(b > beta_collapse and r["rate"] < 0.005 and np.all(r["kl_dims"] < 0.05)
+          and abs(r["distortion"] * 24 - total_variance) < 0.02 * total_variance
+          and r["diversity"] < 0.05 and np.ptp(r["rg_samples"]) < 0.1,
+          f"beta = {b:g} has fully collapsed", f"rate {r['rate']:.3f}, distortion {r['distortion'] * 24:.2f}");
+
+# %% [markdown]
+# Collapse sets in at the top of the sweep (numbers above):
+#
+# - At $\beta = 10$ the rate is below 1 nat, and the model explains only a fraction of the data's
+#   variance. Every prior sample is now a straight chain along the principal axis, and the samples
+#   differ only in how stretched they are (the spread of $R_g$), the one factor the remaining
+#   fraction of a nat encodes. **They are not valid polymers**: a straight 12-bead chain with $R_g$
+#   of 1.2–2.4 bead diameters has bonds far shorter than one bead diameter (mean bond printed
+#   above), so neighboring beads overlap.
+# - At $\beta = 30$ and $100$ collapse is complete: the rate is zero to two decimals, the
+#   reconstruction error equals the data's total variance (the error of "always answer with the
+#   average polymer"), and all decoded prior samples are the same polymer, as the linear theory
+#   predicts above $2\lambda_1$.
+#
+# "The same polymer" holds only for the decoder's *mean*. The model itself says
+# $x = f_\theta(z) + \sigma_x\varepsilon$ with $\sigma_x = \sqrt{30/2} \approx 3.9$ bead diameters at
+# $\beta = 30$: a draw from $p_\theta(x\mid z)$ is the mean plus noise larger than the polymer.
+
+# %%
+m30 = dict((b, m) for b, m, _ in sweep)[30.0]
+with torch.no_grad():
+    mean_30 = m30.decode(torch.zeros(1, 2))[0]
+draws_30 = mean_30 + math.sqrt(30.0 / 2) * torch.randn(3, 24, generator=torch.Generator().manual_seed(0))
+plots.polymer_row(torch.cat([mean_30[None], draws_30]), ["decoder mean $f_\\theta(z)$", "draw 1", "draw 2", "draw 3"],
+                  lim=12)
+plt.show()
+
+# %% [markdown]
+# Low sample diversity alone is not collapse: at $\beta = 10^{-3}$ the samples are bunched too, but
+# for the opposite reason. There the codes spread far beyond the prior, so $z \sim \mathcal{N}(0, I)$
+# only visits the middle of the occupied region: the prior and the aggregate posterior do not
+# match, while the rate is high. That mismatch is the part of the rate that is not information about $x$.
+#
+# Large $\beta$ is not the only road to collapse. A decoder **expressive** enough to model $x$ without
+# $z$, for instance an autoregressive one that generates a sequence token by token, pays nothing for
+# ignoring the code, and the KL term then pushes $q_\phi$ onto the prior even at $\beta = 1$
+# (Bowman et al., 2016, for text). Our decoder cannot do that: its coordinates are independent
+# given $z$, so every correlation between beads must come through the code, and collapse here
+# happens only when the assumed noise $\sigma_x^2 = \beta/2$ swamps the data's main variances.
+
+# %%
+small = by_beta[1e-3]
+extent = float(np.percentile(np.abs(small["codes"]), 99.5))
+print(f"beta = 0.001: codes reach ±{extent:.1f} (99.5th percentile of |mu|; the prior's 3 sd: ±3), rate "
+      f"{small['rate']:.1f} nats, diversity {small['diversity']:.2f} (beta = 0.1: {by_beta[0.1]['diversity']:.2f})")
+
+# %% tags=["check"]
+claim(extent > 5 and small["rate"] > 10 and small["diversity"] < by_beta[0.1]["diversity"],
+      "at beta = 0.001 the codes spread far beyond the prior and the samples bunch", f"{extent:.1f}, {small['diversity']:.2f}");
+
+# %% [markdown]
+# ### Exercise 4.1 · When does "β = 1" collapse?
+#
+# The lecture says "with $\beta = 1$ the KL term collapses the latent space". Not on this data in
+# the "sum" convention: at $\beta = 1$ both latent dimensions are in use (section 4). But a
+# classmate trains with the walkthrough's loss ("mean" convention) and $\beta = 1$. (a) What is that
+# in the "sum" convention, (b) which decoder noise $\sigma_x$ (bead diameters) does it assume, and
+# (c) how many nats of rate does the linear theory of section 2 predict (use `linear_rate`)? Fill
+# in the three numbers; the self-check tests each.
+
+# %% tags=["exercise"]
+answer = (None, None, None)    # (beta in the sum convention, sigma_x in bead diam., predicted rate in nats)
+
+
+# %% tags=["self-check"]
+def check_collapse(answer):
+    truth = helpers.beta_sum_from_mean(1.0)
+    try:
+        beta_sum, sigma_x, rate = (float(a) if a is not None else math.nan for a in answer)
+    except (TypeError, ValueError):
+        return verdict(False, "answer must be three numbers: (beta_sum, sigma_x, rate)")
+    hints = [name for name, ok in (("(a) section 1 converts 'mean' to 'sum'", abs(beta_sum - truth) < 1e-6),
+                                   ("(b) section 1 links beta and sigma_x", abs(sigma_x - math.sqrt(truth / 2)) < 1e-3),
+                                   ("(c) linear_rate takes beta in the 'sum' convention", abs(rate - linear_rate(truth)) < 0.02))
+             if not ok]
+    return verdict(not hints, "check " + "; ".join(hints))
+
+
+check_collapse(answer);
+
+# %% tags=["solution"]
+# (a) mean convention: SE / 24 + beta_mean KL / 2; times 24: SE + 12 beta_mean KL -> beta = 12.
+# (b) sigma_x = sqrt(12 / 2) = 2.45 bead diam., more than the data's rms spread per coordinate.
+# (c) only principal variances above sigma_x^2 = 6 survive: a few tenths of a nat in total, nearly collapsed.
+beta_12 = helpers.beta_sum_from_mean(1.0)
+answer_solution = (beta_12, math.sqrt(beta_12 / 2), linear_rate(beta_12))
+prove_check(check_collapse, placeholder=(None, None, None), wrong=(1.0, math.sqrt(0.5), linear_rate(1.0)),
+            solution=answer_solution)
+claim(0.1 < answer_solution[2] < 1.0 and eigenvalues[1] > beta_12 / 2 > eigenvalues[2], "nearly collapsed at 12",
+      f"{answer_solution[2]:.2f}");
+
+# %% [markdown]
+# ### Exercise 4.2 · Draw from the model, not only its mean
+#
+# Write `draw_conformations(model, beta, n, generator)` that returns `n` draws $x \sim p_\theta(x)$,
+# shape `(n, 24)`: first $z \sim \mathcal{N}(0, I)$, then $x = f_\theta(z) + \sigma_x\varepsilon$ with the
+# $\sigma_x$ that the model's $\beta$ ("sum" convention) assumes. Pass `generator=generator` to every
+# `torch.randn`. The self-check uses the $\beta = 3$ model and compares the total variance of your
+# draws with what the model implies: the variance of the decoded means plus $24\,\sigma_x^2$.
+
+# %% tags=["exercise"]
+def draw_conformations(model, beta, n, generator):
+    """n draws from p_theta(x) of a VAE trained with beta ('sum' convention): (n, 24), bead diameters."""
+    return torch.zeros(n, 24)  # replace: decode z ~ N(0, I), then add the decoder's noise
+
+
+# %% tags=["self-check"]
+def check_draws(candidate):
+    model_3 = dict((b, m) for b, m, _ in sweep)[3.0]
+    with torch.no_grad():
+        means = model_3.decode(torch.randn(20_000, 2, generator=torch.Generator().manual_seed(1)))
+        try:
+            x = torch.as_tensor(candidate(model_3, 3.0, 20_000, torch.Generator().manual_seed(2)), dtype=torch.float32)
+        except Exception as err:
+            return verdict(False, f"your function raised {type(err).__name__}: {err}")
+    expected = float(means.var(0).sum()) + 24 * 3.0 / 2
+    ok = x.shape == (20_000, 24) and abs(float(x.var(0).sum()) - expected) < 0.05 * expected
+    return verdict(ok, "shape (n, 24); add to the decoder's mean noise with the sigma_x that beta assumes (section 1)")
+
+
+check_draws(draw_conformations);
+
+# %% tags=["solution"]
+def draw_conformations_solution(model, beta, n, generator):
+    with torch.no_grad():
+        means = model.decode(torch.randn(n, 2, generator=generator))
+    return means + math.sqrt(beta / 2) * torch.randn(means.shape, generator=generator)
+
+
+def draw_conformations_wrong(model, beta, n, generator):       # the decoder's means only, as in the figures
+    with torch.no_grad():
+        return model.decode(torch.randn(n, 2, generator=generator))
+
+
+prove_check(check_draws, placeholder=draw_conformations, wrong=draw_conformations_wrong,
+            solution=draw_conformations_solution)
+
+# %% tags=["check"]
+claim(24 * 3.0 / 2 > total_variance, "at beta = 3 the noise alone exceeds the data's total variance",
+      f"{24 * 3.0 / 2} vs {total_variance:.2f}");
+
+# %% [markdown]
+# At $\beta = 3$ the noise alone ($24\,\sigma_x^2 = 36$ (bead diam.)²) is larger than the data's
+# total variance: as a density over conformations the model is far too broad, although its means
+# look like polymers. Figures show means for that reason; the likelihood counts the noise.
+#
+# ## Key takeaways
+#
+# - $\beta$ is an assumption about decoder noise: $\beta = 2\sigma_x^2$ in the "sum" convention. The
+#   walkthrough's $\beta = 0.01$ ("mean") is $0.12$ here. Always state the reductions.
+# - Larger $\beta$ trades rate for distortion along the rate–distortion curve, whose slope at each
+#   model is $-\beta/24$ (error per coordinate per nat); the rate bounds the information the code
+#   carries, $R \ge I(x; z)$.
+# - Collapse (rate → 0, every decoded sample the same average polymer) sets in when
+#   $\sigma_x^2 = \beta/2$ approaches the data's largest principal variances: well under way at
+#   $\beta = 10$, whose samples are straight chains with overlapping beads, and complete at $30$
+#   and $100$, where the error equals the data's total variance ($\approx 26.5$ (bead diam.)² summed
+#   over the 24 coordinates). It does not happen at $\beta = 1$ in the "sum" convention, but nearly
+#   does at the walkthrough's "$\beta = 1$" ($\beta = 12$ here, Exercise 4.1).
+# - An expressive decoder can collapse the posterior at any $\beta$; ours cannot.
+# - Generated polymers in figures are decoder means; a draw from $p_\theta(x\mid z)$ adds noise of size $\sigma_x$.

@@ -1,0 +1,203 @@
+"""Valid generation: the internal-coordinate decoder, its sampler, the R_g-conditional VAE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import helpers
+from helpers import internal
+from helpers.internal import (
+    BOND_LENGTH,
+    aggregated_posterior_sample,
+    chain,
+    fit_generation,
+    generation_metrics,
+    internal_coordinates,
+    rg_condition,
+    wasserstein_1d,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(small_split):
+    """A small internal-coordinate VAE trained for a few epochs, with its fitted sampler."""
+    train, test = small_split
+    torch.manual_seed(0)
+    model = helpers.PolymerVAE(hidden_dim=32, n_hidden=2, decoder="internal")
+    history = helpers.train_vae(model, train, test, epochs=8, seed=0, progress=False)
+    fit_generation(model, train)
+    return model, history
+
+
+@pytest.fixture(scope="module")
+def conditional(small_split):
+    train, _ = small_split
+    torch.manual_seed(0)
+    model = helpers.PolymerVAE(hidden_dim=32, n_hidden=2, decoder="internal", condition=rg_condition(train))
+    helpers.train_vae(model, train, epochs=3, seed=0, progress=False)
+    fit_generation(model, train)
+    return model
+
+
+def test_internal_coordinates_rebuild_the_centred_chain(small_paths):
+    frames = helpers.center_com(small_paths[:20])
+    lengths, angles = internal_coordinates(frames)
+    assert lengths.shape == angles.shape == (20, 11)
+    directions = torch.stack([torch.cos(torch.tensor(angles)), torch.sin(torch.tensor(angles))], -1)
+    rebuilt = chain(torch.tensor(lengths), directions).numpy()
+    np.testing.assert_allclose(rebuilt, frames, atol=1e-9)
+    t_lengths, _ = internal_coordinates(torch.tensor(frames))
+    np.testing.assert_allclose(t_lengths.numpy(), lengths)
+
+
+def test_the_internal_decoder_keeps_every_bond_at_rest_length_and_the_chain_centred():
+    torch.manual_seed(0)
+    model = helpers.PolymerVAE(hidden_dim=16, n_hidden=1, decoder="internal")
+    x = model.decode(torch.randn(50, 2) * 3).detach().numpy().reshape(50, 12, 2)
+    np.testing.assert_allclose(helpers.bond_lengths(x), BOND_LENGTH, rtol=1e-4)
+    np.testing.assert_allclose(x.mean(1), 0.0, atol=1e-5)
+    assert model.config["decoder"] == "internal" and "sampler_codes" in model.state_dict()
+
+
+def test_train_vae_trains_the_internal_decoder(trained):
+    _, history = trained
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert history.test_recon[-1] < history.test_recon[0]
+
+
+def test_generate_draws_seeded_conformations_with_fluctuating_bonds(trained):
+    model, _ = trained
+    x = model.generate(300, seed=1)
+    assert x.shape == (300, 12, 2) and x.dtype == np.float64 and np.isfinite(x).all()
+    np.testing.assert_array_equal(x, model.generate(300, seed=1))
+    assert not np.allclose(x, model.generate(300, seed=2))
+    bonds = helpers.bond_lengths(model.generate(300, seed=1, relax=False))
+    assert bonds.std() == pytest.approx(float(model.bond_noise[0]), rel=0.1)
+    assert 0.5 < helpers.bond_lengths(x).std() / bonds.std() < 2  # relaxing at kT keeps bonds fluctuating
+    mean = model.generate(300, seed=1, noise=False, relax=False)
+    np.testing.assert_allclose(helpers.bond_lengths(mean), BOND_LENGTH, rtol=1e-4)
+    prior = model.generate(300, seed=1, latent="prior", noise=False, relax=False)
+    assert prior.shape == (300, 12, 2) and not np.allclose(prior, mean)
+
+
+def test_fit_generation_measures_the_datas_bond_length_spread(trained, small_split):
+    model, _ = trained
+    fitted = fit_generation(model, small_split[0])
+    data_std = helpers.bond_lengths(helpers.unflatten(small_split[0])).std()
+    assert fitted["length_std"] == pytest.approx(data_std, rel=0.05)  # the decoder's bonds are all BOND_LENGTH
+    assert 0 < fitted["angle_std"] < np.pi
+
+
+def test_aggregated_posterior_sample_has_the_mixtures_moments():
+    mu = torch.tensor([[-2.0, 0.0], [2.0, 0.0]])
+    sigma = torch.tensor([[0.5, 0.5], [0.5, 0.5]])
+    z = aggregated_posterior_sample(mu, sigma, 20_000, torch.Generator().manual_seed(0))
+    assert z.mean(0).abs().max() < 0.05
+    assert z[:, 0].var() == pytest.approx(4 + 0.25, rel=0.05)  # between-component + within
+    assert z[:, 1].var() == pytest.approx(0.25, rel=0.05)
+
+
+def test_conditional_model_sees_rg_and_generates_at_a_target(conditional, small_split):
+    cond = conditional.config["condition"]
+    assert cond == rg_condition(small_split[0])
+    x = torch.tensor(small_split[0][:5])
+    c = conditional.condition_of(x)
+    rg = helpers.radius_of_gyration(x)
+    torch.testing.assert_close(c[:, 0], (rg - cond["mean"]) / cond["std"])
+    target = 0.5 * (cond["min"] + cond["max"])
+    assert conditional.generate(10, seed=0, rg=target).shape == (10, 12, 2)
+    assert conditional.generate(3, seed=0, rg=[target, target, cond["max"]]).shape == (3, 12, 2)
+
+
+def test_wasserstein_1d_on_known_cases():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=500)
+    assert wasserstein_1d(a, a) == 0.0
+    assert wasserstein_1d(a, a + 0.3) == pytest.approx(0.3)
+    assert wasserstein_1d([0.0, 1.0], [0.0, 0.0, 1.0, 1.0, 1.0, 1.0]) == pytest.approx(1 / 6)
+
+
+def test_generation_metrics_of_data_against_itself(small_paths):
+    m = generation_metrics(small_paths[:200], small_paths)
+    assert m["valid"] > 0.9 and m["low_energy"] > 0.95
+    assert m["w1_rg"] < 0.1 and m["w1_end_to_end"] < 0.3 and m["w1_bond"] < 0.01  # 200 correlated frames
+    squashed = generation_metrics(small_paths[:200] * 0.7, small_paths)
+    assert squashed["valid"] < 0.1 and squashed["w1_bond"] > 0.25
+
+
+def test_shipped_generators_load_and_draw_mostly_valid_polymers(default_paths):
+    """The figures of the valid-generation notebook and benchmarks/RESULTS.md, with a margin."""
+    data = helpers.unflatten(helpers.preprocess(default_paths))
+    model, metadata = helpers.load_pretrained("valid_polymer")
+    assert model.config["decoder"] == "internal" and model.config["condition"] is None
+    assert metadata["recipe"] == internal.RECIPE
+    x = model.generate(4000, seed=0)  # the benchmark's draws: the final recipe, relaxed
+    assert x.shape == (4000, 12, 2)
+    m = generation_metrics(x, data)
+    assert m["valid"] > 0.95 and m["low_energy"] > 0.95 and m["w1_bond"] < 0.01 and m["w1_rg"] < 0.05
+    unrelaxed = generation_metrics(model.generate(4000, seed=0, relax=False), data)
+    assert unrelaxed["valid"] < m["valid"] - 0.05 and unrelaxed["low_energy"] < m["low_energy"] - 0.05
+    conditional, _ = helpers.load_pretrained("conditional_polymer")
+    cond = conditional.config["condition"]
+    assert cond["min"] < 1.6 < 3.0 < cond["max"]
+    for seed, target in enumerate((1.6, 2.5)):
+        x = conditional.generate(500, seed=seed, rg=target, noise=False)
+        hit = helpers.validity(x, data).valid & (np.abs(helpers.radius_of_gyration(x) - target) <= 0.15)
+        assert hit.mean() > 0.8, (target, hit.mean())
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_generate_refuses_bad_input(trained, conditional, tiny_model):
+    model, _ = trained
+    cond = conditional.config["condition"]
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        model.generate(0)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        model.generate(-5, seed=0)
+    with pytest.raises(TypeError, match="n must be an integer"):
+        model.generate(2.5)
+    with pytest.raises(ValueError, match="unknown latent"):
+        model.generate(3, latent="uniform")
+    with pytest.raises(ValueError, match="rg is only for a conditional model"):
+        model.generate(3, rg=2.0)
+    with pytest.raises(ValueError, match="needs a target rg"):
+        conditional.generate(3)
+    for outside in (cond["min"] - 0.01, cond["max"] + 0.5, 0.0):
+        with pytest.raises(ValueError, match="outside the training data's range"):
+            conditional.generate(3, seed=0, rg=outside)
+    with pytest.raises(ValueError, match="one finite number or 3"):
+        conditional.generate(3, rg=[2.0, 2.0])
+    with pytest.raises(ValueError, match="one finite number"):
+        conditional.generate(3, rg=float("nan"))
+    with pytest.raises(ValueError, match="decoder='internal'"):
+        tiny_model().generate(3)
+    with pytest.raises(ValueError, match="no fitted sampler"):
+        tiny_model(decoder="internal").generate(3)
+    with pytest.raises(ValueError, match="needs a target"):
+        conditional.sample(3)
+    with pytest.raises(ValueError, match="c \\(batch, 1\\) is required"):
+        conditional.decode(torch.zeros(2, 2))
+
+
+@pytest.mark.parametrize(
+    "config, match",
+    [
+        (dict(decoder="polar"), "unknown decoder"),
+        (dict(condition=dict(mean=1.0, std=0.0, min=0.5, max=2.0)), "std > 0"),
+        (dict(condition=dict(mean=1.0, std=1.0)), "keys"),
+        (dict(condition=[1.0, 2.0]), "dict"),
+        (dict(condition=dict(mean=float("nan"), std=1.0, min=0.5, max=2.0)), "finite"),
+    ],
+)
+def test_bad_model_options_are_refused(config, match):
+    with pytest.raises(ValueError, match=match):
+        helpers.PolymerVAE(**config)
+
+
+def test_fit_generation_refuses_a_cartesian_model(tiny_model, small_split):
+    with pytest.raises(ValueError, match="decoder='internal'"):
+        fit_generation(tiny_model(), small_split[0])
