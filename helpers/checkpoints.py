@@ -34,9 +34,9 @@ PRETRAINED = {
 # sha256 of the shipped files (tests/test_checkpoints.py compares them; update after retraining)
 PRETRAINED_SHA256 = {
     "beta_sweep.pt": "8632a0982d1fe3e8155e65836dd1c943ff2db8e8bb4e0e40681de8c398a23681",
-    "conditional_polymer.pt": "12927975ec5f7ef9f1e1c41f4b99acda1c4d4855f51b76c26e0dbbe7fbcbec2f",
+    "conditional_polymer.pt": "0d51846287ebc559d2bd5dcbd22b17ad9c4537cc88fdeb6fca5571b30cf76d57",
     "polymer_vae.pt": "1f0750ecc6607d931317b10b9a859d32912fc4c8dc0c1108a2d5d89334f37a6b",
-    "valid_polymer.pt": "b1645a2f9f1980dd7e3f29803aff82918268ee7d139705a00e6c02a2e46173b3",
+    "valid_polymer.pt": "3cdf02ad1a0feda2b26a97cccad16deeedba4d86abb16ff2a62a48f94a084c23",
 }
 
 # The beta explorer's models: log-spaced beta ("sum" convention of ``vae_loss``) from almost

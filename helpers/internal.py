@@ -12,7 +12,8 @@ is a conditional VAE whose encoder and decoder also see c = standardised R_g. Af
 ``fit_generation(model, train)`` stores what ``generate`` samples from: a mixture of the encoder's
 Gaussians q_phi(z|x) over ``N_CODES`` training frames (the aggregated posterior) and the noise
 of p_theta(x|z): the spread of the data's bond lengths around the decoded ones, and a chosen
-spread ``ANGLE_NOISE`` of the bond directions.
+spread ``ANGLE_NOISE`` of the bond directions. ``generate`` ends with ``energy.relax`` (settings
+``RELAX``), which pushes the beads of overlapping draws apart in the simulator's force field.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from ._checks import check_array, check_non_negative, check_positive_int, check_
 from .measures import as_coordinates, radius_of_gyration
 from .simulation import DEFAULTS
 
-ANGLE_NOISE = 0.1  # radians: spread of each bond's direction in draws from p_theta(x|z) (see fit_generation)
+ANGLE_NOISE = 0.2  # radians: spread of each bond's direction in draws from p_theta(x|z) (see fit_generation)
 N_CODES = 1024  # training frames whose q_phi(z|x) make up the stored aggregated posterior
 LATENTS = ("posterior", "prior")
-# energy.relax settings of generate(relax=True): 20 capped Langevin steps at the force field's kT
-RELAX = dict(steps=20, step_size=5e-4, max_step=0.03, temperature=1.0)
+# energy.relax settings of generate(relax=True): 40 capped Langevin steps at the force field's kT
+RELAX = dict(steps=40, step_size=5e-4, max_step=0.03, temperature=1.0)
 BOND_LENGTH = DEFAULTS["bond_length"]  # bead diameters: the decoder's bonds (simulated data only)
 
 
@@ -153,8 +154,8 @@ def fit_generation(model, train, seed: int = 0, angle_std: float = ANGLE_NOISE) 
       direction (radians: ``angle_std``). The data's directions scatter far more around the
       decoded ones (``residual_angle_std``, about 0.65), but that scatter is mostly what a 2-D
       code cannot describe; independent noise that large breaks chains into overlaps, so the
-      direction noise is a chosen compromise between validity and spread (measured in the
-      valid-generation notebook).
+      direction noise is a chosen compromise between the spread of R_g and the overlaps that
+      ``generate``'s relaxation must repair (measured in the valid-generation notebook).
     """
     if model.config["decoder"] != "internal":
         raise ValueError("fit_generation needs a PolymerVAE(decoder='internal')")

@@ -53,7 +53,7 @@ from helpers.widgets import LatentExplorer
 torch.manual_seed(0)
 U = plots.LENGTH_UNIT  # "bead diam.": the length unit in labels and printed numbers
 N = 4000  # draws per step, the same seeds for every step
-TRAIN_FROM_SCRATCH = False  # True: retrain both new models here (about 8 minutes on 2 cores)
+TRAIN_FROM_SCRATCH = False  # True: retrain both new models here (about 3 to 5 minutes on 2 cores)
 
 # %% [markdown]
 # ## 1. A yardstick for generated polymers
@@ -306,21 +306,24 @@ model.bond_noise.copy_(noise_default)
 for angle, m in angle_rows.items():
     print(f"angle noise {angle:.1f} rad: valid {m['valid']:.1%}, W1 R_g {m['w1_rg']:.3f}, "
           f"end-to-end {m['w1_end_to_end']:.3f}, bond {m['w1_bond']:.3f}")
-x_noisy = model.generate(N, seed=0, relax=False)  # angle noise 0.1 rad, not yet relaxed
+x_noisy = model.generate(N, seed=0, relax=False)  # the stored angle noise, 0.2 rad; not yet relaxed
 measure("internal, aggregated posterior, p(x|z)", x_noisy)
 
 # %% tags=["check"]
 rows = list(angle_rows.values())
 claim(all(r1["valid"] > r2["valid"] for r1, r2 in zip(rows, rows[1:])), "more angle noise, fewer valid draws",
       str([r["valid"] for r in rows]))
-claim(abs(float(model.bond_noise[0]) - 0.1) < 0.005, "bond-length noise 0.10", f"{float(model.bond_noise[0]):.4f}")
+claim(abs(float(model.bond_noise[0]) - 0.1) < 0.005 and abs(float(model.bond_noise[1]) - 0.2) < 1e-6,
+      "bond-length noise 0.10, angle noise 0.2 rad", str(model.bond_noise))
+claim(min(rows[2]["w1_rg"], rows[3]["w1_rg"]) < 0.6 * min(rows[0]["w1_rg"], rows[1]["w1_rg"]),
+      "0.2 rad or more brings R_g much closer", str([r["w1_rg"] for r in rows]))
 claim(steps["internal, aggregated posterior, p(x|z)"]["w1_bond"] < 0.01, "bond lengths now match the data's",
       str(steps["internal, aggregated posterior, p(x|z)"]));
 
 # %% [markdown]
 # The bond-length distribution now matches the data's (W1 below 0.01); the angle noise trades
-# validity for spread in $R_g$ and end-to-end distance. We keep 0.1 rad. Validity fell back to
-# about 84%: what breaks the other draws?
+# validity for the right spread of sizes: from 0.2 rad on, $R_g$ is much closer to the data's. We
+# keep 0.2 rad, although a quarter of the draws are now invalid. What breaks them?
 
 # %%
 report = helpers.validity(x_noisy, reference)
@@ -332,9 +335,9 @@ claim(np.mean(~report.contacts_ok[~report.valid]) > 0.85, "invalid draws are nea
       f"{np.mean(~report.contacts_ok[~report.valid]):.3f}");
 
 # %% [markdown]
-# Nearly all are overlaps of non-bonded beads: the decoder's mean shape for a code is an average
-# over frames, averages of folded chains fold onto themselves, and the physics of excluded volume
-# is in no loss.
+# Nearly all are overlaps of non-bonded beads: random turns of the bonds, like the decoder's
+# averaged shapes of folded chains, fold chains onto themselves, and the physics of excluded
+# volume is in no loss.
 #
 # ## 6. Fix 4: relax with the force field
 #
@@ -352,16 +355,16 @@ claim(np.mean(~report.contacts_ok[~report.valid]) > 0.85, "invalid draws are nea
 # The cap matters: two overlapping beads feel enormous forces, and an uncapped step would throw
 # them far apart (this is how a plain Langevin run blows up). The noise matters too: without it
 # (`temperature=0`) the run is an energy minimisation, which also irons out the bonds' thermal
-# fluctuations that Fix 3 just put in. We compare both, 20 steps each, on the same draws.
+# fluctuations that Fix 3 just put in. We compare both, 40 steps each, on the same draws.
 
 # %%
-x_minimised = relax(x_noisy, temperature=0.0)
-measure("... then energy minimisation (20 steps)", x_minimised)
+x_minimised = relax(x_noisy, steps=40, temperature=0.0)
+measure("... then energy minimisation (40 steps)", x_minimised)
 x_relaxed = model.generate(N, seed=0)  # the final recipe: relax=True is the default
 measure("... then Langevin relaxation (final)", x_relaxed)
 
 # %% tags=["check"]
-mini, final = steps["... then energy minimisation (20 steps)"], steps["... then Langevin relaxation (final)"]
+mini, final = steps["... then energy minimisation (40 steps)"], steps["... then Langevin relaxation (final)"]
 claim(mini["valid"] > 0.97 and mini["w1_bond"] > 0.04, "minimisation removes overlaps but squeezes the bonds' spread", str(mini))
 claim(final["valid"] > 0.95 and final["low_energy"] > 0.95 and final["w1_bond"] < 0.01,
       "the Langevin relaxation reaches 95% valid and keeps the bond lengths", str(final))
@@ -371,7 +374,7 @@ claim(abs(final["w1_rg"] - steps["internal, aggregated posterior, p(x|z)"]["w1_r
 # %% [markdown]
 # Minimisation separates nearly every overlap but leaves bonds too uniform (W1 of bond length
 # above 0.04); relaxing at the simulator's temperature fixes most overlaps and keeps the bond
-# spread. Twenty small steps move beads by a fraction of a diameter, so sizes ($R_g$) barely
+# spread. Forty small steps move beads by a fraction of a diameter, so sizes ($R_g$) barely
 # change: relaxation repairs local defects, it does not fix the model's shapes. The figures
 # compare the final draws with the data.
 
@@ -416,23 +419,19 @@ claim(final["valid"] > 0.95 and final["low_energy"] > 0.9 and final["w1_bond"] <
       "the final recipe meets the validity, energy and bond-length goals", str(final))
 seed_rows = [final] + [internal.generation_metrics(model.generate(N, seed=s), data) for s in range(1, 5)]
 w1_seeds, ee_seeds = [r["w1_rg"] for r in seed_rows], [r["w1_end_to_end"] for r in seed_rows]
-claim(0.07 < min(ee_seeds) < 0.10 < np.mean(ee_seeds) < 0.13 and 0.14 < max(ee_seeds) < 0.18,
-      "end-to-end W1 from about 0.08 to 0.16 over seeds, mean about 0.11", str(np.round(ee_seeds, 3)))
-claim(min(r["valid"] for r in seed_rows) > 0.95, "at least 95% valid for every seed", str([r["valid"] for r in seed_rows]))
-claim(0.035 < min(w1_seeds) < 0.05 < max(w1_seeds) < 0.07 and np.mean(w1_seeds) > 0.05,
-      "W1 of R_g ranges from about 0.04 to 0.06 over seeds, mean just above 0.05", str(np.round(w1_seeds, 3)))
-rg_gap = helpers.radius_of_gyration(x_relaxed).mean() - helpers.radius_of_gyration(data).mean()
-claim(0.02 < rg_gap < 0.08, "generated chains are a little too extended on average", f"{rg_gap:.3f}");
+claim(0.95 < min(r["valid"] for r in seed_rows) < 0.96, "at least 95% valid for every seed, by a thin margin",
+      str([r["valid"] for r in seed_rows]))
+claim(max(w1_seeds) < 0.05, "W1 of R_g below 0.05 for every seed", str(np.round(w1_seeds, 3)))
+claim(np.mean(ee_seeds) < 0.10 < max(ee_seeds) < 0.15, "end-to-end W1 below 0.10 on average, up to about 0.13",
+      str(np.round(ee_seeds, 3)));
 
 # %% [markdown]
-# The table is honest about what is left. The final recipe meets the goals for validity (above
-# 95%, for each of seeds 0 to 4), energy and bond length, and the model reconstructs within 10%
-# of the Cartesian one (section 3). It misses two: its chains are on average a few hundredths of
-# a bead diameter too extended, so over seeds 0 to 4 the W1 of $R_g$ ranges from about 0.04 to
-# 0.06 (mean just above the 0.05 goal, which holds for some seeds only) and that of the
-# end-to-end distance from about 0.08 to 0.16 (mean 0.11, goal 0.10). Those are the model's
-# shapes, which a short relaxation does not change: a 2-D code cannot say enough about a
-# 24-number conformation.
+# The final recipe meets every goal, over seeds 0 to 4 too: at least 95% valid (by a thin margin:
+# 95.4% at worst), W1 of $R_g$ below 0.05 for each seed, and the model reconstructs within 10% of
+# the Cartesian one (section 3). The end-to-end W1 meets its goal on average, not for every seed:
+# it reaches about 0.13 for one. Each fix did its part: the decoder keeps bonds whole, the
+# aggregated posterior avoids the holes, the angle noise gives the right spread of sizes, and the
+# relaxation repairs the overlaps that the noise creates.
 #
 # ## 9. Generating at a target $R_g$: conditional VAE against latent search
 #
@@ -449,7 +448,7 @@ if TRAIN_FROM_SCRATCH:
 else:
     conditional, _ = helpers.load_pretrained("conditional_polymer")
 threshold = np.percentile(energy_data, 99)
-results, valid_share, per_polymer = {}, {}, {}
+results, valid_share = {}, {}
 for i, target in enumerate((1.6, 2.0, 2.5, 3.0)):
     start = time.perf_counter()
     x_cvae = conditional.generate(1000, seed=i, rg=target, noise=False)
@@ -464,7 +463,6 @@ for i, target in enumerate((1.6, 2.0, 2.5, 3.0)):
         near = np.abs(helpers.radius_of_gyration(x) - target) <= 0.15
         results[target, name] = (valid & near).mean()
         valid_share[target, name] = valid.mean()
-        per_polymer[target, name] = t / len(x)
         print(f"R_g {target}: {name:18s} hit {(valid & near).mean():6.1%}, valid {valid.mean():6.1%}, "
               f"low energy {(polymer_energy(x) < threshold).mean():6.1%}, {t:.2f} s")
 
@@ -477,20 +475,18 @@ claim(0.4 < raw_hit < 0.7, "without the relaxation the CVAE hits 1.6 in only abo
 claim(all(results[t, "CVAE (1000 draws)"] > results[t, "search (64 starts)"] for t in (1.6, 2.0, 2.5, 3.0)),
       "the CVAE's hit rate beats the search's at every target", str(results))
 claim(min(valid_share.values()) > 0.9, "both end on valid chains in over 90% of cases", str(valid_share))
-slow = min(per_polymer[t, "search (64 starts)"] / per_polymer[t, "CVAE (1000 draws)"] for t in (1.6, 2.0, 2.5, 3.0))
-claim(slow > 20, "the search is more than twenty times slower per polymer", str(per_polymer))
 rg_train = helpers.radius_of_gyration(train)
 claim(0.05 < np.mean(np.abs(rg_train - 3.0) <= 0.15) < 0.09, "7% of training frames lie within 0.15 of 3.0",
       f"{np.mean(np.abs(rg_train - 3.0) <= 0.15):.3f}");
 
 # %% [markdown]
 # The conditional model is a one-shot generator: a thousand varied polymers at the target in
-# about a second, relaxation included, and more than 80% of them hit each target, even the
+# a fraction of a second, relaxation included, and more than 80% of them hit each target, even the
 # extended 3.0 that only 7% of the training frames come near. The compact 1.6 is the hardest:
 # compact shapes are where averaged chains fold onto themselves, and without the relaxation only
-# about half of those draws hit. The search is more than twenty times slower per polymer (compare
-# the times above) and misses more often; its penalties keep its chains valid, but it lands
-# on the target less often. Many diverse candidates cheaply: condition the model; a few
+# about half of those draws hit. The search is much slower per polymer (compare the times above;
+# on a quiet machine, `benchmarks/RESULTS.md` measures 50 to 170 times) and misses more often: its
+# penalties keep its chains valid, but it lands on the target less often. Many diverse candidates cheaply: condition the model; a few
 # candidates under hard, custom constraints: search (or combine both).
 #
 # ### Exercise 8.3 · Where does the conditional model struggle?

@@ -109,6 +109,11 @@ def test_conditional_model_sees_rg_and_generates_at_a_target(conditional, small_
     target = 0.5 * (cond["min"] + cond["max"])
     assert conditional.generate(10, seed=0, rg=target).shape == (10, 12, 2)
     assert conditional.generate(3, seed=0, rg=[target, target, cond["max"]]).shape == (3, 12, 2)
+    mse = helpers.reconstruction_error(conditional, small_split[1])  # decodes with c(x)
+    with torch.no_grad():
+        xt = torch.tensor(small_split[1])
+        expected = float(((conditional.decode(conditional.encode(xt)[0], conditional.condition_of(xt)) - xt) ** 2).mean())
+    assert np.isfinite(mse) and mse == pytest.approx(expected, rel=1e-6)
 
 
 def test_wasserstein_1d_on_known_cases():
