@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import trange
 
-from ._checks import check_array, check_non_negative, check_positive, check_positive_int, check_seed
+from ._checks import check_array, check_non_negative, check_positive, check_positive_int, check_positive_ints, check_seed
 from .losses import kl_divergence, reparameterize
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"  # the 20 standard residues, one-letter codes
@@ -122,9 +122,8 @@ def train_sequence_vae(encoder, decoder, residues, *, epochs: int = 20, beta: fl
     Returns the per-epoch means (epochs, 2): cross-entropy and KL, in nats per sequence.
     Both networks are left in eval mode.
     """
-    check_positive_int("epochs", epochs)
+    check_positive_ints(epochs=epochs, batch_size=batch_size)
     check_non_negative("beta", beta)
-    check_positive_int("batch_size", batch_size)
     check_positive("lr", lr)
     check_seed("seed", seed)
     residues = _residue_tensor(residues)

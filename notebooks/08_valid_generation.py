@@ -61,8 +61,8 @@ TRAIN_FROM_SCRATCH = False  # True: retrain both new models here (about 3 to 5 m
 # We judge a set of generated conformations against the 10,000 simulated frames with three
 # physical measures:
 #
-# - **valid**: the share that passes `helpers.validity` (every bond within the data's range,
-#   no two non-bonded beads closer than in 99.9% of the data frames);
+# - **valid**: the share that passes `helpers.validity` (shortest and longest bond within what
+#   98% of the data frames keep, no two non-bonded beads closer than in 99.9% of them);
 # - **energy**: the share whose potential energy, computed with the simulator's own force field
 #   (`polymer_energy`, in units of $kT$), stays below the 99th percentile of the data's.
 #   Validity counts thresholds; the energy weighs every defect by what it costs;
@@ -108,10 +108,10 @@ measure("Cartesian decoder, prior, mean", x_cart)
 
 # %% tags=["check"]
 row = steps["Cartesian decoder, prior, mean"]
-claim(row["valid"] < 0.3 and row["w1_bond"] > 0.15, "about a fifth valid, bonds off by ~0.18", str(row));
+claim(0.15 < row["valid"] < 0.3 and 0.15 < row["w1_bond"] < 0.22, "about a fifth valid, bonds off by ~0.18", str(row));
 
 # %% [markdown]
-# About one draw in five is valid. Two causes, both visible below.
+# About one draw in five is valid. Two causes, both visible below; the first dominates.
 #
 # **Averages shorten bonds.** A code $z$ stands for many similar frames, and the squared error
 # is smallest when the decoder outputs their *average*. Averaging positions is not averaging
@@ -122,6 +122,8 @@ claim(row["valid"] < 0.3 and row["w1_bond"] > 0.15, "about a fifth valid, bonds 
 # **Prior draws land in holes.** The training codes do not fill $\mathcal N(0, I)$: the
 # *aggregated posterior* $q(z) = \frac1N\sum_i q_\phi(z\mid x_i)$ leaves gaps, and there the
 # decoder was never trained. Right: prior draws coloured by validity over the training codes.
+# Invalid draws are everywhere, even among the codes (averaging again), but the draws farthest
+# from any code are valid only about half as often as the rest.
 
 # %%
 with torch.no_grad():
@@ -151,7 +153,7 @@ print(f"mean decoded bond {helpers.bond_lengths(x_cart).mean():.3f} {U} (data {h
 # %% tags=["check"]
 claim(helpers.bond_lengths(x_cart).mean() < 0.95, "decoded bonds are too short on average",
       f"{helpers.bond_lengths(x_cart).mean():.3f}")
-claim(ok_cart[:1000][far].mean() < ok_cart[:1000][~far].mean(), "draws far from the codes are less often valid",
+claim(ok_cart[:1000][far].mean() < 0.7 * ok_cart[:1000][~far].mean(), "draws far from the codes are valid about half as often",
       f"{ok_cart[:1000][far].mean():.3f} vs {ok_cart[:1000][~far].mean():.3f}");
 
 # %% [markdown]
@@ -215,8 +217,9 @@ measure("internal decoder, prior, mean", model.generate(N, seed=0, latent="prior
 row = steps["internal decoder, prior, mean"]
 claim(row["valid"] > 0.7 and row["valid"] > 3 * steps["Cartesian decoder, prior, mean"]["valid"],
       "prior draws are now mostly valid", str(row))
-claim(1.0 < recon_int / recon_cart < 1.03, "reconstruction is within a few percent of the Cartesian model's",
-      f"{recon_int / recon_cart:.3f}");
+claim(1.0 < recon_int / recon_cart < 1.02, "reconstruction is within about 1% of the Cartesian model's",
+      f"{recon_int / recon_cart:.3f}")
+claim(abs(row["w1_bond"] - 0.08) < 0.005, "the bond-length W1 is 0.08", str(row));
 
 # %% [markdown]
 # Validity jumps, and reconstruction stays within about 1% of the Cartesian model's, although the
@@ -238,6 +241,8 @@ measure("internal, aggregated posterior, mean", x_post)
 a, b = steps["internal decoder, prior, mean"], steps["internal, aggregated posterior, mean"]
 claim(b["valid"] > a["valid"] + 0.03 and b["low_energy"] > a["low_energy"] + 0.03,
       "the aggregated posterior raises validity and the low-energy share by several points", f"{a} -> {b}")
+claim(model.sampler_codes.shape[0] == 1024, "the model stores 1,024 training frames' q_phi(z|x)",
+      str(tuple(model.sampler_codes.shape)))
 claim(b["w1_rg"] > a["w1_rg"] and abs(b["w1_end_to_end"] - a["w1_end_to_end"]) < 0.01,
       "it does not bring R_g or end-to-end distance closer", f"{a} -> {b}");
 
@@ -313,6 +318,7 @@ measure("internal, aggregated posterior, p(x|z)", x_noisy)
 rows = list(angle_rows.values())
 claim(all(r1["valid"] > r2["valid"] for r1, r2 in zip(rows, rows[1:])), "more angle noise, fewer valid draws",
       str([r["valid"] for r in rows]))
+claim(0.2 < 1 - rows[2]["valid"] < 0.3, "at 0.2 rad about a quarter of the draws are invalid", str(rows[2]))
 claim(abs(float(model.bond_noise[0]) - 0.1) < 0.005 and abs(float(model.bond_noise[1]) - 0.2) < 1e-6,
       "bond-length noise 0.10, angle noise 0.2 rad", str(model.bond_noise))
 claim(min(rows[2]["w1_rg"], rows[3]["w1_rg"]) < 0.6 * min(rows[0]["w1_rg"], rows[1]["w1_rg"]),
@@ -376,19 +382,23 @@ claim(abs(final["w1_rg"] - steps["internal, aggregated posterior, p(x|z)"]["w1_r
 # above 0.04); relaxing at the simulator's temperature fixes most overlaps and keeps the bond
 # spread. Forty small steps move beads by a fraction of a diameter, so sizes ($R_g$) barely
 # change: relaxation repairs local defects, it does not fix the model's shapes. The figures
-# compare the final draws with the data.
+# compare the final draws with the data; the polymers drawn are draws of the final recipe
+# (noise and relaxation included), not decoder means.
 
 # %%
 plots.compare_distributions(data, x_relaxed, labels=("data", "final recipe"))
 plt.show()
-plots.polymer_row(x_relaxed[:6], [helpers.validity(x, reference).valid and "valid" or "invalid" for x in x_relaxed[:6]])
+ok_final = helpers.validity(x_relaxed[:6], reference).valid
+plots.polymer_row(x_relaxed[:6], ["valid" if ok else "invalid" for ok in ok_final])
 plt.show()
 
 # %% [markdown]
 # ## 7. The latent explorer on the new model
 #
 # The case study's explorer opened on an invalid polymer at the prior's centre. The same
-# explorer on the internal-coordinate model, moved to $z = (0, 0)$ (the open circle marks bead 1):
+# explorer on the internal-coordinate model, moved to $z = (0, 0)$ (the open circle marks bead 1).
+# It shows the decoder's mean $f_\theta(z)$, without noise or relaxation: the polymer is valid
+# as decoded.
 
 # %%
 explorer = LatentExplorer(model, train)
@@ -414,10 +424,16 @@ print(header)
 for name, m in steps.items():
     print(f"{name:40s} {m['valid']:7.1%} {m['low_energy']:7.1%} {m['w1_rg']:7.3f} {m['w1_end_to_end']:7.3f} {m['w1_bond']:8.3f}")
 
-# %% tags=["check"]
-claim(final["valid"] > 0.95 and final["low_energy"] > 0.9 and final["w1_bond"] < 0.03,
-      "the final recipe meets the validity, energy and bond-length goals", str(final))
+# the final recipe again with seeds 1 to 4: how much do the numbers move?
 seed_rows = [final] + [internal.generation_metrics(model.generate(N, seed=s), data) for s in range(1, 5)]
+for key in ("valid", "w1_rg", "w1_end_to_end"):
+    values = [r[key] for r in seed_rows]
+    print(f"seeds 0-4, {key}: min {min(values):.3f}, mean {np.mean(values):.3f}, max {max(values):.3f}")
+
+# %% tags=["check"]
+claim(final["valid"] > 0.95 and final["low_energy"] > 0.9 and final["w1_bond"] < 0.03
+      and final["w1_rg"] < 0.05 and final["w1_end_to_end"] < 0.10,
+      "with seed 0 the final recipe meets every goal", str(final))
 w1_seeds, ee_seeds = [r["w1_rg"] for r in seed_rows], [r["w1_end_to_end"] for r in seed_rows]
 claim(0.95 < min(r["valid"] for r in seed_rows) < 0.96, "at least 95% valid for every seed, by a thin margin",
       str([r["valid"] for r in seed_rows]))
@@ -426,10 +442,10 @@ claim(np.mean(ee_seeds) < 0.10 < max(ee_seeds) < 0.15, "end-to-end W1 below 0.10
       str(np.round(ee_seeds, 3)));
 
 # %% [markdown]
-# The final recipe meets every goal, over seeds 0 to 4 too: at least 95% valid (by a thin margin:
-# 95.4% at worst), W1 of $R_g$ below 0.05 for each seed, and the model reconstructs within 10% of
-# the Cartesian one (section 3). The end-to-end W1 meets its goal on average, not for every seed:
-# it reaches about 0.13 for one. Each fix did its part: the decoder keeps bonds whole, the
+# With seed 0 the final recipe meets every goal, and the model reconstructs within 10% of the
+# Cartesian one (section 3). Over seeds 0 to 4 it stays at least 95% valid (by a thin margin)
+# with W1 of $R_g$ below 0.05 for each seed; the end-to-end W1 meets its goal on average, not
+# for every seed: it reaches about 0.13 for one. Each fix did its part: the decoder keeps bonds whole, the
 # aggregated posterior avoids the holes, the angle noise gives the right spread of sizes, and the
 # relaxation repairs the overlaps that the noise creates.
 #
@@ -464,11 +480,12 @@ for i, target in enumerate((1.6, 2.0, 2.5, 3.0)):
         results[target, name] = (valid & near).mean()
         valid_share[target, name] = valid.mean()
         print(f"R_g {target}: {name:18s} hit {(valid & near).mean():6.1%}, valid {valid.mean():6.1%}, "
-              f"low energy {(polymer_energy(x) < threshold).mean():6.1%}, {t:.2f} s")
+              f"low energy {(polymer_energy(x) < threshold).mean():6.1%}, {1000 * t / len(x):.2f} ms per polymer")
 
 # %% tags=["check"]
 cvae = [results[t, "CVAE (1000 draws)"] for t in (1.6, 2.0, 2.5, 3.0)]
 claim(min(cvae) > 0.8, "the CVAE hits every target in over 80% of draws", str(cvae))
+claim(cvae[0] == min(cvae), "the compact target 1.6 is the CVAE's hardest", str(cvae))
 x_raw = conditional.generate(1000, seed=0, rg=1.6, noise=False, relax=False)  # the 1.6 draws before relaxing
 raw_hit = np.mean(helpers.validity(x_raw, reference).valid & (np.abs(helpers.radius_of_gyration(x_raw) - 1.6) <= 0.15))
 claim(0.4 < raw_hit < 0.7, "without the relaxation the CVAE hits 1.6 in only about half of its draws", f"{raw_hit:.3f}")
@@ -482,12 +499,11 @@ claim(0.05 < np.mean(np.abs(rg_train - 3.0) <= 0.15) < 0.09, "7% of training fra
 # %% [markdown]
 # The conditional model is a one-shot generator: a thousand varied polymers at the target in
 # a fraction of a second, relaxation included, and more than 80% of them hit each target, even the
-# extended 3.0 that only 7% of the training frames come near. The compact 1.6 is the hardest:
-# compact shapes are where averaged chains fold onto themselves, and without the relaxation only
-# about half of those draws hit. The search is much slower per polymer (compare the times above;
-# on a quiet machine, `benchmarks/RESULTS.md` measures 50 to 170 times) and misses more often: its
-# penalties keep its chains valid, but it lands on the target less often. Many diverse candidates cheaply: condition the model; a few
-# candidates under hard, custom constraints: search (or combine both).
+# extended 3.0 that only 7% of the training frames come near. The search is many times slower
+# per polymer (compare the times above and in `benchmarks/RESULTS.md`, measured on a quieter
+# run) and misses more often: its penalties keep its chains valid, but it lands on the target
+# less often. Many diverse candidates cheaply: condition the model; a few candidates under hard,
+# custom constraints: search (or combine both).
 #
 # ### Exercise 8.3 · Where does the conditional model struggle?
 #
@@ -501,7 +517,7 @@ hardest = None  # replace: one of 1.6, 2.0, 2.5, 3.0
 def check_hardest(answer):
     """Is ``answer`` the target with the lowest CVAE hit rate?"""
     rates = {t: results[t, "CVAE (1000 draws)"] for t in (1.6, 2.0, 2.5, 3.0)}
-    if answer not in rates:
+    if not isinstance(answer, (int, float)) or answer not in rates:
         return verdict(False, "choose one of 1.6, 2.0, 2.5, 3.0")
     return verdict(rates[answer] == min(rates.values()), "look for the smallest CVAE hit rate in the printout")
 
@@ -511,6 +527,11 @@ check_hardest(hardest)
 # %% tags=["solution"]
 hardest_solution = min((1.6, 2.0, 2.5, 3.0), key=lambda t: results[t, "CVAE (1000 draws)"])
 prove_check(check_hardest, placeholder=None, wrong=2.0, solution=hardest_solution)
+
+# %% [markdown]
+# The compact targets are the hardest: compact shapes are where averaged chains fold onto
+# themselves, and without the relaxation the conditional model hits $R_g = 1.6$ in only about
+# half of its draws.
 
 # %% [markdown]
 # ## Key takeaways
@@ -523,7 +544,7 @@ prove_check(check_hardest, placeholder=None, wrong=2.0, solution=hardest_solutio
 # - The prior is not where the data is: sampling the aggregated posterior avoids the latent holes.
 # - A mean is not a sample: draw from $p_\theta(x\mid z)$ with noise where the physics allows it.
 #   The energy we used is a force field, the same kind of function that scores and relaxes
-#   protein models; a short capped Langevin run in it removes the clashes a generator leaves.
+#   protein models; a short capped Langevin run in it repairs most clashes a generator leaves.
 # - Conditioning turns design into generation: a conditional VAE produces many candidates at a
 #   chosen property in one pass, the idea behind property-guided protein design. Latent search
-#   remains the tool for rare, extreme targets.
+#   remains the tool for constraints the model was not trained on.

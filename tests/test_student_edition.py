@@ -5,6 +5,7 @@ Each self-check says "not yet" (and nothing says "✓"), no cell raises, and no 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbclient
@@ -28,3 +29,19 @@ def test_student_edition_runs_with_exercises_untouched(path):
         assert "✓" not in text, f"a cell of the student edition says ✓:\n{cell.source}"
         if "self-check" in cell.metadata.get("tags", []):
             assert "not yet" in text, f"an untouched exercise must say 'not yet':\n{cell.source}"
+
+
+def test_a_student_who_changes_a_parameter_gets_notes_not_tracebacks():
+    """Outside the test run claims are lenient: with fewer draws in notebook 8 the numbers in
+    the text no longer hold exactly, and Run All goes on, printing "the text says ..." lines."""
+    path = STUDENT / "08_valid_generation.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    setting = next(c for c in nb.cells if c.cell_type == "code" and "N = 4000" in c.source)
+    setting.source = setting.source.replace("N = 4000", "N = 300")
+    env = {k: v for k, v in os.environ.items() if k != "POLYMER_VAE_STRICT"}
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(STUDENT)}}).execute(env=env)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    notes = [line for o in outputs for line in o.get("text", "").splitlines() if line.startswith("ⓘ the text says")]
+    assert notes, "changing N should have moved some numbers away from the text"
