@@ -4,7 +4,7 @@
   10,000 frames (goal: 10,000 frames in at most 5 s on a 2-core CPU); best and median of
   ``--repeats`` runs.
 * Ensemble of the default data: radius of gyration range (min, max, max/min; goal >= 2.5)
-  and mean bond length (rest length 1 σ).
+  and mean bond length (rest length 1 bead diameter).
 * Cache: ``helpers.load_paths()`` into an empty temporary cache folder (``POLYMER_VAE_CACHE``;
   simulate and write) against the second, cached call (read the .npy file).
 
@@ -56,8 +56,8 @@ def main(argv=None) -> int:
 
     rg = helpers.radius_of_gyration(frames)
     bonds = helpers.bond_lengths(frames)
-    print(f"radius of gyration {rg.min():.2f} to {rg.max():.2f} σ (max/min {rg.max() / rg.min():.2f}; goal >= 2.5), "
-          f"mean bond length {bonds.mean():.3f} σ (std {bonds.std():.3f})")
+    print(f"radius of gyration {rg.min():.2f} to {rg.max():.2f} bead diam. (max/min {rg.max() / rg.min():.2f}; goal >= 2.5), "
+          f"mean bond length {bonds.mean():.3f} bead diam. (std {bonds.std():.3f})")
 
     with tempfile.TemporaryDirectory(prefix="polymer-vae-bench-") as cache:
         os.environ["POLYMER_VAE_CACHE"] = cache
@@ -91,8 +91,8 @@ def markdown(d: dict) -> str:
         [f"`simulate_polymer({d['frames']:,}, cache=False)`",
          f"best {d['best_seconds']:.2f} s, median {d['median_seconds']:.2f} s of {d['repeats']}"],
         ["frames per second", f"{d['frames_per_second']:,.0f}"],
-        ["radius of gyration", f"{d['rg_min']:.2f} to {d['rg_max']:.2f} σ (max/min {d['rg_ratio']:.3f})"],
-        ["bond length", f"mean {d['bond_mean']:.3f} σ, std {d['bond_std']:.3f} σ (rest length 1 σ)"],
+        ["radius of gyration", f"{d['rg_min']:.2f} to {d['rg_max']:.2f} bead diam. (max/min {d['rg_ratio']:.3f})"],
+        ["bond length", f"mean {d['bond_mean']:.3f} bead diam., std {d['bond_std']:.3f} bead diam. (rest length 1)"],
         ["`load_paths()` cold: simulate + write the cache", f"{d['cold_load_seconds']:.2f} s"],
         ["`load_paths()` cached", f"{1000 * d['cached_load_seconds']:.1f} ms ({d['cache_speedup']:,.0f}x faster; "
                                   f"file {d['cache_file_bytes'] / 1e6:.1f} MB)"],

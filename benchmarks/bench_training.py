@@ -28,7 +28,7 @@ threads, which also spares the recipe the slowdown that ``train_vae`` avoids by 
 Sample quality, for the recipe's model, the helpers-trained model and the shipped pretrained
 model (``helpers.load_pretrained()``, trained on the default data and split): 5000 samples
 ``model.sample(5000, seed=0)`` compared with the test conformations by the 1-D Wasserstein
-distance (in σ) of bond lengths, radius of gyration and end-to-end distance, and the
+distance (in bead diameters) of bond lengths, radius of gyration and end-to-end distance, and the
 fraction of samples that pass ``helpers.validity`` against the training conformations.
 As a baseline, the same numbers for as many real training frames (W1 is not exactly 0 between
 two finite samples; about 97% of real frames pass the validity check by construction).
@@ -139,7 +139,7 @@ MEASURES = {
 
 
 def sample_quality(conformations, test, train_reference) -> dict:
-    """W1 distances (σ) to the test data per measure, and the fraction of valid conformations."""
+    """W1 distances (bead diameters) to the test data per measure, and the fraction of valid conformations."""
     result = {f"w1_{name}": wasserstein_1d(f(conformations), f(test)) for name, f in MEASURES.items()}
     result["fraction_valid"] = helpers.validity(conformations, train_reference).fraction_valid
     return result
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     # baseline: real training frames against the test frames (finite-sample noise floor of W1)
     quality = {"training data": quality_of(train[: args.samples])}
     quality.update({name: quality_of(model) for name, model in models.items()})
-    print(f"sample quality ({args.samples} samples, W1 to the test data in σ):")
+    print(f"sample quality ({args.samples} samples, W1 to the test data in bead diameters):")
     print(f"  {'model':<14}{'bond':>8}{'Rg':>8}{'end-end':>9}{'valid':>8}")
     for name, q in quality.items():
         print(f"  {name:<14}{q['w1_bond_length']:8.4f}{q['w1_radius_of_gyration']:8.4f}"
@@ -224,7 +224,7 @@ def main(argv=None) -> int:
             recipe=quality_of(r_model), helpers=quality_of(h_model),
         ))
     if args.seeds > 1:
-        print(f"across {args.seeds} training seeds (mean; sample quality W1 in σ):")
+        print(f"across {args.seeds} training seeds (mean; sample quality W1 in bead diameters):")
         for name in ("recipe", "helpers"):
             mean = {k: np.mean([r[name][k] for r in by_seed]) for k in by_seed[0][name]}
             err = np.mean([r[f"{name}_final_test_error"] for r in by_seed])
@@ -276,7 +276,7 @@ def markdown(d: dict) -> str:
     out = ["## Training time-to-quality and sample quality", ""] + goals_table(goals)
     out += [f"Data: `{d['data']}`, {d['n_train']} training / {d['n_test']} test frames "
             f"(`train_test_split(seed=42)`), torch threads {d['torch_threads']}. Test error = "
-            "`helpers.reconstruction_error` (MSE per coordinate of decoding the encoder mean, σ²). "
+            "`helpers.reconstruction_error` (MSE per coordinate of decoding the encoder mean, (bead diam.)²). "
             "Times are training only (evaluations excluded). The target is the recipe's final test error; the "
             "goal divides the recipe's whole wall time by the time `train_vae` needs to reach it. The recipe's "
             "test error wanders, so it often touches its final value well before epoch 150: dividing that first "
@@ -301,7 +301,7 @@ def markdown(d: dict) -> str:
          f"{helpers_error / recipe_error:.2f} (helpers / recipe)"],
     ])
     out += [f"Sample quality: {d['samples']} samples `model.sample(n, seed=0)` per model against the test "
-            "conformations; 1-D Wasserstein distance W1 (σ, lower is better) and the fraction that pass "
+            "conformations; 1-D Wasserstein distance W1 (bead diameters, lower is better) and the fraction that pass "
             "`helpers.validity` against the training conformations. The first row, real training frames, is the "
             "floor that finite samples allow.", ""]
     out += table(["model", "W1 bond lengths", "W1 R_g", "W1 end-to-end", "valid"], [

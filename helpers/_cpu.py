@@ -12,8 +12,7 @@ def one_thread():
     """Temporarily use one torch thread, then restore the previous setting.
 
     For networks this small (a (1, 2) -> (1, 24) decode, a 2-D latent optimization) waking
-    torch's thread pool costs more than the work: on a busy 2-core machine about 10 ms per
-    call instead of ~0.05 ms on one thread.
+    torch's thread pool costs more than the work itself (benchmarks/RESULTS.md).
     """
     n = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -34,9 +33,8 @@ def flush_denormals():
 
     Once a ReLU unit stops firing, its weights get zero gradients and Adam's first moment
     (``exp_avg``) shrinks by beta1 every step until it passes through the denormal range,
-    where x86 CPUs compute about a hundred times more slowly. Late in a training run tens of
-    thousands of such numbers slow every optimizer step: without this, the second half of a
-    run takes ~35% longer per epoch. Values that small change no result here.
+    where x86 CPUs compute far more slowly. Late in a training run many such numbers slow
+    every optimizer step (benchmarks/RESULTS.md). Values that small change no result here.
 
     The setting belongs to the calling thread only (torch's worker threads keep theirs): use
     it with ``one_thread()``, as ``small_network_cpu()`` does. No-op where the CPU cannot flush.
