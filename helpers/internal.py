@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_array, check_non_negative, check_positive_int, check_seed
+from ._checks import check_array, check_non_negative, check_option, check_positive_int, check_seed
+from .energy import relax as relax_in_force_field
 from .measures import as_coordinates, radius_of_gyration
 from .simulation import DEFAULTS
 
@@ -192,8 +193,7 @@ def generate(model, n: int, seed=None, *, rg=None, latent: str = "posterior", no
     check_positive_int("n", n)
     if seed is not None:
         check_seed("seed", seed)
-    if latent not in LATENTS:
-        raise ValueError(f"unknown latent {latent!r}; expected one of {list(LATENTS)}")
+    check_option("latent", latent, LATENTS)
     if model.config["decoder"] != "internal":
         raise ValueError("generate needs a PolymerVAE(decoder='internal'); a Cartesian model has sample()")
     condition = model.config["condition"]
@@ -218,8 +218,6 @@ def generate(model, n: int, seed=None, *, rg=None, latent: str = "posterior", no
         directions = torch.stack([torch.cos(angle), torch.sin(angle)], -1)
     x = chain(lengths, directions).to(torch.float64)
     if relax:
-        from .energy import relax as relax_in_force_field
-
         x = relax_in_force_field(x, seed=gen if gen is not None else torch.default_generator, **RELAX)
     return x.numpy()
 

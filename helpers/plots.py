@@ -329,7 +329,7 @@ def validity_grid(model, reference, *, extent=(-3, 3, -3, 3), n=121):
     from .measures import validity
 
     if model.latent_dim != 2:
-        raise ValueError(f"validity_map needs a 2-D latent space, the model has {model.latent_dim}")
+        raise ValueError(f"validity_grid needs a 2-D latent space, the model has {model.latent_dim}")
     g1, g2 = np.linspace(extent[0], extent[1], n), np.linspace(extent[2], extent[3], n)
     zz = np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2)
     return g1, g2, validity(decode_conformations(model, zz), reference).valid.reshape(n, n)
