@@ -58,7 +58,9 @@ def test_posterior_is_normalised_with_the_exact_moments(linear):
     model, x, _, mean_z, cov_z = linear
     grid = posterior.quadrature(model, x, SIGMA_X, subdivide=4)
     for i in range(len(x)):
-        assert abs(float(grid.weights(i).sum()) - 1) < 1e-5
+        # normalised in float64, stored in float32: each weight is rounded by at most eps32 / 2
+        # of itself, so their exact sum is within eps32 / 2 of one, whatever the number of points
+        assert abs(float(grid.weights(i).double().sum()) - 1) <= torch.finfo(torch.float32).eps / 2
     torch.testing.assert_close(grid.mean(), mean_z, atol=2e-3, rtol=0)
     torch.testing.assert_close(grid.sd(), cov_z.diagonal().sqrt().expand(len(x), 2), atol=2e-3, rtol=0)
     # log p(z|x) integrates to one over the fine points
