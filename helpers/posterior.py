@@ -79,8 +79,12 @@ class GridPosterior:
         return len(self.log_px)
 
     def weights(self, i: int) -> torch.Tensor:
-        """Posterior probabilities p(z_g|x_i) dA of the fine points of conformation i: (G_i,), sum 1."""
-        return torch.softmax(self.log_joint[i], 0)
+        """Posterior probabilities p(z_g|x_i) dA of the fine points of conformation i: (G_i,), sum 1.
+
+        Normalised in float64: a float32 sum of ~10^5 terms is off by ~1e-5, and by how much
+        depends on the CPU's vector kernels.
+        """
+        return torch.softmax(self.log_joint[i].double(), 0).to(self.log_joint[i].dtype)
 
     def mean(self) -> torch.Tensor:
         """Posterior means E[z|x]: (N, 2)."""
