@@ -5,8 +5,10 @@ What it does (and nothing else):
 1. creates a virtual environment in ``.venv`` next to this repository (or reuses it);
 2. on Linux, installs the CPU-only build of PyTorch from the official CPU wheel index
    (the default PyPI wheel for Linux drags in several gigabytes of CUDA libraries);
-3. installs the pinned versions in ``requirements.txt`` and the ``helpers`` package
-   in editable mode, so changes to ``helpers/`` are picked up without reinstalling;
+3. installs ``requirements.txt`` (every package pinned, generated from ``uv.lock`` by
+   ``scripts/lock.py``: the course set and the test and site tools, so that README's test
+   command works right away) and the ``helpers`` package in editable mode, so changes to
+   ``helpers/`` are picked up without reinstalling;
 4. with ``--site`` (implied when the environment variable CI is set), also what the course
    website's build needs: KaTeX from the npm registry into ``site/node_modules``
    (``npm ci``; needs Node.js). Students do not need it.
@@ -37,9 +39,10 @@ def venv_python(env: Path) -> Path:
 
 
 def pinned_torch() -> str:
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    """requirements.txt's "torch==VERSION" (scripts/lock.py writes one, without a marker)."""
+    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
         if re.match(r"^torch\s*==", line):
-            return line.split("#")[0].strip()
+            return line.split("#")[0].split(";")[0].strip()
     raise SystemExit("requirements.txt has no 'torch==' pin")
 
 

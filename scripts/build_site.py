@@ -17,9 +17,13 @@ What it does
     3. renders math at build time with KaTeX (site/node_modules, installed from
        site/package.json by ``scripts/bootstrap.py --site``; needs Node.js), so pages load
        nothing but their own folder: no CDN, no JavaScript;
-    4. writes index.html (the notebook table, how to run the course, README's known-mistakes
-       table), the student edition for download (downloads/), and pages.json (each page and its
-       number of figures).
+    4. writes index.html from site/templates/home.html.j2 (the notebook table, how to run the
+       course, README's known-mistakes table), the student edition for download (downloads/),
+       and pages.json (each page and its number of figures).
+
+Titles, descriptions and the repository of the launch links come from course.toml
+(scripts/course_meta.py). The markdown renderer subclasses nbconvert's IPythonRenderer and
+MarkdownWithMath (mistune 3): pyproject.toml pins nbconvert and mistune for that reason.
 
 Executed notebooks are cached in .cache/site/ under a hash of the notebook, helpers/ (code and
 checkpoints) and this script, so a rebuild executes only what changed.
@@ -48,7 +52,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from set_repository import settings  # noqa: E402
+import course_meta  # noqa: E402
 
 SITE = ROOT / "site"
 NOTEBOOKS = ROOT / "notebooks"
@@ -95,18 +99,16 @@ def notebook_sources() -> list[Path]:
     return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if p.with_suffix(".py").exists()]
 
 
-def plan() -> list[dict]:
-    """One entry per notebook page: stem, page file name, title, number, student download (or None)."""
+def plan(meta: dict | None = None) -> list[dict]:
+    """One entry per notebook page: stem, page file name, title ("N · heading" from course.toml),
+    number, what you learn, student download (or None)."""
+    meta = meta or course_meta.load(ROOT)
     pages = []
     for path in notebook_sources():
-        nb = nbformat.read(path, as_version=4)
-        first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
-        m = re.search(r"^#\s+(.+)$", first, re.M)
-        title = m.group(1).strip() if m else path.stem
-        number = int(path.stem[:2])
+        entry = course_meta.notebook(meta, path.stem)
         student = STUDENT / path.name
-        pages.append({"stem": path.stem, "page": f"{path.stem}.html", "title": title, "number": number,
-                      "source": f"notebooks/{path.name}",
+        pages.append({"stem": path.stem, "page": f"{path.stem}.html", "title": f"{entry['number']} · {entry['heading']}",
+                      "number": entry["number"], "learn": entry["learn"], "source": f"notebooks/{path.name}",
                       "student": f"downloads/student/{path.name}" if student.exists() else None})
     return pages
 
@@ -282,9 +284,9 @@ class KaTeX:
 class Links:
     """Where a relative link of the course points on the site."""
 
-    def __init__(self, pages: list[dict], repo: dict):
+    def __init__(self, pages: list[dict], meta: dict):
         self.pages = {p["stem"]: p for p in pages}
-        self.blob = f"https://github.com/{repo['repository']}/blob/{repo['branch']}/"
+        self.blob = f"{course_meta.github_url(meta)}/blob/{meta['branch']}/"
 
     def resolve(self, url: str, base: str) -> str:
         """``url`` as written in a file in folder ``base`` ("" for the repository root, "notebooks")."""
@@ -352,11 +354,11 @@ def exporter_class():
 # ----------------------------------------------------------------------------- pages
 
 
-def render_notebook(exporter, nb, page: dict, pages: list[dict], repo: dict) -> str:
+def render_notebook(exporter, nb, page: dict, pages: list[dict], meta: dict) -> str:
     i = pages.index(page)
     resources = {"metadata": {"name": page["title"]}, "course": {
         "page": page, "prev": pages[i - 1] if i > 0 else None, "next": pages[i + 1] if i + 1 < len(pages) else None,
-        "repository": repo["repository"], "branch": repo["branch"]}}
+        "repository": meta["repository"], "branch": meta["branch"]}}
     exporter.katex.where = page["source"]
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body
@@ -367,78 +369,30 @@ def _readme_section(readme: str, heading_start: str) -> str:
     return m.group(1).strip() if m else ""
 
 
-def _readme_descriptions(readme: str) -> dict[str, str]:
-    """{notebook stem: "what you learn"} from README's notebook table (rows linking notebooks/NN_name.ipynb)."""
-    found = {}
-    for line in readme.splitlines():
-        m = re.match(r"^\|\s*\d+\s*\|\s*\[[^\]]*\]\((?:notebooks|student)/(\d\d_[\w-]+)\.ipynb\)\s*\|(.*?)(?<!\\)\|", line)
-        if m:
-            found[m.group(1)] = m.group(2).strip().replace("\\|", "|")
-    return found
+def render_index(render_md, pages: list[dict], figures: dict, meta: dict) -> str:
+    """index.html from site/templates/home.html.j2: README's title, introduction, setup commands
+    and known-mistakes table, and a row per notebook (course.toml's description, launch links)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    from markupsafe import Markup
 
-
-def render_index(render_md, pages: list[dict], figures: dict, repo: dict) -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     title = re.search(r"^# (.+)$", readme, re.M).group(1)
     intro = readme.split("\n## ", 1)[0].split("\n", 1)[1].split("```", 1)[0].strip()
     setup = re.search(r"```bash\n(.*?)```", readme, re.S)
-    learn = _readme_descriptions(readme)
-    mistakes = _readme_section(readme, "Known mistakes")
-    repo_name, branch = repo["repository"], repo["branch"]
-    esc = html.escape
-
     rows = []
     for p in pages:
-        colab = f"https://colab.research.google.com/github/{repo_name}/blob/{branch}/{(p['student'] and 'student') or 'notebooks'}/{p['stem']}.ipynb"
-        binder = f"https://mybinder.org/v2/gh/{repo_name}/{branch}?urlpath=lab/tree/notebooks/{p['stem']}.ipynb"
-        download = f'<a href="{esc(p["student"])}" download>student edition</a>' if p["student"] else "&ndash;"
-        what = render_md(learn[p["stem"]], "") if p["stem"] in learn else ""
-        rows.append(f"<tr><td><a href=\"{esc(p['page'])}\">{esc(p['title'])}</a></td>"
-                    f"<td>{what}</td><td class=\"num\">{figures[p['stem']]}</td><td>{download}</td>"
-                    f"<td><a href=\"{esc(colab)}\">Colab</a> · <a href=\"{esc(binder)}\">Binder</a></td></tr>")
-    any_student = any(p["student"] for p in pages)
-    bundle = ('<p>All student notebooks in one file: <a href="downloads/student-notebooks.zip" download>'
-              'student-notebooks.zip</a>. The student edition has the exercises without their solutions.</p>'
-              if any_student else "")
-    bundle = ("<p>These pages show every notebook executed, with its figures; each exercise's solution is "
-              "behind a <em>Solution</em> toggle, and the code that only checks or plots is folded away. "
-              "The sliders of the notebooks need a running notebook: the pages show the same information "
-              "as static figures.</p>\n" + bundle)
-    clone = f"https://github.com/{repo_name}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title>
-<link rel="stylesheet" href="static/katex/katex.min.css">
-<link rel="stylesheet" href="static/site.css">
-</head>
-<body class="course-index">
-<main class="course-main">
-<h1>{esc(title)}</h1>
-{render_md(intro, "")}
-<h2 id="notebooks">The notebooks</h2>
-<table class="course-table">
-<thead><tr><th>notebook</th><th>what you learn</th><th>figures</th><th>download</th><th>run it online</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody>
-</table>
-{bundle}
-<h2 id="run">How to run the course</h2>
-<p><strong>On your computer</strong> (Python 3.10 to 3.13, no GPU needed; get the code from
-<a href="{esc(clone)}">{esc(clone)}</a>):</p>
-<pre class="course-commands">{esc(setup.group(1).strip()) if setup else ""}</pre>
-<p><strong>On Colab:</strong> the Colab link of each notebook opens it there; its first cell installs
-the course package. <strong>On Binder:</strong> the Binder link starts JupyterLab with the whole
-course in a CPU image (it can take a few minutes to start).</p>
-<h2 id="known-mistakes">Known mistakes in the course texts, and what the bundle does</h2>
-{render_md(mistakes, "")}
-</main>
-</body>
-</html>
-"""
+        folder = "student" if p["student"] else "notebooks"
+        rows.append({"page": p["page"], "title": p["title"], "learn_html": Markup(render_md(p["learn"], "")),
+                     "figures": figures[p["stem"]], "student": p["student"],
+                     "colab": course_meta.colab_url(meta, f"{folder}/{p['stem']}.ipynb"),
+                     "binder": course_meta.binder_url(meta, f"notebooks/{p['stem']}.ipynb")})
+    env = Environment(loader=FileSystemLoader(str(SITE / "templates")), autoescape=True,
+                      undefined=StrictUndefined, keep_trailing_newline=True)
+    return env.get_template("home.html.j2").render(
+        title=title, intro_html=Markup(render_md(intro, "")), rows=rows,
+        any_student=any(p["student"] for p in pages), clone=course_meta.github_url(meta),
+        setup=setup.group(1).strip() if setup else "",
+        mistakes_html=Markup(render_md(_readme_section(readme, "Known mistakes"), "")))
 
 
 def copy_static(out: Path) -> None:
@@ -473,8 +427,8 @@ def build(out: Path = DEFAULT_OUT, use_cache: bool = True, jobs: int = 2, allow_
     """Build the site into ``out`` (replaced whole at the end). Returns the page list (pages.json)."""
     t0 = time.monotonic()
     out = Path(out).resolve()
-    repo = settings()
-    pages = plan()
+    meta = course_meta.load(ROOT)
+    pages = plan(meta)
     if not pages:
         raise BuildError(f"no notebooks to publish in {NOTEBOOKS}")
     katex = KaTeX()  # fail early if Node.js or KaTeX is missing
@@ -483,7 +437,7 @@ def build(out: Path = DEFAULT_OUT, use_cache: bool = True, jobs: int = 2, allow_
         executed = executed_notebooks([NOTEBOOKS / f"{p['stem']}.ipynb" for p in pages], use_cache, jobs,
                                       allow_errors, log, threads)
         SiteExporter, Renderer, MarkdownWithMath = exporter_class()
-        links = Links(pages, repo)
+        links = Links(pages, meta)
         exporter = SiteExporter(template_name="course", extra_template_basedirs=[str(SITE / "templates")],
                                 exclude_input_prompt=True, exclude_output_prompt=True)
         exporter.katex, exporter.links = katex, links
@@ -501,12 +455,12 @@ def build(out: Path = DEFAULT_OUT, use_cache: bool = True, jobs: int = 2, allow_
             figures = {}
             for page, nb in zip(pages, executed.values()):
                 shown, figures[page["stem"]] = prepare(nb)
-                (tmp / page["page"]).write_text(render_notebook(exporter, shown, page, pages, repo), encoding="utf-8")
+                (tmp / page["page"]).write_text(render_notebook(exporter, shown, page, pages, meta), encoding="utf-8")
                 page["figures"] = figures[page["stem"]]
             katex.where = "README.md"
-            (tmp / "index.html").write_text(render_index(render_md, pages, figures, repo), encoding="utf-8")
+            (tmp / "index.html").write_text(render_index(render_md, pages, figures, meta), encoding="utf-8")
             (tmp / "pages.json").write_text(json.dumps(
-                {"repository": repo["repository"], "branch": repo["branch"],
+                {"repository": meta["repository"], "branch": meta["branch"],
                  "pages": [{"page": "index.html", "title": "Course home"}] + pages}, indent=2) + "\n")
             (tmp / ".nojekyll").write_text("")
             if out.exists():

@@ -1,37 +1,34 @@
-"""Apply the course's public repository address to every launch link, from one setting.
+"""Move the course to another repository, or check that every course link points at it.
 
-    python scripts/set_repository.py                 # apply pyproject.toml's setting to the links
-    python scripts/set_repository.py OWNER/NAME      # change the setting, then apply it
-    python scripts/set_repository.py --check         # exit 1 if any link disagrees with the setting
+    python scripts/set_repository.py OWNER/NAME [--branch BRANCH]   # change the setting, rewrite the links
+    python scripts/set_repository.py --check                        # exit 1 if any link points elsewhere
 
-The setting is ``[tool.polymer-vae] repository`` (and ``branch``) in pyproject.toml. The
-links it governs are in README.md and notebooks/NN_name.py (the first cell's Colab and Binder
-links, the Colab install cell's ``git+https://github.com/...``); after rewriting the .py
-sources the script runs scripts/sync_notebooks.py, so both notebook editions follow. The
-website (scripts/build_site.py) reads the setting directly.
-
-Recognised links: ``colab.research.google.com/github/OWNER/NAME/blob/BRANCH/...``,
-``mybinder.org/v2/gh/OWNER/NAME/BRANCH...`` and ``github.com/OWNER/NAME...``. A GitHub link
-to another project is allowed only if that project is listed in ``THIRD_PARTY``.
+The setting is ``repository`` (and ``branch``) in course.toml, the course's metadata file. The
+links are written from it, never by hand: scripts/sync_notebooks.py writes README's notebook
+table and each notebook's launch links and Colab install cell (the .py source and both
+editions), and scripts/build_site.py the website's. So this script only changes the setting and
+runs sync_notebooks.py. ``--check`` also finds a course link written by hand in the prose that
+points elsewhere: Colab (``colab.research.google.com/github/OWNER/NAME/blob/BRANCH``), Binder
+(``mybinder.org/v2/gh/OWNER/NAME/BRANCH``) and GitHub (``github.com/OWNER/NAME``) links; a
+GitHub link to another project is allowed only if that project is listed in ``THIRD_PARTY``.
 ``--root DIR`` works on another copy of the repository (used by the tests).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course_meta  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 THIRD_PARTY = {"whitead/dmol-book"}  # other projects' repositories that the course may link to
-SECTION = "tool.polymer-vae"
+REPO_RE = course_meta.REPO_RE
 _NAME = r"[A-Za-z0-9_.-]+"
-REPO_RE = re.compile(rf"^{_NAME}/{_NAME}$")
-BRANCH_RE = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 # (kind, pattern): group "repo" is OWNER/NAME, group "branch" (if any) the branch
 LINK_PATTERNS = [
@@ -42,25 +39,15 @@ LINK_PATTERNS = [
 
 
 def settings(root: Path = ROOT) -> dict:
-    """{"repository": "OWNER/NAME", "branch": "main"} from ``[tool.polymer-vae]`` in pyproject.toml."""
-    text = (root / "pyproject.toml").read_text(encoding="utf-8")
-    try:
-        import tomllib
-        section = tomllib.loads(text).get("tool", {}).get("polymer-vae", {})
-    except ModuleNotFoundError:  # Python 3.10: the two plain string keys, read directly
-        body = text.split(f"[{SECTION}]", 1)[1].split("\n[", 1)[0] if f"[{SECTION}]" in text else ""
-        section = dict(re.findall(r'^(\w+)\s*=\s*"([^"]*)"', body, re.M))
-    repo, branch = section.get("repository"), section.get("branch", "main")
-    if not repo or not REPO_RE.match(repo):
-        raise SystemExit(f"pyproject.toml: [{SECTION}] repository must be 'OWNER/NAME', got {repo!r}")
-    if not BRANCH_RE.match(branch):
-        raise SystemExit(f"pyproject.toml: [{SECTION}] branch {branch!r} is not a branch name")
-    return {"repository": repo, "branch": branch}
+    """{"repository": "OWNER/NAME", "branch": "main"} from course.toml."""
+    meta = course_meta.load(root)
+    return {"repository": meta["repository"], "branch": meta["branch"]}
 
 
 def governed_files(root: Path = ROOT) -> list[Path]:
-    """The files whose links follow the setting: README.md and the notebook sources."""
-    return [root / "README.md", *sorted((root / "notebooks").glob("[0-9][0-9]_*.py"))]
+    """The files whose course links must agree with the setting: README, the sources, both editions."""
+    return [root / "README.md", *sorted((root / "notebooks").glob("[0-9][0-9]_*.py")),
+            *sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")), *sorted((root / "student").glob("*.ipynb"))]
 
 
 def links(text: str) -> list[tuple[str, str, str | None]]:
@@ -88,67 +75,6 @@ def disagreements(root: Path = ROOT, extra: dict[str, str] | None = None) -> lis
     return bad
 
 
-def rewrite(text: str, repo: str, branch: str) -> str:
-    """``text`` with every recognised course link pointing at ``repo`` and ``branch``."""
-    def colab(m):
-        return f"colab.research.google.com/github/{repo}/blob/{branch}"
-
-    def binder(m):
-        return f"mybinder.org/v2/gh/{repo}/{branch}"
-
-    def github(m):
-        old = m.group("repo").removesuffix(".git")
-        return m.group(0) if old in THIRD_PARTY else m.group(0).replace(old, repo, 1)
-
-    for (_, pattern), fix in zip(LINK_PATTERNS, (colab, binder, github)):
-        text = pattern.sub(fix, text)
-    return text
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def set_setting(root: Path, repo: str, branch: str | None) -> None:
-    """Write ``repo`` (and ``branch``) into pyproject.toml's ``[tool.polymer-vae]``."""
-    if not REPO_RE.match(repo):
-        raise SystemExit(f"repository must be 'OWNER/NAME', got {repo!r}")
-    path = root / "pyproject.toml"
-    text = path.read_text(encoding="utf-8")
-    head, sep, rest = text.partition(f"[{SECTION}]")
-    if not sep:
-        raise SystemExit(f"pyproject.toml has no [{SECTION}] section")
-    body, nxt, tail = rest.partition("\n[")
-    body, n = re.subn(r'^repository\s*=\s*"[^"]*"', f'repository = "{repo}"', body, flags=re.M)
-    if n != 1:
-        raise SystemExit(f"pyproject.toml: [{SECTION}] has no 'repository = \"...\"' line")
-    if branch is not None:
-        if not BRANCH_RE.match(branch):
-            raise SystemExit(f"not a branch name: {branch!r}")
-        body, n = re.subn(r'^branch\s*=\s*"[^"]*"', f'branch = "{branch}"', body, flags=re.M)
-        if n != 1:
-            raise SystemExit(f"pyproject.toml: [{SECTION}] has no 'branch = \"...\"' line")
-    _write_atomic(path, head + sep + body + nxt + tail)
-
-
-def apply(root: Path = ROOT, sync: bool = True) -> list[Path]:
-    """Rewrite the governed files to the setting; then write both notebook editions. Returns the changed files."""
-    want = settings(root)
-    changed = []
-    for path in governed_files(root):
-        old = path.read_text(encoding="utf-8")
-        new = rewrite(old, want["repository"], want["branch"])
-        if new != old:
-            _write_atomic(path, new)
-            changed.append(path)
-    if sync:
-        subprocess.run([sys.executable, str(root / "scripts" / "sync_notebooks.py")], check=True, cwd=root)
-    return changed
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repository", nargs="?", help="new OWNER/NAME (default: keep the setting)")
@@ -163,11 +89,10 @@ def main(argv=None) -> int:
         print("\n".join(bad) if bad else f"every link points at {want['repository']} ({want['branch']})")
         return 1 if bad else 0
     if args.repository or args.branch:
-        set_setting(root, args.repository or settings(root)["repository"], args.branch)
-    changed = apply(root)
+        course_meta.set_repository(root, args.repository or settings(root)["repository"], args.branch)
+    subprocess.run([sys.executable, str(root / "scripts" / "sync_notebooks.py")], check=True, cwd=root)
     want = settings(root)
-    print(f"repository {want['repository']}, branch {want['branch']}: "
-          f"{len(changed)} file(s) changed" + "".join(f"\n  {p.relative_to(root)}" for p in changed))
+    print(f"repository {want['repository']}, branch {want['branch']}")
     return 0
 
 

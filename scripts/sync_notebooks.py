@@ -1,7 +1,11 @@
 """Write both editions of every notebook from its percent-format .py source (the only source).
 
     python scripts/sync_notebooks.py           # write notebooks/*.ipynb and student/*.ipynb
-    python scripts/sync_notebooks.py --check   # exit 1 if any edition is stale (what the tests check)
+    python scripts/sync_notebooks.py --check   # exit 1 if anything below is stale (what the tests check)
+
+From course.toml (scripts/course_meta.py) it first writes what the course's metadata decides:
+each .py source's title line (``# N · heading``), the launch links at the end of its first cell
+and the repository in its Colab install cell, and README's notebook table (between its markers).
 
 Editions
     instructor  notebooks/NN_name.ipynb: every cell; solutions and checks collapsed.
@@ -24,11 +28,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course_meta  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -68,9 +76,34 @@ def _keep_ids(nb, old_path: Path) -> None:
         c.id = cell_id
 
 
+# what course.toml decides in a .py source: (what, pattern, replacement(meta, entry, stem))
+STAMPS = [
+    ("title line '# # N · heading'", re.compile(r"^# # \d+ · .*$", re.M),
+     lambda meta, entry, stem: "# " + course_meta.heading_line(entry)),
+    ("launch line '# Run it: ...'", re.compile(r"^# Run it: .*$", re.M),
+     lambda meta, entry, stem: "# " + course_meta.launch_line(meta, f"notebooks/{stem}.ipynb")),
+    ("Colab install of 'git+https://github.com/OWNER/NAME'", re.compile(r"git\+https://github\.com/[^\s\"']+"),
+     lambda meta, entry, stem: course_meta.install_url(meta)),
+]
+
+
+def stamp(text: str, stem: str, meta: dict | None = None) -> str:
+    """The .py source ``text`` of notebook ``stem`` with its title line, launch links and Colab
+    install as course.toml has them (each must occur exactly once)."""
+    meta = meta or course_meta.load(ROOT)
+    entry = course_meta.notebook(meta, stem)
+    for what, pattern, new in STAMPS:
+        found = pattern.findall(text)
+        if len(found) != 1:
+            raise ValueError(f"{stem}.py: expected one {what} (written from course.toml), found {len(found)}")
+        replacement = new(meta, entry, stem)
+        text = pattern.sub(lambda _, r=replacement: r, text)
+    return text
+
+
 def editions(py: Path) -> dict[Path, nbformat.NotebookNode]:
     """{path: notebook} for the instructor and the student edition of ``py``, without outputs."""
-    nb = jupytext.read(py)
+    nb = jupytext.reads(stamp(py.read_text(encoding="utf-8"), py.stem), fmt="py:percent")
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     for c in nb.cells:
         unknown = tags(c) - TAGS
@@ -95,8 +128,18 @@ def sources() -> list[Path]:
 
 
 def stale() -> list[str]:
-    """Editions that are missing or differ from their source, plus editions without a source."""
-    bad = []
+    """Sources and README out of step with course.toml, editions that are missing or differ from
+    their source, and editions without a source."""
+    meta = course_meta.load(ROOT)
+    bad = [f"course.toml: {n['stem']} (no source)" for n in meta["notebooks"]
+           if not (NOTEBOOKS / f"{n['stem']}.py").exists()]
+    for py in sources():
+        text = py.read_text(encoding="utf-8")
+        if stamp(text, py.stem, meta) != text:
+            bad.append(f"{py.relative_to(ROOT)} (title or launch links differ from course.toml)")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    if course_meta.with_readme_table(readme, meta) != readme:
+        bad.append("README.md (notebook table differs from course.toml)")
     expected_paths = set()
     for py in sources():
         for path, expected in editions(py).items():
@@ -108,7 +151,22 @@ def stale() -> list[str]:
     return bad
 
 
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8", newline="")
+    tmp.replace(path)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
 def write() -> None:
+    meta = course_meta.load(ROOT)
+    for py in sources():
+        text = py.read_text(encoding="utf-8")
+        if stamp(text, py.stem, meta) != text:
+            _write_text(py, stamp(text, py.stem, meta))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    if course_meta.with_readme_table(readme, meta) != readme:
+        _write_text(ROOT / "README.md", course_meta.with_readme_table(readme, meta))
     STUDENT.mkdir(exist_ok=True)
     for py in sources():
         for path, nb in editions(py).items():

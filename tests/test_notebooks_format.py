@@ -58,6 +58,31 @@ def test_editions_in_sync():
     assert sync.stale() == [], "run `python scripts/sync_notebooks.py`"
 
 
+def test_course_metadata_lists_every_notebook_in_order():
+    """course.toml: one entry per notebook, with a title, a heading and a one-line description."""
+    meta = sync.course_meta.load(ROOT)
+    assert [n["stem"] for n in meta["notebooks"]] == EXPECTED
+    for n in meta["notebooks"]:
+        assert n["title"] and n["heading"] and n["learn"] and "\n" not in n["learn"], n["stem"]
+
+
+def test_stale_check_notices_metadata_that_the_sources_do_not_follow():
+    """A title or repository changed in course.toml but not yet written into the sources and README."""
+    meta = sync.course_meta.load(ROOT)
+    moved = dict(meta, repository="someone/else")
+    retitled = dict(meta, notebooks=[dict(meta["notebooks"][0], heading="Another title")] + meta["notebooks"][1:])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert sync.course_meta.with_readme_table(readme, meta) == readme
+    assert "someone/else" in sync.course_meta.with_readme_table(readme, moved)
+    text = (NOTEBOOKS / f"{EXPECTED[0]}.py").read_text(encoding="utf-8")
+    assert sync.stamp(text, EXPECTED[0], meta) == text
+    moved_text = sync.stamp(text, EXPECTED[0], moved)
+    assert moved_text.count("someone/else") == 3 and meta["repository"] not in moved_text  # Colab, Binder, install
+    assert "# # 1 · Another title\n" in sync.stamp(text, EXPECTED[0], retitled)
+    with pytest.raises(ValueError, match="launch line"):
+        sync.stamp(text.replace("# Run it:", "# Open it:"), EXPECTED[0], meta)
+
+
 def test_stale_check_notices_an_edited_source(tmp_path):
     src = NOTEBOOKS / f"{EXPECTED[0]}.py"
     copy = tmp_path / src.name
@@ -100,7 +125,8 @@ def test_notebook_structure(name):
     """Title, objectives, launch links, Colab-only install, takeaways."""
     nb = jupytext.read(NOTEBOOKS / f"{name}.py")
     first = nb.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith(f"# {int(name[:2])} ")
+    entry = sync.course_meta.notebook(sync.course_meta.load(ROOT), name)
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {int(name[:2])} · {entry['heading']}\n")
     assert "learning objectives" in first.source.lower()
     assert "colab.research.google.com" in first.source and "mybinder.org" in first.source
     assert f"notebooks/{name}.ipynb" in first.source

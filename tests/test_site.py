@@ -1,4 +1,4 @@
-"""The course website (scripts/build_site.py), the repository setting and the Pages workflow.
+"""The course website (scripts/build_site.py), the repository setting (course.toml) and the Pages workflow.
 
 The site is built once per session (into a temporary folder, with the execution cache in
 .cache/site/), served from 127.0.0.1 and opened page by page in headless Chromium through
@@ -16,6 +16,7 @@ unless the environment variable CI is set: then they fail.
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import json
 import os
@@ -67,6 +68,22 @@ def test_plan_has_a_page_for_every_notebook():
         assert (page["student"] is not None) == student.exists()
 
 
+def test_index_page_is_rendered_from_its_template_and_course_metadata():
+    """index.html comes from site/templates/home.html.j2: a row per notebook with course.toml's
+    description and launch links, README's setup commands (checked without KaTeX or a build)."""
+    meta = build_site.course_meta.load(ROOT)
+    pages = build_site.plan(meta)
+    index = build_site.render_index(lambda text, base: f"<p>{html.escape(text)}</p>", pages,
+                                    {p["stem"]: 1 for p in pages}, meta)
+    assert index.startswith("<!DOCTYPE html>") and index.rstrip().endswith("</html>")
+    for page, entry in zip(pages, meta["notebooks"]):
+        assert f'<a href="{page["page"]}">{html.escape(page["title"])}</a>' in index
+        assert html.escape(entry["learn"]) in index
+        assert html.escape(build_site.course_meta.binder_url(meta, f"notebooks/{entry['stem']}.ipynb")) in index
+    assert html.escape(_readme_command(r"scripts/bootstrap\.py")) in index
+    assert set_repository.disagreements(extra={"index.html": index}) == []
+
+
 def test_every_link_agrees_with_the_repository_setting():
     want = set_repository.settings()
     assert set_repository.REPO_RE.match(want["repository"])
@@ -85,8 +102,8 @@ def test_link_check_catches_a_stray_address():
 
 
 def _copy_for_repository_test(dest: Path) -> None:
-    for name in ("README.md", "pyproject.toml", "scripts/sync_notebooks.py", "scripts/set_repository.py",
-                 "notebooks/jupytext.toml"):
+    for name in ("README.md", "course.toml", "scripts/course_meta.py", "scripts/sync_notebooks.py",
+                 "scripts/set_repository.py", "notebooks/jupytext.toml"):
         if (ROOT / name).exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
