@@ -23,10 +23,11 @@ import numpy as np
 import torch
 
 import helpers
-from _common import goals_table, num, table
 from helpers import internal
 from helpers.energy import polymer_energy
 from helpers.optimization import optimize_latent, target_rg
+
+from _common import goals_table, num, table
 
 N = 4_000
 TARGETS = (1.6, 2.0, 2.5, 3.0)
@@ -66,7 +67,7 @@ def main() -> int:
         "internal, aggregated posterior, p(x|z), relaxed (final)": final,
     }
     metrics = {name: internal.generation_metrics(x, data) for name, x in rows.items()}
-    print(f"## Valid generation\n\n`python benchmarks/bench_generation.py`\n")
+    print("## Valid generation\n\n`python benchmarks/bench_generation.py`\n")
     print(f"Same {N:,} seeded draws per row, against the default simulated data (10,000 frames); W1 in bead diameters.\n")
     header = ["step", "valid", "energy < data p99", "W1 R_g", "W1 end-to-end", "W1 bond"]
     print("\n".join(table(header, [

@@ -23,10 +23,11 @@ import sys
 
 import numpy as np
 import torch
-from _common import add_output_options, finish, table
 
 import helpers
 from helpers.simulation import DEFAULTS
+
+from _common import add_output_options, finish, table
 
 RUN = DEFAULTS["frames_per_replica"]
 

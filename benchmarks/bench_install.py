@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from _common import add_output_options, finish, goals_table, num, table
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
 from _common import add_output_options, finish, goals_table, table
 
 ROOT = Path(__file__).resolve().parent.parent

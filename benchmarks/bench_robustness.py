@@ -31,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
 from _common import add_output_options, finish, table
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 import helpers
+
 from _common import add_output_options, finish, goals_table, table
 
 

@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 import helpers
+
 from _common import add_output_options, finish, goals_table, num, table
 
 RECIPE = dict(batch_size=256, lr=1e-3, epochs=150, beta=0.01, reduction="mean")

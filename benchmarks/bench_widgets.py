@@ -33,6 +33,7 @@ import torch
 
 import helpers
 from helpers.widgets import BetaExplorer, LatentExplorer
+
 from _common import add_output_options, finish, goals_table, table
 
 ROOT = Path(__file__).resolve().parent.parent

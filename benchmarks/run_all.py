@@ -28,9 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-from _common import table
-
 from helpers._io import atomic_write
+
+from _common import table
 
 HANDMADE = "## Measurements by hand"
 HERE = Path(__file__).resolve().parent

@@ -21,8 +21,8 @@ One module per concern, each readable in one sitting:
 ``from helpers import plots``.
 """
 
-from .checkpoints import load_beta_sweep, load_checkpoint, load_pretrained, save_checkpoint
 from . import internal
+from .checkpoints import load_beta_sweep, load_checkpoint, load_pretrained, save_checkpoint
 from .data import (
     DMOL_SHA256,
     align_principal,

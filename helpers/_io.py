@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-_cache_override: Path | None = None  # set to a folder to force the cache there (wins over everything)
 _fallbacks: dict[Path, Path] = {}  # unwritable cache folder -> the temporary folder used instead
 
 
@@ -23,8 +22,6 @@ def cache_dir() -> Path:
     shared machine), falls back to a folder in the system's temporary directory and warns
     (once per folder).
     """
-    if _cache_override is not None:
-        return Path(_cache_override)
     env = os.environ.get("POLYMER_VAE_CACHE")
     base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "polymer-vae"
     if base in _fallbacks:

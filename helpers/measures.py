@@ -81,7 +81,7 @@ class ValidityReference:
     contact_min: float  # 0.1st percentile of each data frame's closest non-bonded contact
 
     @classmethod
-    def from_data(cls, conformations) -> "ValidityReference":
+    def from_data(cls, conformations) -> ValidityReference:
         """Derive the limits from data, shape (frames, beads, 2) or (frames, 2 * beads)."""
         r = as_coordinates(conformations, "reference data")
         if isinstance(r, torch.Tensor):

@@ -29,15 +29,15 @@ has no formula, a network trained on measured examples predicts it:
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._cpu import one_thread
 from ._checks import check_array, check_non_negative, check_positive, check_positive_int, check_seed
+from ._cpu import one_thread
 from .measures import ValidityReference, bond_lengths, pairwise_distances, radius_of_gyration
 
 DEFAULT_MARGIN = 0.02  # how far inside the data's limits the penalties aim (length units: bead diameters)

@@ -13,7 +13,14 @@ import numpy as np
 import torch
 from tqdm.auto import trange
 
-from ._checks import check_array, check_non_negative, check_positive, check_positive_int, check_positive_ints, check_seed
+from ._checks import (
+    check_array,
+    check_non_negative,
+    check_positive,
+    check_positive_int,
+    check_positive_ints,
+    check_seed,
+)
 from .losses import kl_divergence, reparameterize
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"  # the 20 standard residues, one-letter codes

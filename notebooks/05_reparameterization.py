@@ -51,7 +51,6 @@ import numpy as np
 import torch
 
 import helpers
-from helpers.plots import LENGTH_UNIT as UNIT
 from helpers.selfcheck import claim, prove_check, verdict
 
 torch.manual_seed(0)

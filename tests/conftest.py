@@ -17,13 +17,13 @@ from pathlib import Path
 
 import hypothesis.configuration
 import numpy as np
-import offline_guard  # tests/offline, put on sys.path by the root conftest.py
-from browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
 import pytest
 import torch
 
 import helpers
-from helpers import _io
+
+import offline_guard  # tests/offline, put on sys.path by the root conftest.py
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -81,8 +81,6 @@ def tmp_cache(tmp_path, monkeypatch):
     """A private, empty cache folder for this test (POLYMER_VAE_CACHE), returned as a Path."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("POLYMER_VAE_CACHE", str(folder))
-    monkeypatch.setattr(_io, "_cache_override", None)
-    monkeypatch.setattr(_io, "_fallbacks", {})
     return folder
 
 

@@ -38,6 +38,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from browser_support import require, require_chromium
 
 pytestmark = pytest.mark.browser
@@ -282,7 +283,7 @@ def test_explorer_in_jupyterlab(lab, browser, notebook, box, description, reques
                 page.wait_for_function(f"() => window.__probe.loads > {loads}", timeout=5_000)
             except Exception:
                 if flipped:
-                    raise AssertionError(f"pressing {key} on the {description} slider did not update the image")
+                    raise AssertionError(f"pressing {key} on the {description} slider did not update the image") from None
                 key, flipped = ("ArrowLeft" if key == "ArrowRight" else "ArrowRight"), True
                 page.evaluate("() => { window.__probe.t0 = null; }")
                 continue

@@ -48,6 +48,7 @@ def test_sequence_vae_loss_terms():
     assert encoder.encoder.to_mu.weight.grad is not None and encoder.encoder.to_mu.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_training_learns_the_subfamilies_and_is_reproducible():
     seqs, labels = helpers.synthetic_family(800, length=20, n_subfamilies=3, seed=1)
 

@@ -16,7 +16,6 @@ from helpers.optimization import (
     window_penalty,
 )
 
-
 # ----------------------------------------------------------------------------- fixtures
 
 

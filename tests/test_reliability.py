@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import FAST_SIMULATION
-import offline_guard
-from offline_guard import NetworkBlockedError
 
 import helpers
 from helpers import _io
+
+import offline_guard
+from conftest import FAST_SIMULATION
+from offline_guard import NetworkBlockedError
 
 # ----------------------------------------------------------------------------- offline
 
@@ -77,6 +78,7 @@ def test_notebook_kernels_and_subprocesses_are_offline():
     assert "NetworkBlockedError: network access is blocked" in result.stderr, result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_importing_helpers_patches_nothing():
     """Without the suite's PYTHONPATH, importing helpers (all modules) leaves socket as it was."""
     code = (
@@ -114,6 +116,7 @@ def _pipeline(seed):
     )
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_arrays_and_another_seed_different_ones():
     first, second, other = _pipeline(0), _pipeline(0), _pipeline(1)
     for name in first:
@@ -173,10 +176,7 @@ BAD_INPUT = [
     ("simulate seed None", lambda: helpers.simulate_polymer(10, seed=None), TypeError, "seed"),
     ("simulate seed negative", lambda: helpers.simulate_polymer(10, seed=-3), ValueError, "seed"),
     ("train zero epochs", lambda: helpers.train_vae(_model(), FLAT, epochs=0), ValueError, "epochs must be >= 1"),
-    ("train negative epochs", lambda: helpers.train_vae(_model(), FLAT, epochs=-2), ValueError, "epochs"),
     ("train zero lr", lambda: helpers.train_vae(_model(), FLAT, lr=0.0), ValueError, "lr must be a finite number > 0"),
-    ("train negative lr", lambda: helpers.train_vae(_model(), FLAT, lr=-1e-3), ValueError, "lr"),
-    ("train inf lr", lambda: helpers.train_vae(_model(), FLAT, lr=float("inf")), ValueError, "lr"),
     ("train string lr", lambda: helpers.train_vae(_model(), FLAT, lr="1e-3"), TypeError, "lr must be a number"),
     ("train negative beta", lambda: helpers.train_vae(_model(), FLAT, beta=-0.1), ValueError, "beta must be a finite number >= 0"),
     ("train nan beta", lambda: helpers.train_vae(_model(), FLAT, beta=float("nan")), ValueError, "beta"),
@@ -315,8 +315,6 @@ def test_unwritable_cache_folder_falls_back_with_a_warning(tmp_path, monkeypatch
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("POLYMER_VAE_CACHE", str(blocker / "cache"))  # cannot be created, even by root
-    monkeypatch.setattr(_io, "_cache_override", None)
-    monkeypatch.setattr(_io, "_fallbacks", {})
     monkeypatch.setattr(_io.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     with pytest.warns(UserWarning, match="not writable; using .*POLYMER_VAE_CACHE"):
         frames = helpers.simulate_polymer(20, seed=1, **FAST_SIMULATION)
@@ -334,8 +332,6 @@ def test_no_writable_folder_at_all_explains_what_to_do(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("POLYMER_VAE_CACHE", str(blocker / "cache"))
-    monkeypatch.setattr(_io, "_cache_override", None)
-    monkeypatch.setattr(_io, "_fallbacks", {})
     monkeypatch.setattr(_io.tempfile, "gettempdir", lambda: str(blocker / "tmp"))
     with pytest.raises(PermissionError, match="set POLYMER_VAE_CACHE to a writable folder"):
         helpers.simulate_polymer(20, seed=1, **FAST_SIMULATION)
@@ -349,8 +345,6 @@ def test_read_only_cache_folder_falls_back(tmp_path, monkeypatch):
     folder.mkdir()
     folder.chmod(0o500)
     monkeypatch.setenv("POLYMER_VAE_CACHE", str(folder))
-    monkeypatch.setattr(_io, "_cache_override", None)
-    monkeypatch.setattr(_io, "_fallbacks", {})
     monkeypatch.setattr(_io.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     try:
         with pytest.warns(UserWarning, match="not writable"):
@@ -397,12 +391,20 @@ def test_elbo_and_iwae_are_finite_for_a_collapsed_encoder(tiny_model):
     assert torch.isfinite(helpers.vae_loss(x, model(x)[0], *model.encode(x))[0])
 
 
-def test_training_on_unscaled_data_works_or_explains(tiny_model):
-    data = helpers.preprocess(helpers.simulate_polymer(64, seed=0, cache=False, **FAST_SIMULATION)) * 1000
-    try:
-        history = helpers.train_vae(tiny_model(), data, epochs=2, lr=1e-2, progress=False)
-    except FloatingPointError as err:
-        assert "unscaled input data" in str(err)
-    else:
-        assert np.isfinite(history.train_loss).all()
+@pytest.fixture
+def unscaled():
+    """Preprocessed frames blown up 1000 times: losses of order 1e7 from the first step."""
+    return helpers.preprocess(helpers.simulate_polymer(64, seed=0, cache=False, **FAST_SIMULATION)) * 1000
+
+
+def test_unscaled_data_trains_without_a_false_alarm(tiny_model, unscaled):
+    """Divergence is judged against the untrained model's loss, so a large loss alone is no alarm."""
+    history = helpers.train_vae(tiny_model(), unscaled, epochs=2, lr=1e-2, progress=False)
+    assert np.isfinite(history.train_loss).all() and history.train_loss[-1] < history.train_loss[0]
+
+
+def test_divergence_on_unscaled_data_names_the_likely_causes(tiny_model, unscaled):
+    with pytest.raises(FloatingPointError, match="diverged") as info:
+        helpers.train_vae(tiny_model(), unscaled, epochs=2, lr=1.0, progress=False)
+    assert "lr=1.0" in str(info.value) and "unscaled input data" in str(info.value)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FAST_SIMULATION
 
 import helpers
 from helpers import simulation
 from helpers.simulation import DEFAULTS, polymer_forces, simulate_polymer
+
+from conftest import FAST_SIMULATION
 
 FORCE_PARAMS = {k: DEFAULTS[k] for k in ("bond_k", "bond_length", "bend_k", "lj_epsilon", "lj_sigma", "lj_cutoff")}
 

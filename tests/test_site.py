@@ -26,10 +26,11 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 import nbformat
 import pytest
+
 from browser_support import require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +119,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
             if p.is_file() and p.suffix in {".md", ".py", ".ipynb", ".toml"} and "scripts" not in p.parts}
 
 
+@pytest.mark.slow
 def test_set_repository_rewrites_every_link_and_back(tmp_path):
     _copy_for_repository_test(tmp_path)
     script = [sys.executable, str(tmp_path / "scripts" / "set_repository.py"), "--root", str(tmp_path)]
@@ -279,10 +281,13 @@ def test_site_in_a_real_browser(site, server, browser):
         for name in pages:
             page = context.new_page()
             console, failed = [], []
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-            page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
-            page.on("response", lambda r: failed.append(f"{r.url}: HTTP {r.status}") if r.status >= 400 else None)
+            # (each handler appends to this page's lists: bound as defaults, not looked up later)
+            page.on("console", lambda m, console=console: console.append(f"{m.type}: {m.text}")
+                    if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e, console=console: console.append(f"pageerror: {e}"))
+            page.on("requestfailed", lambda r, failed=failed: failed.append(f"{r.url}: {r.failure}"))
+            page.on("response", lambda r, failed=failed: failed.append(f"{r.url}: HTTP {r.status}")
+                    if r.status >= 400 else None)
             response = page.goto(server + name, wait_until="load")
             assert response is not None and response.status == 200, f"{name}: {response and response.status}"
             state = page.evaluate(PAGE_STATE)
