@@ -139,6 +139,17 @@ def test_readme_commands_are_what_ci_runs():
     assert setup in ci_lines and test in ci_lines
 
 
+def test_readme_quotes_its_numbers_from_the_benchmark_results():
+    """Every measurement README states (a time, a size, a ratio or a percentage, outside tables and
+    code) is written as benchmarks/RESULTS.md has it, so the two cannot disagree."""
+    readme = re.sub(r"```.*?```", "", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    prose = "\n".join(line for line in readme.splitlines() if not line.startswith("|"))
+    quoted = [m.group(0) for m in re.finditer(r"(?<![\w.,])\d[\d,]*(?:\.\d+)? ?(?:ms|s|MB|GB|GiB|x|%)(?!\w)", prose)]
+    assert len(quoted) >= 20, "README's performance numbers not found: pattern out of date?"
+    assert [q for q in quoted if q not in results] == [], "README numbers that benchmarks/RESULTS.md does not give"
+
+
 def test_pretrained_checkpoints_are_shipped_small():
     files = {p.name: p.stat().st_size for p in (ROOT / "helpers" / "pretrained").glob("*.pt")}
     assert set(files) == set(PRETRAINED_SHA256), "every shipped checkpoint has a published sha256"
