@@ -1,6 +1,6 @@
 """Valid generation: each step of the valid-generation notebook measured on the same 4,000 draws.
 
-Rows (seeded draws, measured against the default simulated data, ``helpers.internal.generation_metrics``):
+Rows (seeded draws, measured against the default simulated data, ``helpers.generation.generation_metrics``):
 the shipped Cartesian model's prior draws (decoder mean), the internal-coordinate model's
 prior draws (mean), its aggregated-posterior draws (mean), draws from p_theta(x|z), and the
 final recipe (``valid_polymer``'s ``generate``: aggregated posterior, a draw from p_theta(x|z),
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 import helpers
-from helpers import internal
 from helpers.energy import polymer_energy
+from helpers.generation import generation_metrics
 from helpers.optimization import optimize_latent, target_rg
 
 from _common import goals_table, num, table
@@ -66,7 +66,7 @@ def main() -> int:
         "internal, aggregated posterior, p(x|z)": model.generate(N, seed=0, relax=False),
         "internal, aggregated posterior, p(x|z), relaxed (final)": final,
     }
-    metrics = {name: internal.generation_metrics(x, data) for name, x in rows.items()}
+    metrics = {name: generation_metrics(x, data) for name, x in rows.items()}
     print("## Valid generation\n\n`python benchmarks/bench_generation.py`\n")
     print(f"Same {N:,} seeded draws per row, against the default simulated data (10,000 frames); W1 in bead diameters.\n")
     header = ["step", "valid", "energy < data p99", "W1 R_g", "W1 end-to-end", "W1 bond"]
@@ -75,7 +75,7 @@ def main() -> int:
         for name, m in metrics.items()
     ])))
 
-    seeds = [internal.generation_metrics(model.generate(N, seed=seed), data) for seed in range(5)]
+    seeds = [generation_metrics(model.generate(N, seed=seed), data) for seed in range(5)]
     spread = {k: (min(m[k] for m in seeds), np.mean([m[k] for m in seeds]), max(m[k] for m in seeds)) for k in seeds[0]}
     print("Final recipe over seeds 0-4 (min / mean / max): " + "; ".join(
         f"{k} {lo:.3f} / {mean:.3f} / {hi:.3f}" for k, (lo, mean, hi) in spread.items()) + ".\n")

@@ -1,27 +1,30 @@
 """helpers: the small library behind the polymer-VAE course notebooks.
 
-One module per concern, each readable in one sitting:
+One module per concern, each readable in one sitting; each imports only modules above it
+in this list (and the private ``_checks``, ``_cpu`` and ``_io``):
 
+    measures     radius of gyration, bond lengths, internal coordinates, contacts, validity
     simulation   the bead-spring polymer model and its Langevin dynamics
     data         loading (simulated, original dmol.pub file, your own) and preprocessing
-    measures     radius of gyration, bond lengths, contacts, validity against the data
-    energy       the simulator's potential energy of a conformation, numpy and torch
-    sequences    a synthetic protein family for the sequence models
-    models       Encoder q_phi(z|x), Decoder p_theta(x|z), PolymerVAE, protein versions
+    energy       the simulator's potential energy of a conformation, relaxation in its force field
     losses       reparameterisation, KL, the beta-VAE loss, ELBO and log p(x) estimates
-    posterior    exact log p(x) and p(z|x) on a grid (2-D latent space), the best Gaussian per x
+    layers       MLPs, Encoder q_phi(z|x), Decoder p_theta(x|z), the internal-coordinate decoder
+    models       PolymerVAE (optionally conditioned on R_g), decoding latent points, validity_grid
+    sequences    the sequence VAE: a synthetic protein family, its networks, loss and training
     training     train_vae and its History
-    internal     valid generation: internal-coordinate decoder, samplers, R_g condition
-    checkpoints  save/load models, the shipped pretrained models
+    generation   valid generation: PolymerGenerator, its sampler, train_generator, metrics
+    posterior    exact log p(x) and p(z|x) on a grid (2-D latent space), the best Gaussian per x
     optimization gradient-based search in latent space, with validity penalties
+    checkpoints  save/load models, the registry of shipped pretrained models
     plots        figures: polymers, latent maps, loss curves, distributions
     widgets      the latent-space and beta explorers (ipywidgets, inline backend)
+    selfcheck    exercise self-checks and the notebooks' checks of their own claims
 
 ``plots``, ``widgets``, ``optimization`` and ``posterior`` are imported on demand:
 ``from helpers import plots``.
 """
 
-from . import internal
+from . import generation
 from .checkpoints import load_beta_sweep, load_checkpoint, load_pretrained, save_checkpoint
 from .data import (
     DMOL_SHA256,
@@ -34,6 +37,7 @@ from .data import (
     unflatten,
 )
 from .energy import polymer_energy
+from .layers import Decoder, Encoder
 from .losses import (
     beta_sum_from_mean,
     elbo,
@@ -53,8 +57,8 @@ from .measures import (
     radius_of_gyration,
     validity,
 )
-from .models import Decoder, Encoder, PolymerVAE, ProteinDecoder, ProteinEncoder, decode_conformations
-from .sequences import AMINO_ACIDS, one_hot, synthetic_family, to_strings
+from .models import PolymerVAE, decode_conformations
+from .sequences import AMINO_ACIDS, ProteinDecoder, ProteinEncoder, one_hot, synthetic_family, to_strings
 from .simulation import simulate_polymer
 from .training import History, evaluate, reconstruction_error, train_vae
 

@@ -52,6 +52,22 @@ def check_seed(name: str, value) -> None:
         raise ValueError(f"{name} must be an integer >= 0, got {value}")
 
 
+def check_unconditional(name: str, model) -> None:
+    """Raise ValueError if ``model`` is conditioned on R_g: ``name`` decodes latent points z alone.
+
+    A conditional model (``PolymerVAE(condition=...)``) decodes (z, c) with c its standardised
+    R_g, so a function that has only z cannot use it.
+    """
+    condition = getattr(model, "config", {}).get("condition")
+    if condition is not None:
+        raise ValueError(
+            f"{name} expects a model without an R_g condition, since it decodes latent points z alone; "
+            f"this model is conditioned on R_g (PolymerVAE(condition=...)) and decodes (z, c). "
+            f"Use an unconditional model, or draw at a target with model.generate(n, rg=...) "
+            f"(R_g in [{condition['min']:.3g}, {condition['max']:.3g}] bead diameters)"
+        )
+
+
 def check_array(name: str, x, *, ndim: int | None = None, last_dims: tuple = (), min_len: int = 1):
     """Check a numpy array or torch tensor: numeric, finite, right rank and trailing shape.
 

@@ -95,12 +95,12 @@ def relax(conformations, steps: int = 20, step_size: float = 5e-4, max_step: flo
         step_size: mobility times time step, in (bead diameters)^2 per kT (> 0).
         max_step: largest drift of one bead per update, in bead diameters (> 0).
         temperature: noise temperature in units of the force field's kT (>= 0).
-        seed: int seed of the noise, or a ``torch.Generator`` (used as is).
+        seed: int seed of the noise, or a CPU ``torch.Generator`` (used as is).
         **force_field: as for ``polymer_energy``.
 
     Returns:
         The relaxed conformations, centred, shape (n, beads, 2): float64 numpy for numpy input,
-        a detached float64 tensor for torch input. Deterministic for a given seed.
+        a detached float64 tensor on the input's device for torch input. Deterministic for a given seed.
     """
     check_positive_int("steps", steps)
     check_positive("step_size", step_size)
@@ -126,8 +126,8 @@ def relax(conformations, steps: int = 20, step_size: float = 5e-4, max_step: flo
             norm = torch.linalg.vector_norm(drift, dim=-1, keepdim=True)
             drift = drift * torch.clamp(max_step / (norm + 1e-12), max=1.0)
             r = r.detach() + drift
-            if noise > 0:
-                r = r + noise * torch.randn(r.shape, generator=gen, dtype=r.dtype)
+            if noise > 0:  # drawn on the CPU, like the seed's generator, and moved to r's device
+                r = r + noise * torch.randn(r.shape, generator=gen, dtype=r.dtype).to(r.device)
     r = r - r.mean(-2, keepdim=True)
     return r if is_torch else r.numpy()
 

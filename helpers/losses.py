@@ -110,15 +110,20 @@ def _decode_samples(model, x, mu, sigma, n_samples, generator, chunk_rows=50_000
 
     Returns z (n_samples, batch, latent_dim) and the decoded means (n_samples, batch,
     input_dim). One decoder call per chunk of about ``chunk_rows`` rows instead of one call
-    per sample: much faster for large n_samples.
+    per sample: much faster for large n_samples. A conditional ``PolymerVAE`` decodes each z
+    with its example's c = ``model.condition_of(x)``, as in training.
     """
+    condition_of = getattr(model, "condition_of", None)
+    c = None if condition_of is None else condition_of(x)  # (batch, 1), or None: decode z alone
     zs, recons = [], []
     per_chunk = max(1, chunk_rows // len(x))
     for start in range(0, n_samples, per_chunk):
         k = min(per_chunk, n_samples - start)
         z = reparameterize(mu.expand(k, *mu.shape), sigma.expand(k, *sigma.shape), generator)
         zs.append(z)
-        recons.append(model.decode(z.reshape(-1, z.shape[-1])).reshape(k, len(x), -1))
+        flat = z.reshape(-1, z.shape[-1])  # sample-major rows: row s * batch + i holds example i
+        decoded = model.decode(flat) if c is None else model.decode(flat, c.repeat(k, 1))
+        recons.append(decoded.reshape(k, len(x), -1))
     return torch.cat(zs), torch.cat(recons)
 
 
@@ -126,7 +131,8 @@ def _decode_samples(model, x, mu, sigma, n_samples, generator, chunk_rows=50_000
 def elbo(model, x, sigma_x: float, n_samples: int = 1, generator: torch.Generator | None = None):
     """Monte-Carlo ELBO per example: E_q[log p_theta(x|z)] - KL(q_phi(z|x) || p(z)). Shape (batch,).
 
-    x: (batch, input_dim); the decoder is N(x_recon, sigma_x^2 I); the KL is exact.
+    x: (batch, input_dim); the decoder is N(x_recon, sigma_x^2 I); the KL is exact. For a
+    conditional ``PolymerVAE`` it bounds log p_theta(x | c), c = the standardised R_g of x.
     """
     check_positive_int("n_samples", n_samples)
     mu, sigma = model.encode(x)
@@ -143,7 +149,8 @@ def importance_weighted_log_likelihood(model, x, sigma_x: float, n_samples: int 
 
     With K = 1 this is a one-sample ELBO; it increases (in expectation) with K and tends to
     log p(x): in expectation, ELBO <= IWAE_K <= IWAE_{K+1} <= log p(x) for every K (a single
-    noisy estimate can land on either side).
+    noisy estimate can land on either side). For a conditional ``PolymerVAE`` it estimates
+    log p_theta(x | c), c = the standardised R_g of x.
     """
     check_positive_int("n_samples", n_samples)
     mu, sigma = model.encode(x)

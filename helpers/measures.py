@@ -1,8 +1,9 @@
 """Physical measures of polymer conformations, for numpy arrays and torch tensors alike.
 
-Every function accepts coordinates of shape (..., beads, 2) or flattened (..., 2 * beads)
+Every measure accepts coordinates of shape (..., beads, 2) or flattened (..., 2 * beads)
 and returns numpy for numpy input and torch (differentiable) for torch input, so the same
-code colours a latent map and drives a gradient-based optimisation.
+code colours a latent map and drives a gradient-based optimisation. ``validity`` judges
+conformations against the training data's bonds and contacts; ``why_invalid`` says why one fails.
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def end_to_end_distance(x):
     """Distance between the first and the last bead. Shape (...)."""
     r = as_coordinates(x)
     return _norm(r[..., -1, :] - r[..., 0, :])
+
+
+def internal_coordinates(x):
+    """Bond lengths and directions: (lengths, angles), each (..., beads - 1).
+
+    lengths in bead diameters; angles = direction of each bond against the x axis, in radians.
+    ``layers.chain`` rebuilds the centred chain from them.
+    """
+    r = as_coordinates(x)
+    b = r[..., 1:, :] - r[..., :-1, :]
+    if isinstance(b, torch.Tensor):
+        return _norm(b), torch.atan2(b[..., 1], b[..., 0])
+    return _norm(b), np.arctan2(b[..., 1], b[..., 0])
 
 
 def pairwise_distances(x):
@@ -149,3 +163,14 @@ def validity(conformations, reference) -> ValidityReport:
     bonds_ok = (bmin >= reference.bond_min) & (bmax <= reference.bond_max)
     contacts_ok = contact >= reference.contact_min
     return ValidityReport(bmin, bmax, contact, bonds_ok, contacts_ok, bonds_ok & contacts_ok, reference)
+
+
+def why_invalid(report: ValidityReport, reference: ValidityReference) -> str:
+    """Why one conformation fails ``validity``: "bond 0.54", "contact 0.81", or "" when it is valid."""
+    if report.bond_min < reference.bond_min:
+        return f"bond {float(report.bond_min):.2f}"
+    if report.bond_max > reference.bond_max:
+        return f"bond {float(report.bond_max):.2f}"
+    if report.contact_min < reference.contact_min:
+        return f"contact {float(report.contact_min):.2f}"
+    return ""

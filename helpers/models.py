@@ -1,80 +1,73 @@
-"""The networks: encoder q_phi(z|x), decoder p_theta(x|z), and the VAE that joins them.
+"""The polymer VAE: encoder q_phi(z|x) and decoder p_theta(x|z) joined, and decoding latent points.
 
-Polymer models work on flattened coordinates (batch, 2 * beads); protein models on one-hot
-sequences (batch, length, 20). All are small multilayer perceptrons with ReLU.
+``PolymerVAE`` works on flattened coordinates (batch, 2 * beads), in bead diameters; its
+networks come from ``layers``. ``PolymerVAE(condition=rg_condition(train))`` is a conditional
+VAE: encoder and decoder also see c = the standardised R_g of x, so its decoder needs (z, c)
+and the functions that decode z alone (``decode_conformations``, ``validity_grid``, ...)
+refuse it with a clear message.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import internal
-from ._checks import check_option, check_positive_int, check_positive_ints
+from ._checks import check_array, check_option, check_positive_int, check_positive_ints, check_unconditional
+from .layers import SIGMA_PARAMETERISATIONS, Decoder, Encoder, InternalDecoder
 from .losses import reparameterize
-from .measures import radius_of_gyration
+from .measures import radius_of_gyration, validity
 
-SIGMA_PARAMETERISATIONS = ("softplus", "logvar")
 DECODERS = ("cartesian", "internal")
 
 
-def mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers of the given sizes with ReLU between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+# ----------------------------------------------------------------------------- R_g condition
 
 
-@torch.no_grad()
-def decode_conformations(model, z) -> np.ndarray:
-    """Run ``model.decode`` on latent points z (n, latent_dim), numpy or torch, without gradients.
+def rg_condition(train) -> dict:
+    """R_g statistics of the training frames, the ``condition`` of a conditional ``PolymerVAE``.
 
-    Returns the decoded means f_theta(z) as numpy (n, beads, 2), in bead diameters.
+    ``train``: (frames, beads, 2) or (frames, 2 * beads). Returns plain floats
+    {mean, std, min, max} in bead diameters; the model sees c = (R_g - mean) / std.
     """
-    z = torch.as_tensor(z, dtype=torch.float32).reshape(-1, model.latent_dim)
-    return model.decode(z).reshape(len(z), -1, 2).cpu().numpy()
+    rg = radius_of_gyration(np.asarray(check_array("train", train, min_len=2), dtype=np.float64))
+    return dict(mean=float(rg.mean()), std=float(rg.std()), min=float(rg.min()), max=float(rg.max()))
 
 
-class Encoder(nn.Module):
-    """q_phi(z|x) = N(mu(x), diag sigma(x)^2): (batch, input_dim) -> mu, sigma (batch, latent_dim).
-
-    ``sigma="softplus"``: sigma = softplus(h), as in the dmol.pub code.
-    ``sigma="logvar"``: the network outputs log sigma^2 and sigma = exp(log sigma^2 / 2),
-    as in the lecture. Both keep sigma > 0.
-    """
-
-    def __init__(self, input_dim=24, hidden_dims=(256, 256, 256), latent_dim=2, sigma="softplus"):
-        super().__init__()
-        check_option("sigma", sigma, SIGMA_PARAMETERISATIONS)
-        self.sigma_kind = sigma
-        self.body = mlp([input_dim, *hidden_dims])
-        self.body.append(nn.ReLU())
-        self.to_mu = nn.Linear(hidden_dims[-1], latent_dim)
-        self.to_sigma = nn.Linear(hidden_dims[-1], latent_dim)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.body(x)
-        raw = self.to_sigma(h)
-        if self.sigma_kind == "softplus":
-            sigma = nn.functional.softplus(raw)
-        else:
-            sigma = torch.exp(0.5 * raw)
-        return self.to_mu(h), sigma
+def check_condition(condition):
+    """None, or a dict {mean, std > 0, min <= max} of finite numbers (as ``rg_condition`` returns)."""
+    if condition is None:
+        return None
+    keys = ("max", "mean", "min", "std")
+    if not isinstance(condition, dict) or sorted(condition) != list(keys):
+        raise ValueError(f"condition must be None or a dict with keys {list(keys)} (see rg_condition), got {condition!r}")
+    values = {k: condition[k] for k in keys}
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in values.values()):
+        raise ValueError(f"condition values must be finite numbers, got {condition!r}")
+    if values["std"] <= 0 or values["min"] > values["max"]:
+        raise ValueError(f"condition needs std > 0 and min <= max, got {condition!r}")
+    return {k: float(v) for k, v in sorted(values.items())}
 
 
-class Decoder(nn.Module):
-    """p_theta(x|z): the mean of a Gaussian over coordinates. (batch, latent_dim) -> (batch, output_dim)."""
+def check_targets(condition: dict, rg, n: int) -> torch.Tensor:
+    """Target R_g (a number or n numbers) inside the data's range -> c = standardised, shape (n, 1), on the CPU."""
+    rg = np.asarray(rg, dtype=np.float64).reshape(-1)
+    if rg.size not in (1, n) or not np.all(np.isfinite(rg)):
+        raise ValueError(f"rg must be one finite number or {n} of them, got {rg.size} values")
+    lo, hi = condition["min"], condition["max"]
+    outside = (rg < lo) | (rg > hi)
+    if outside.any():
+        raise ValueError(
+            f"target R_g {rg[outside][0]:.3g} is outside the training data's range [{lo:.3g}, {hi:.3g}] "
+            "bead diameters: the model has never seen such polymers"
+        )
+    c = (np.broadcast_to(rg, (n,)) - condition["mean"]) / condition["std"]
+    return torch.as_tensor(c, dtype=torch.float32)[:, None]
 
-    def __init__(self, latent_dim=2, hidden_dims=(256, 256, 256), output_dim=24):
-        super().__init__()
-        self.net = mlp([latent_dim, *hidden_dims, output_dim])
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+# ----------------------------------------------------------------------------- the VAE
 
 
 class PolymerVAE(nn.Module):
@@ -84,9 +77,10 @@ class PolymerVAE(nn.Module):
     277,532 parameters.
 
     ``decoder="internal"`` decodes one direction per bond, gives each bond the rest length and
-    builds the chain from them (``helpers.internal.InternalDecoder``); such a model also carries the buffers that
-    ``fit_generation`` fills and ``generate`` samples from. ``condition=rg_condition(train)``
-    makes a conditional VAE: encoder and decoder also see c = standardised R_g of x.
+    builds the chain from them (``layers.InternalDecoder``); ``generation.PolymerGenerator`` is
+    such a model that also stores a sampler and draws new polymers with ``generate``.
+    ``condition=rg_condition(train)`` makes a conditional VAE: encoder and decoder also see
+    c = standardised R_g of x.
     """
 
     def __init__(
@@ -96,7 +90,7 @@ class PolymerVAE(nn.Module):
         check_positive_ints(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim, n_hidden=n_hidden)
         check_option("sigma", sigma, SIGMA_PARAMETERISATIONS)
         check_option("decoder", decoder, DECODERS)
-        condition = internal.check_condition(condition)
+        condition = check_condition(condition)
         self.config = dict(
             input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim, sigma=sigma, n_hidden=n_hidden,
             decoder=decoder, condition=condition,
@@ -104,9 +98,7 @@ class PolymerVAE(nn.Module):
         hidden, n_c = (hidden_dim,) * n_hidden, int(condition is not None)
         self.encoder = Encoder(input_dim + n_c, hidden, latent_dim, sigma)
         if decoder == "internal":
-            self.decoder = internal.InternalDecoder(latent_dim + n_c, hidden, input_dim // 2)
-            self.register_buffer("sampler_codes", torch.zeros(internal.N_CODES, 2, latent_dim))
-            self.register_buffer("bond_noise", torch.zeros(2))
+            self.decoder = InternalDecoder(latent_dim + n_c, hidden, input_dim // 2)
         else:
             self.decoder = Decoder(latent_dim + n_c, hidden, input_dim)
 
@@ -145,8 +137,11 @@ class PolymerVAE(nn.Module):
         A conditional model also needs c (batch, 1), the standardised R_g (``condition_of``).
         """
         z = self._check("z", z, self.latent_dim)
-        if (c is None) != (self.config["condition"] is None):
-            raise ValueError("c (batch, 1) is required for a conditional model and refused otherwise")
+        if c is None and self.config["condition"] is not None:
+            raise ValueError("this model is conditioned on R_g: decode(z, c) needs c (batch, 1), the standardised "
+                             "R_g (condition_of(x) for data x)")
+        if c is not None and self.config["condition"] is None:
+            raise ValueError("this model has no condition: decode(z) takes no c")
         return self.decoder(z if c is None else torch.cat([z, c.reshape(-1, 1).to(z.dtype)], -1))
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
@@ -154,10 +149,6 @@ class PolymerVAE(nn.Module):
         mu, sigma = self.encode(x)
         z = reparameterize(mu, sigma, generator=generator)
         return self.decode(z, self.condition_of(x)), mu, sigma
-
-    def generate(self, n: int, seed: int | None = None, **options) -> np.ndarray:
-        """n conformations (n, beads, 2) drawn by ``helpers.internal.generate`` (internal decoder only)."""
-        return internal.generate(self, n, seed, **options)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
@@ -171,41 +162,34 @@ class PolymerVAE(nn.Module):
         return self.decoder(z)
 
 
-class ProteinEncoder(nn.Module):
-    """q_phi(z|x) for aligned sequences: one-hot (batch, length, 20) -> mu, sigma (batch, latent_dim).
+# ----------------------------------------------------------------------------- decoding latent points
 
-    ``sigma`` picks the parameterisation inside the network (see ``Encoder``); either way the
-    encoder returns the standard deviation sigma itself, not log sigma^2.
+
+@torch.no_grad()
+def decode_conformations(model, z) -> np.ndarray:
+    """Run ``model.decode`` on latent points z (n, latent_dim), numpy or torch, without gradients.
+
+    Computes on the model's device. Returns the decoded means f_theta(z) as numpy (n, beads, 2),
+    in bead diameters. Needs an unconditional model.
     """
-
-    def __init__(self, length: int, latent_dim=2, hidden_dim=128, n_tokens=20, sigma="logvar"):
-        super().__init__()
-        check_positive_ints(length=length, latent_dim=latent_dim, hidden_dim=hidden_dim, n_tokens=n_tokens)
-        self.length, self.n_tokens = length, n_tokens
-        self.encoder = Encoder(length * n_tokens, (hidden_dim, hidden_dim), latent_dim, sigma)
-
-    def forward(self, x_onehot: torch.Tensor):
-        if not isinstance(x_onehot, torch.Tensor):
-            raise TypeError(f"expected a torch tensor of one-hot sequences, got {type(x_onehot).__name__}")
-        if x_onehot.ndim != 3 or x_onehot.shape[1:] != (self.length, self.n_tokens):
-            raise ValueError(
-                f"expected one-hot sequences of shape (batch, {self.length}, {self.n_tokens}), got {tuple(x_onehot.shape)}"
-            )
-        return self.encoder(x_onehot.flatten(1))
+    check_unconditional("decode_conformations", model)
+    device = next(model.parameters()).device
+    z = torch.as_tensor(z, dtype=torch.float32, device=device).reshape(-1, model.latent_dim)
+    return model.decode(z).reshape(len(z), -1, 2).cpu().numpy()
 
 
-class ProteinDecoder(nn.Module):
-    """p_theta(x|z) for sequences: z (batch, latent_dim) -> logits (batch, length, 20).
+@torch.no_grad()
+def validity_grid(model, reference, *, extent=(-3, 3, -3, 3), n=121):
+    """Decode an n x n grid of latent points over ``extent`` and check each decoded polymer.
 
-    softmax over the last axis gives, at each position, a distribution over the 20 residues;
-    the reconstruction loss is the cross-entropy against the true residues.
+    ``extent`` = (z1_min, z1_max, z2_min, z2_max); ``reference``: a ``ValidityReference`` or the
+    training conformations. Returns (g1, g2, valid): the grid's z1 values (n,), z2 values (n,)
+    and a boolean (n, n) array, valid[i, j] for the point (g1[j], g2[i]), as ``plots.validity_map``
+    draws it. Needs an unconditional model with a 2-D latent space.
     """
-
-    def __init__(self, length: int, latent_dim=2, hidden_dim=128, n_tokens=20):
-        super().__init__()
-        check_positive_ints(length=length, latent_dim=latent_dim, hidden_dim=hidden_dim, n_tokens=n_tokens)
-        self.length, self.n_tokens = length, n_tokens
-        self.net = mlp([latent_dim, hidden_dim, hidden_dim, length * n_tokens])
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, self.length, self.n_tokens)
+    check_unconditional("validity_grid", model)
+    if model.latent_dim != 2:
+        raise ValueError(f"validity_grid needs a 2-D latent space, the model has {model.latent_dim}")
+    g1, g2 = np.linspace(extent[0], extent[1], n), np.linspace(extent[2], extent[3], n)
+    zz = np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2)
+    return g1, g2, validity(decode_conformations(model, zz), reference).valid.reshape(n, n)

@@ -36,7 +36,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._checks import check_array, check_non_negative, check_positive, check_positive_int, check_seed
+from ._checks import (
+    check_array,
+    check_non_negative,
+    check_positive,
+    check_positive_int,
+    check_seed,
+    check_unconditional,
+)
 from ._cpu import one_thread
 from .measures import ValidityReference, bond_lengths, pairwise_distances, radius_of_gyration
 
@@ -130,7 +137,7 @@ class PropertyPredictor(torch.nn.Module):
                                        torch.nn.Linear(hidden, len(y_mean)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
+        x = torch.as_tensor(x, dtype=torch.float32, device=self.x_mean.device).reshape(len(x), -1)
         return self.net((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
 
 
@@ -201,8 +208,8 @@ def optimize_latent(
     """Minimise ``objective(decoder(z))`` over z with Adam, plus optional prior and penalties.
 
     Args:
-        model: a trained ``PolymerVAE`` (anything with ``decode(z)`` and ``latent_dim``);
-            its weights are not changed.
+        model: a trained, unconditional ``PolymerVAE`` (anything with ``decode(z)`` and
+            ``latent_dim``); its weights are not changed. z lives on the model's device.
         objective: differentiable function of decoded coordinates (batch, 24) returning one
             value per conformation (batch,), e.g. ``helpers.radius_of_gyration`` (minimise
             R_g) or ``target_rg(2.0)`` (reach R_g = 2). To maximise, pass ``lambda x: -f(x)``.
@@ -224,6 +231,7 @@ def optimize_latent(
             f"model must be a trained PolymerVAE (a torch module with decode(z) and latent_dim), "
             f"got {type(model).__name__}"
         )
+    check_unconditional("optimize_latent", model)
     if not callable(objective):
         raise TypeError(f"objective must be a function of decoded coordinates, got {type(objective).__name__}")
     check_positive_int("steps", steps)

@@ -12,9 +12,20 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.patches import Ellipse
 
-from .measures import as_coordinates, bond_lengths, end_to_end_distance, pairwise_distances, radius_of_gyration
-from .models import decode_conformations
+from .measures import (
+    ValidityReference,
+    as_coordinates,
+    bond_lengths,
+    end_to_end_distance,
+    min_nonbonded_distance,
+    pairwise_distances,
+    radius_of_gyration,
+    validity,
+    why_invalid,
+)
+from .models import decode_conformations, validity_grid
 
 LENGTH_UNIT = "bead diam."  # the length unit: one bead diameter (the Lennard-Jones diameter)
 DEFAULT_LIM = 6.0  # preprocessed conformations fit in [-6, 6] bead diameters (largest |coordinate| ~5.6)
@@ -73,17 +84,6 @@ def polymer_row(conformations, titles=None, *, size=2.0, color="C0", lim=None, n
     return polymer_grid(conformations, titles, size=size, color=color, lim=lim, ncols=ncols)
 
 
-def why_invalid(report, reference) -> str:
-    """Why one conformation fails ``helpers.validity``: "bond 0.54", "contact 0.81" or ""."""
-    if report.bond_min < reference.bond_min:
-        return f"bond {float(report.bond_min):.2f}"
-    if report.bond_max > reference.bond_max:
-        return f"bond {float(report.bond_max):.2f}"
-    if report.contact_min < reference.contact_min:
-        return f"contact {float(report.contact_min):.2f}"
-    return ""
-
-
 def polymer_grid(conformations, titles=None, *, reference=None, behind=None, row_labels=None, ncols=6,
                  lim=None, size=2.0, color="C0"):
     """Polymers in a grid of panels with shared axes, optionally judged for validity.
@@ -100,10 +100,8 @@ def polymer_grid(conformations, titles=None, *, reference=None, behind=None, row
         ncols: panels per row; lim: half-width of every panel (default: fits all, at least
             ``DEFAULT_LIM`` / 2); size: inches per panel.
 
-    The open circle marks bead 1. Returns the Figure.
+    The open circle marks bead 1. Returns the Figure (reasons from ``measures.why_invalid``).
     """
-    from .measures import ValidityReference, validity
-
     r = numpy_coordinates(conformations)
     r = r[None] if r.ndim == 2 else r
     n = len(r)
@@ -162,8 +160,6 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     """
     if model.latent_dim != 2:
         raise ValueError(f"latent_atlas needs a 2-D latent space, the model has {model.latent_dim}")
-    from .measures import validity
-
     x0, x1, y0, y1 = extent
     g1, g2 = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
     zz = np.array([(a, b) for b in g2 for a in g1])
@@ -285,8 +281,6 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
         labels: k strings for the legend.
     Returns the Figure.
     """
-    from .measures import ValidityReference, min_nonbonded_distance
-
     r = numpy_coordinates(data, "data")
     c = numpy_coordinates(candidates, "candidates")
     c = c[None] if c.ndim == 2 else c
@@ -319,27 +313,11 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
     return fig
 
 
-@torch.no_grad()
-def validity_grid(model, reference, *, extent=(-3, 3, -3, 3), n=121):
-    """Decode an n x n grid of latent points over ``extent`` and check each decoded polymer.
-
-    Returns (g1, g2, valid): the grid's z1 values (n,), z2 values (n,) and a boolean (n, n)
-    array, valid[i, j] for the point (g1[j], g2[i]). Needs a 2-D latent space.
-    """
-    from .measures import validity
-
-    if model.latent_dim != 2:
-        raise ValueError(f"validity_grid needs a 2-D latent space, the model has {model.latent_dim}")
-    g1, g2 = np.linspace(extent[0], extent[1], n), np.linspace(extent[2], extent[3], n)
-    zz = np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2)
-    return g1, g2, validity(decode_conformations(model, zz), reference).valid.reshape(n, n)
-
-
 def validity_map(ax, model=None, reference=None, *, extent=(-3, 3, -3, 3), n=121, color="0.8", grid=None):
     """Shade the latent points whose decoded polymer is invalid (``helpers.validity``).
 
     Decodes an n x n grid over ``extent`` = (z1_min, z1_max, z2_min, z2_max), or reuses a
-    ``grid`` from ``validity_grid`` (then model, reference, extent and n are not needed);
+    ``grid`` from ``models.validity_grid`` (then model, reference, extent and n are not needed);
     invalid regions are filled with ``color`` and outlined. Draw it before scatters and paths.
     ``ax`` may be one Axes or a sequence of them: the grid is decoded once and drawn in each.
     Returns the fraction of grid points that decode to a valid polymer.
@@ -370,8 +348,6 @@ def posterior_panel(ax, grid, i, gaussians=(), *, floor=1e-5):
             ellipses at 1 (solid) and 2 (dashed) standard deviations with a "+" at mu.
     Zooms to the posterior and the Gaussians; returns the image artist (for a colorbar).
     """
-    from matplotlib.patches import Ellipse
-
     image, extent = grid.image(i, floor)
     dots = ax.imshow(image, origin="lower", extent=extent, cmap="Greys", vmin=-5, vmax=0, interpolation="nearest")
     lo, hi = np.array(extent[::2]), np.array(extent[1::2])

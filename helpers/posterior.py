@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ._checks import check_positive, check_positive_int
+from ._checks import check_positive, check_positive_int, check_unconditional
 from ._cpu import flush_denormals, one_thread
 from .losses import gaussian_log_likelihood, kl_divergence
 
@@ -34,8 +34,8 @@ def _log_prior(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * (z**2).sum(-1) - 0.5 * z.shape[-1] * _LOG_2PI
 
 
-def _as_batch(x) -> torch.Tensor:
-    x = torch.as_tensor(x, dtype=torch.float32)
+def _as_batch(x, device=None) -> torch.Tensor:
+    x = torch.as_tensor(x, dtype=torch.float32, device=device)
     if x.ndim == 3:
         x = x.reshape(len(x), -1)
     if x.ndim != 2:
@@ -43,16 +43,20 @@ def _as_batch(x) -> torch.Tensor:
     return x
 
 
-def _check_2d(model) -> None:
+def _check_model(name: str, model) -> torch.device:
+    """An unconditional model with a 2-D latent space; returns its device."""
+    check_unconditional(name, model)
     if getattr(model, "latent_dim", None) != 2:
-        raise ValueError(f"quadrature needs a model with a 2-D latent space, got latent_dim={getattr(model, 'latent_dim', None)}")
+        raise ValueError(f"{name} needs a model with a 2-D latent space, got latent_dim={getattr(model, 'latent_dim', None)}")
+    return next(model.parameters()).device
 
 
 @torch.no_grad()
 def log_joint(model, x, z, sigma_x: float) -> torch.Tensor:
-    """log p_theta(x|z) + log p(z) for x (N, D) and z (N, G, 2): shape (N, G), nats."""
+    """log p_theta(x|z) + log p(z) for x (N, D) and z (N, G, 2) on the model's device: shape (N, G), nats."""
+    check_unconditional("log_joint", model)
     check_positive("sigma_x", sigma_x)
-    x = _as_batch(x)
+    x = _as_batch(x, z.device)
     decoded = model.decode(z.reshape(-1, z.shape[-1])).reshape(*z.shape[:-1], -1)
     return gaussian_log_likelihood(x[:, None].expand_as(decoded), decoded, sigma_x) + _log_prior(z)
 
@@ -115,7 +119,7 @@ class GridPosterior:
         zk, log_w = z[keep], torch.log10(w[keep] / w.max())
         ij = torch.round((zk - zk.min(0).values) / self.spacing).long()
         image = np.full((int(ij[:, 1].max()) + 1, int(ij[:, 0].max()) + 1), np.nan)
-        image[ij[:, 1].numpy(), ij[:, 0].numpy()] = log_w.numpy()
+        image[ij[:, 1].cpu().numpy(), ij[:, 0].cpu().numpy()] = log_w.cpu().numpy()
         lo, hi = zk.min(0).values - self.spacing / 2, zk.max(0).values + self.spacing / 2
         return image, (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
 
@@ -126,21 +130,22 @@ def quadrature(model, x, sigma_x: float, *, spacing: float = 0.04, extent: float
     """log p_theta(x) and the posterior on a grid, for conformations x (N, 24) or (N, 12, 2).
 
     Args:
-        model: a VAE with ``decode`` and ``latent_dim == 2``.
+        model: an unconditional VAE with ``decode`` and ``latent_dim == 2``; the grids are built on
+            the CPU and decoded on the model's device, where the result's tensors stay.
         sigma_x: the decoder's noise (bead diameters).
         spacing, extent: the coarse grid covers [-extent, extent]^2 with this spacing.
         subdivide: each refined coarse cell holds subdivide^2 fine points (spacing / subdivide apart).
         window: coarse cells within this many nats of the peak of log p(x, z) are refined.
     """
-    _check_2d(model)
+    device = _check_model("quadrature", model)
     check_positive("sigma_x", sigma_x)
     check_positive("spacing", spacing)
     check_positive("extent", extent)
     check_positive_int("subdivide", subdivide)
-    x = _as_batch(x)
+    x = _as_batch(x, device)
     n = len(x)
     axis = torch.arange(-extent, extent + 1e-9, spacing)
-    z_coarse = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)       # (G, 2)
+    z_coarse = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2).to(device)  # (G, 2)
     decoded = model.decode(z_coarse)                                                         # (G, D)
     d = x.shape[1]
     coarse = (-0.5 * torch.cdist(x, decoded) ** 2 / sigma_x**2 - d * (math.log(sigma_x) + 0.5 * _LOG_2PI)
@@ -151,10 +156,11 @@ def quadrature(model, x, sigma_x: float, *, spacing: float = 0.04, extent: float
     mass_left_out = (torch.softmax(coarse, 1) * ~active).sum(1)
 
     u = ((torch.arange(subdivide) + 0.5) / subdivide - 0.5) * spacing
-    offsets = torch.stack(torch.meshgrid(u, u, indexing="ij"), -1).reshape(-1, 2)            # (S^2, 2)
+    offsets = torch.stack(torch.meshgrid(u, u, indexing="ij"), -1).reshape(-1, 2).to(device)  # (S^2, 2)
     counts = (active.sum(1) * subdivide**2).tolist()
     z = torch.cat([(z_coarse[active[i]][:, None] + offsets).reshape(-1, 2) for i in range(n)])
-    values = (gaussian_log_likelihood(torch.repeat_interleave(x, torch.tensor(counts), 0), model.decode(z), sigma_x)
+    repeats = torch.tensor(counts, device=device)
+    values = (gaussian_log_likelihood(torch.repeat_interleave(x, repeats, 0), model.decode(z), sigma_x)
               + _log_prior(z))
     values, z = list(torch.split(values, counts)), list(torch.split(z, counts))
     fine = spacing / subdivide
@@ -169,6 +175,7 @@ def gaussian_elbo(model, x, mu, sigma, sigma_x: float, eps: torch.Tensor) -> tor
     in mu and sigma: the mean over k of log p_theta(x_i | mu_i + sigma_i eps_k), minus the
     closed-form KL(q_i || N(0, I)).
     """
+    check_unconditional("gaussian_elbo", model)
     z = mu[None] + sigma[None] * eps[:, None]                                  # (K, N, 2)
     decoded = model.decode(z.reshape(-1, 2)).reshape(*z.shape[:2], -1)         # (K, N, D)
     rec = gaussian_log_likelihood(x.expand_as(decoded), decoded, sigma_x).mean(0)
@@ -191,15 +198,15 @@ def fit_gaussian(model, x, sigma_x: float, mu0, sigma0, *, steps: int = 150, n_s
     check_positive_int("steps", steps)
     check_positive_int("n_samples", n_samples)
     check_positive("lr", lr)
-    _check_2d(model)
-    x = torch.as_tensor(x, dtype=torch.float32)
+    device = _check_model("fit_gaussian", model)
+    x = torch.as_tensor(x, dtype=torch.float32, device=device)
     x = _as_batch(x[None] if x.ndim == 1 else x)
-    mu = torch.as_tensor(mu0, dtype=torch.float32).detach().clone().reshape(len(x), 2).requires_grad_(True)
+    mu = torch.as_tensor(mu0, dtype=torch.float32, device=device).detach().clone().reshape(len(x), 2).requires_grad_(True)
     sigma0 = torch.as_tensor(sigma0, dtype=torch.float32).detach().reshape(len(x), 2)
-    if torch.any(sigma0 <= 0):
+    if torch.any(sigma0.cpu() <= 0):
         raise ValueError("sigma0 must be positive")
-    log_sigma = sigma0.log().clone().requires_grad_(True)
-    eps = torch.randn(n_samples, 2, generator=torch.Generator().manual_seed(seed))
+    log_sigma = sigma0.log().to(device).clone().requires_grad_(True)
+    eps = torch.randn(n_samples, 2, generator=torch.Generator().manual_seed(seed)).to(device)  # CPU draws: any device
     frozen = [p for p in model.parameters() if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
@@ -209,9 +216,9 @@ def fit_gaussian(model, x, sigma_x: float, mu0, sigma0, *, steps: int = 150, n_s
         with one_thread(), flush_denormals():
             for step in range(steps + 1):
                 value = gaussian_elbo(model, x, mu, log_sigma.exp(), sigma_x, eps)
-                trace["mu"].append(mu.detach().numpy().copy())
-                trace["sigma"].append(log_sigma.detach().exp().numpy())
-                trace["elbo"].append(value.detach().numpy())
+                trace["mu"].append(mu.detach().cpu().numpy().copy())
+                trace["sigma"].append(log_sigma.detach().exp().cpu().numpy())
+                trace["elbo"].append(value.detach().cpu().numpy())
                 if step == steps:
                     break
                 optimizer.zero_grad()

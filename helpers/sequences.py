@@ -1,16 +1,17 @@
-"""A small synthetic protein family, for the sequence version of the encoder and decoder.
+"""The sequence VAE: a small synthetic protein family, its networks, loss and training loop.
 
 Real protein families (e.g. from Pfam) need a download; this one is generated
 deterministically: a random ancestor, a few subfamilies that each change some positions,
 and members that mutate each position with a probability set by how conserved it is.
-Also the sequence VAE's pieces: its loss, a short training loop, and reconstruction accuracy
-(ProteinEncoder / ProteinDecoder live in ``models``).
+``ProteinEncoder`` / ``ProteinDecoder`` work on one-hot sequences (batch, length, 20);
+``sequence_vae_loss``, ``train_sequence_vae`` and ``reconstruction_accuracy`` train and measure them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import trange
 
 from ._checks import (
@@ -21,6 +22,7 @@ from ._checks import (
     check_positive_ints,
     check_seed,
 )
+from .layers import Encoder, mlp
 from .losses import kl_divergence, reparameterize
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"  # the 20 standard residues, one-letter codes
@@ -105,6 +107,46 @@ def consensus(residues, labels=None, n_groups: int | None = None) -> torch.Tenso
     return torch.stack([torch.mode(seq[torch.as_tensor(labels == k)], dim=0).values for k in range(n_groups)])
 
 
+class ProteinEncoder(nn.Module):
+    """q_phi(z|x) for aligned sequences: one-hot (batch, length, 20) -> mu, sigma (batch, latent_dim).
+
+    ``sigma`` picks the parameterisation inside the network (see ``Encoder``); either way the
+    encoder returns the standard deviation sigma itself, not log sigma^2.
+    """
+
+    def __init__(self, length: int, latent_dim=2, hidden_dim=128, n_tokens=20, sigma="logvar"):
+        super().__init__()
+        check_positive_ints(length=length, latent_dim=latent_dim, hidden_dim=hidden_dim, n_tokens=n_tokens)
+        self.length, self.n_tokens = length, n_tokens
+        self.encoder = Encoder(length * n_tokens, (hidden_dim, hidden_dim), latent_dim, sigma)
+
+    def forward(self, x_onehot: torch.Tensor):
+        if not isinstance(x_onehot, torch.Tensor):
+            raise TypeError(f"expected a torch tensor of one-hot sequences, got {type(x_onehot).__name__}")
+        if x_onehot.ndim != 3 or x_onehot.shape[1:] != (self.length, self.n_tokens):
+            raise ValueError(
+                f"expected one-hot sequences of shape (batch, {self.length}, {self.n_tokens}), got {tuple(x_onehot.shape)}"
+            )
+        return self.encoder(x_onehot.flatten(1))
+
+
+class ProteinDecoder(nn.Module):
+    """p_theta(x|z) for sequences: z (batch, latent_dim) -> logits (batch, length, 20).
+
+    softmax over the last axis gives, at each position, a distribution over the 20 residues;
+    the reconstruction loss is the cross-entropy against the true residues.
+    """
+
+    def __init__(self, length: int, latent_dim=2, hidden_dim=128, n_tokens=20):
+        super().__init__()
+        check_positive_ints(length=length, latent_dim=latent_dim, hidden_dim=hidden_dim, n_tokens=n_tokens)
+        self.length, self.n_tokens = length, n_tokens
+        self.net = mlp([latent_dim, hidden_dim, hidden_dim, length * n_tokens])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, self.length, self.n_tokens)
+
+
 def sequence_vae_loss(encoder, decoder, onehot, residues, beta: float = 1.0, generator=None):
     """Mean over the batch of the two loss terms, (cross-entropy, KL), in nats per sequence.
 
@@ -127,29 +169,30 @@ def train_sequence_vae(encoder, decoder, residues, *, epochs: int = 20, beta: fl
         residues: training sequences as residue indices (n, length).
 
     Returns the per-epoch means (epochs, 2): cross-entropy and KL, in nats per sequence.
-    Both networks are left in eval mode.
+    Trains on the encoder's device with its own random generator (seeded by ``seed``). Both
+    networks are left in eval mode.
     """
     check_positive_ints(epochs=epochs, batch_size=batch_size)
     check_non_negative("beta", beta)
     check_positive("lr", lr)
     check_seed("seed", seed)
+    device = next(encoder.parameters()).device
     residues = _residue_tensor(residues)
-    onehot = one_hot(residues)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    onehot, residues = one_hot(residues).to(device), residues.to(device)
+    gen = torch.Generator(device=device).manual_seed(seed)
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=lr)
     encoder.train()
     decoder.train()
     history = []
     for _ in trange(epochs, desc="training the sequence VAE", leave=False, disable=not progress):
-        totals = torch.zeros(2)
-        for batch in torch.randperm(len(residues), generator=gen).split(batch_size):
+        totals = torch.zeros(2, device=device)
+        for batch in torch.randperm(len(residues), generator=gen, device=device).split(batch_size):
             recon, kl = sequence_vae_loss(encoder, decoder, onehot[batch], residues[batch], generator=gen)
             optimizer.zero_grad()
             (recon + beta * kl).backward()
             optimizer.step()
             totals += torch.stack([recon.detach(), kl.detach()]) * len(batch)
-        history.append((totals / len(residues)).numpy())
+        history.append((totals / len(residues)).cpu().numpy())
     encoder.eval()
     decoder.eval()
     return np.array(history)
@@ -159,6 +202,8 @@ def train_sequence_vae(encoder, decoder, residues, *, epochs: int = 20, beta: fl
 def reconstruction_accuracy(encoder, decoder, residues) -> np.ndarray:
     """Per-position fraction of residues recovered by decoding mu_phi(x) and taking the most
     probable residue. residues (n, length) -> float array (length,)."""
+    device = next(encoder.parameters()).device
     seq = _residue_tensor(residues)
-    mu, _ = encoder(one_hot(seq))
-    return (decoder(mu).argmax(-1) == seq).float().mean(0).numpy()
+    mu, _ = encoder(one_hot(seq).to(device))
+    seq = seq.to(device)
+    return (decoder(mu).argmax(-1) == seq).float().mean(0).cpu().numpy()

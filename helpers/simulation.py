@@ -27,6 +27,7 @@ import numpy as np
 
 from ._checks import check_non_negative, check_positive, check_positive_int, check_seed
 from ._io import cached_array
+from .measures import radius_of_gyration
 
 SIMULATION_VERSION = 1  # bump when the physics or the sampling changes: it keys the cache
 
@@ -270,8 +271,6 @@ def simulate_polymer(
 
     frames = cached_array("polymer", key, run) if cache else run()
     if verbose:
-        from .measures import radius_of_gyration
-
         rg = radius_of_gyration(frames)
         print(f"radius of gyration: {rg.min():.2f} to {rg.max():.2f} sigma (max/min {rg.max() / rg.min():.1f})")
     return frames

@@ -135,6 +135,8 @@ def train_vae(
     Args:
         test: optional held-out data, evaluated after every epoch (no gradient).
         beta: KL weight, in the convention of ``reduction`` (see ``vae_loss``).
+        seed: seeds the batches' order and the z samples, drawn from a generator of their own on
+            the model's device (torch's global random state is left alone).
         schedule: ``"onecycle"`` (default) warms the learning rate up to ``lr`` over the first
             quarter of the steps and then anneals it to almost zero: a high peak moves fast,
             the long decay settles into a good optimum. ``"cosine"`` only decays from ``lr``;
@@ -162,7 +164,6 @@ def train_vae(
     x_train = _as_tensor("train", train, model.config["input_dim"], device)
     x_test = None if test is None else _as_tensor("test", test, model.config["input_dim"], device)
 
-    torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
     optimizer = _adam(model.parameters(), lr)
     n = len(x_train)

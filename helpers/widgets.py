@@ -57,6 +57,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from . import plots
+from ._checks import check_unconditional
 from ._cpu import one_thread
 from .checkpoints import load_beta_sweep
 from .measures import ValidityReference, radius_of_gyration, validity
@@ -146,18 +147,18 @@ class LatentExplorer(_Explorer):
     box_class = "polymer-latent-explorer"
 
     def __init__(self, model, data, *, pair=None, n_map=3000, seed=0, dpi=80, n_validity=61):
+        check_unconditional("LatentExplorer", model)
         if getattr(model, "latent_dim", None) != 2:
             raise ValueError("LatentExplorer needs a PolymerVAE with a 2-D latent space")
         x = _as_float_tensor(data)
         self.model = model.eval()
         self.reference = ValidityReference.from_data(x.numpy())
         with torch.no_grad():
-            mu = model.encode(x)[0].numpy()
+            mu = model.encode(x.to(next(model.parameters()).device))[0].cpu().numpy()
         rg = radius_of_gyration(x.numpy())
         subset = np.random.default_rng(seed).permutation(len(x))[: min(n_map, len(x))]
         if pair is None:  # most compact and most extended frames whose reconstruction is valid
-            with torch.no_grad():
-                ok = validity(model.decode(torch.as_tensor(mu[subset])).numpy(), self.reference).valid
+            ok = validity(decode_conformations(model, mu[subset]), self.reference).valid
             candidates = subset[ok] if ok.sum() >= 2 else subset
             pair = (int(candidates[np.argmin(rg[candidates])]), int(candidates[np.argmax(rg[candidates])]))
         if len(pair) != 2 or not all(0 <= int(i) < len(x) for i in pair):
@@ -359,10 +360,11 @@ class BetaExplorer(_Explorer):
         with torch.no_grad():
             for _, model, _ in sweep:
                 model.eval()
-                mu = model.encode(x_map)[0]
-                self.codes.append(mu.numpy())
-                self.recons.append(model.decode(mu[:n_show]).numpy().reshape(n_show, -1, 2))
-                self.samples.append(model.decode(eps).numpy().reshape(n_show, -1, 2))
+                device = next(model.parameters()).device
+                mu = model.encode(x_map.to(device))[0]
+                self.codes.append(mu.cpu().numpy())
+                self.recons.append(model.decode(mu[:n_show]).cpu().numpy().reshape(n_show, -1, 2))
+                self.samples.append(model.decode(eps.to(device)).cpu().numpy().reshape(n_show, -1, 2))
         self.originals = shown.numpy().reshape(n_show, -1, 2)
         self.input_dim = x.shape[1]  # result["test_recon"] is summed over these coordinates
         self._cache: dict[float, tuple[bytes, str]] = {}

@@ -44,7 +44,7 @@ import torch
 
 import helpers
 from helpers import plots
-from helpers.models import decode_conformations
+from helpers.models import decode_conformations, validity_grid
 from helpers.optimization import fit_property_predictor, optimize_latent, target_rg, window_penalty
 from helpers.selfcheck import claim, prove_check, verdict
 
@@ -200,7 +200,7 @@ plt.show()
 
 # %%
 EXTENT = (-4.5, 4.5, -4.5, 4.5)  # holds every end point of sections 3 to 7
-grid = plots.validity_grid(model, reference, extent=EXTENT)
+grid = validity_grid(model, reference, extent=EXTENT)
 fig, ax = plt.subplots(figsize=(6.5, 5.8), constrained_layout=True)
 valid_area = plots.validity_map(ax, grid=grid)
 ax.scatter(*codes[::3].T, s=1, color="0.35", alpha=0.4, rasterized=True, label="training codes")

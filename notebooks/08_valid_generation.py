@@ -44,8 +44,9 @@ import numpy as np
 import torch
 
 import helpers
-from helpers import internal, plots
+from helpers import plots
 from helpers.energy import polymer_energy, relax
+from helpers.generation import generation_metrics, train_generator
 from helpers.optimization import optimize_latent, target_rg
 from helpers.selfcheck import claim, prove_check, verdict
 from helpers.widgets import LatentExplorer
@@ -84,7 +85,7 @@ steps = {}  # one row per step: the table of section 8
 
 def measure(name, x):
     """Measure conformations x (n, 12, 2) against the data; keep and print the row."""
-    steps[name] = internal.generation_metrics(x, data)
+    steps[name] = generation_metrics(x, data)
     print(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in steps[name].items()))
 
 
@@ -204,7 +205,7 @@ prove_check(check_averaged_bond, placeholder=None, wrong=1.0, solution=averaged_
 
 # %%
 if TRAIN_FROM_SCRATCH:
-    model, _ = internal.train_generator(train, test)
+    model, _ = train_generator(train, test)
 else:
     model, info = helpers.load_pretrained("valid_polymer")
 recon_cart = helpers.reconstruction_error(cartesian, test)
@@ -306,7 +307,7 @@ angle_rows = {}
 noise_default = model.bond_noise.clone()
 for angle in (0.0, 0.1, 0.2, 0.3):
     model.bond_noise[1] = angle
-    angle_rows[angle] = internal.generation_metrics(model.generate(N, seed=0, relax=False), data)
+    angle_rows[angle] = generation_metrics(model.generate(N, seed=0, relax=False), data)
 model.bond_noise.copy_(noise_default)
 for angle, m in angle_rows.items():
     print(f"angle noise {angle:.1f} rad: valid {m['valid']:.1%}, W1 R_g {m['w1_rg']:.3f}, "
@@ -425,7 +426,7 @@ for name, m in steps.items():
     print(f"{name:40s} {m['valid']:7.1%} {m['low_energy']:7.1%} {m['w1_rg']:7.3f} {m['w1_end_to_end']:7.3f} {m['w1_bond']:8.3f}")
 
 # the final recipe again with seeds 1 to 4: how much do the numbers move?
-seed_rows = [final] + [internal.generation_metrics(model.generate(N, seed=s), data) for s in range(1, 5)]
+seed_rows = [final] + [generation_metrics(model.generate(N, seed=s), data) for s in range(1, 5)]
 for key in ("valid", "w1_rg", "w1_end_to_end"):
     values = [r[key] for r in seed_rows]
     print(f"seeds 0-4, {key}: min {min(values):.3f}, mean {np.mean(values):.3f}, max {max(values):.3f}")
@@ -460,7 +461,7 @@ claim(np.mean(ee_seeds) < 0.10 < max(ee_seeds) < 0.15, "end-to-end W1 below 0.10
 
 # %%
 if TRAIN_FROM_SCRATCH:
-    conditional, _ = internal.train_generator(train, test, conditional=True)
+    conditional, _ = train_generator(train, test, conditional=True)
 else:
     conditional, _ = helpers.load_pretrained("conditional_polymer")
 threshold = np.percentile(energy_data, 99)

@@ -13,11 +13,12 @@
 * ``beta_sweep.pt``: smaller VAEs (two hidden layers of 128) trained on the same split at
   the log-spaced ``BETA_SWEEP`` values, for the beta explorer of the ELBO notebook.
 * ``valid_polymer.pt`` and ``conditional_polymer.pt``: the internal-coordinate VAEs of the
-  valid-generation notebook (``helpers.internal.train_generator``: ``RECIPE``, then the fitted
+  valid-generation notebook (``helpers.generation.train_generator``: ``RECIPE``, then the fitted
   sampler), unconditional and conditioned on R_g, on the same split.
 
-Each run ends by printing the sha256 of every shipped file: paste them into
-``helpers.checkpoints.PRETRAINED_SHA256`` (the test suite checks the shipped files against it).
+Each model's recipe is its entry of the registry ``helpers.checkpoints.PRETRAINED``. Each run
+ends by printing the sha256 of every shipped file: paste them into that registry (the test
+suite checks the shipped files against it).
 
 Training is seeded, so the same torch version on the same machine gives the same files.
 """
@@ -31,8 +32,8 @@ import time
 import torch
 
 import helpers
-import helpers.internal
-from helpers.checkpoints import BETA_SWEEP, BETA_SWEEP_CONFIG, PRETRAINED_DIR, save_beta_sweep
+import helpers.generation
+from helpers.checkpoints import PRETRAINED, PRETRAINED_DIR, save_beta_sweep
 
 
 def split():
@@ -41,10 +42,11 @@ def split():
 
 
 def train_default(train, test):
+    recipe = PRETRAINED["polymer_vae"]["recipe"]
     torch.manual_seed(0)
-    model = helpers.PolymerVAE()
+    model = helpers.PolymerVAE(**recipe["model"])
     start = time.perf_counter()
-    history = helpers.train_vae(model, train, test, seed=0)
+    history = helpers.train_vae(model, train, test, **recipe["train_vae"])
     seconds = time.perf_counter() - start
     test_recon = helpers.reconstruction_error(model, test)
     path = helpers.save_checkpoint(
@@ -52,7 +54,7 @@ def train_default(train, test):
         PRETRAINED_DIR / "polymer_vae.pt",
         data="simulate (default parameters), train_test_split(seed=42)",
         epochs=history.epochs,
-        beta=helpers.training.DEFAULT_BETA,
+        beta=recipe["train_vae"]["beta"],
         train_seconds=round(seconds, 1),
         test_mse_per_coordinate=test_recon,
         torch_version=str(torch.__version__),
@@ -61,16 +63,17 @@ def train_default(train, test):
     print(f"{path}: {history.epochs} epochs in {seconds:.1f} s, test MSE per coordinate {test_recon:.4f}")
 
 
-def train_generator(train, test, name, conditional):
+def train_generator(train, test, name):
+    recipe = PRETRAINED[name]["recipe"]
     start = time.perf_counter()
-    model, history = helpers.internal.train_generator(train, test, conditional=conditional, progress=False)
+    model, history = helpers.generation.train_generator(train, test, progress=False, **recipe["train_generator"])
     seconds = time.perf_counter() - start
     test_recon = helpers.reconstruction_error(model, test)
     path = helpers.save_checkpoint(
         model,
         PRETRAINED_DIR / f"{name}.pt",
         data="simulate (default parameters), train_test_split(seed=42)",
-        recipe=helpers.internal.RECIPE,
+        recipe=recipe["train_vae"],
         epochs=history.epochs,
         train_seconds=round(seconds, 1),
         test_mse_per_coordinate=test_recon,
@@ -82,11 +85,12 @@ def train_generator(train, test, name, conditional):
 
 
 def train_beta_sweep(train, test):
+    recipe = PRETRAINED["beta_sweep"]["recipe"]
     models, results = [], []
-    for beta in BETA_SWEEP:
+    for beta in recipe["betas"]:
         torch.manual_seed(0)
-        model = helpers.PolymerVAE(**BETA_SWEEP_CONFIG)
-        helpers.train_vae(model, train, beta=beta, seed=0, progress=False)
+        model = helpers.PolymerVAE(**recipe["model"])
+        helpers.train_vae(model, train, beta=beta, progress=False, **recipe["train_vae"])
         _, recon, kl = helpers.evaluate(model, test, beta=beta)
         models.append(model)
         results.append(dict(beta=beta, test_recon=recon, test_kl=kl))
@@ -106,9 +110,9 @@ def main():
     if args.only in (None, "beta-sweep"):
         train_beta_sweep(train, test)
     if args.only in (None, "valid-polymer"):
-        train_generator(train, test, "valid_polymer", conditional=False)
+        train_generator(train, test, "valid_polymer")
     if args.only in (None, "conditional-polymer"):
-        train_generator(train, test, "conditional_polymer", conditional=True)
+        train_generator(train, test, "conditional_polymer")
     for path in sorted(PRETRAINED_DIR.glob("*.pt")):
         print(f'    "{path.name}": "{hashlib.sha256(path.read_bytes()).hexdigest()}",')
 

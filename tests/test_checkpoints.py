@@ -218,15 +218,35 @@ def test_shipped_files_match_their_published_sha256(name):
     assert digest == checkpoints.PRETRAINED_SHA256[name], f"{name} changed: update PRETRAINED_SHA256"
 
 
-def test_every_shipped_file_has_a_published_sha256():
+def test_the_registry_lists_every_shipped_file_with_its_recipe_and_sha256():
     shipped = sorted(p.name for p in checkpoints.PRETRAINED_DIR.glob("*.pt"))
-    assert shipped == sorted(checkpoints.PRETRAINED_SHA256)
-    assert sorted(f"{name}.pt" for name in checkpoints.PRETRAINED) == sorted(set(shipped) - {"beta_sweep.pt"})
+    assert sorted(f"{name}.pt" for name in checkpoints.PRETRAINED) == shipped == sorted(checkpoints.PRETRAINED_SHA256)
+    for name, entry in checkpoints.PRETRAINED.items():
+        assert sorted(entry) == ["description", "recipe", "sha256"] and entry["recipe"], name
+        assert checkpoints.PRETRAINED_SHA256[f"{name}.pt"] == entry["sha256"]
+
+
+@pytest.mark.parametrize("name", ["valid_polymer", "conditional_polymer"])
+def test_the_registry_holds_the_recipe_stored_in_the_generators(name):
+    model, metadata = helpers.load_pretrained(name)
+    recipe = checkpoints.PRETRAINED[name]["recipe"]
+    assert isinstance(model, helpers.generation.PolymerGenerator)
+    assert metadata["recipe"] == recipe["train_vae"] == helpers.generation.RECIPE
+    assert (model.config["condition"] is not None) == recipe["train_generator"]["conditional"]
+
+
+def test_the_registry_holds_the_default_models_recipe():
+    model, metadata = helpers.load_pretrained()
+    recipe = checkpoints.PRETRAINED["polymer_vae"]["recipe"]
+    assert type(model) is helpers.PolymerVAE and model.config == helpers.PolymerVAE(**recipe["model"]).config
+    assert metadata["epochs"] == recipe["train_vae"]["epochs"] and metadata["beta"] == recipe["train_vae"]["beta"]
 
 
 def test_load_pretrained_unknown_name_lists_the_options():
     with pytest.raises(ValueError, match=r"unknown pretrained model 'nope'; expected one of \[.*'polymer_vae'"):
         helpers.load_pretrained("nope")
+    with pytest.raises(ValueError, match="load_beta_sweep"):
+        helpers.load_pretrained("beta_sweep")
 
 
 def test_beta_sweep_spans_1e4_to_collapse_with_kl_falling_as_beta_grows(default_split):

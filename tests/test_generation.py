@@ -1,31 +1,34 @@
-"""Valid generation: the internal-coordinate decoder, its sampler, the R_g-conditional VAE."""
+"""Valid generation: the internal-coordinate decoder, the PolymerGenerator's sampler, the R_g-conditional VAE."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
 import torch
 
 import helpers
-from helpers import internal
-from helpers.internal import (
-    BOND_LENGTH,
+from helpers import generation
+from helpers.generation import (
+    PolymerGenerator,
     aggregated_posterior_sample,
-    chain,
     fit_generation,
+    generate,
     generation_metrics,
-    internal_coordinates,
-    rg_condition,
     wasserstein_1d,
 )
+from helpers.layers import BOND_LENGTH, chain
+from helpers.measures import internal_coordinates
+from helpers.models import rg_condition
 
 
 @pytest.fixture(scope="module")
 def trained(small_split):
-    """A small internal-coordinate VAE trained for a few epochs, with its fitted sampler."""
+    """A small PolymerGenerator trained for a few epochs, with its fitted sampler (tests must not change it)."""
     train, test = small_split
     torch.manual_seed(0)
-    model = helpers.PolymerVAE(hidden_dim=32, n_hidden=2, decoder="internal")
+    model = PolymerGenerator(hidden_dim=32, n_hidden=2)
     history = helpers.train_vae(model, train, test, epochs=8, seed=0, progress=False)
     fit_generation(model, train)
     return model, history
@@ -35,7 +38,7 @@ def trained(small_split):
 def conditional(small_split):
     train, _ = small_split
     torch.manual_seed(0)
-    model = helpers.PolymerVAE(hidden_dim=32, n_hidden=2, decoder="internal", condition=rg_condition(train))
+    model = PolymerGenerator(hidden_dim=32, n_hidden=2, condition=rg_condition(train))
     helpers.train_vae(model, train, epochs=3, seed=0, progress=False)
     fit_generation(model, train)
     return model
@@ -58,7 +61,9 @@ def test_the_internal_decoder_keeps_every_bond_at_rest_length_and_the_chain_cent
     x = model.decode(torch.randn(50, 2) * 3).detach().numpy().reshape(50, 12, 2)
     np.testing.assert_allclose(helpers.bond_lengths(x), BOND_LENGTH, rtol=1e-4)
     np.testing.assert_allclose(x.mean(1), 0.0, atol=1e-5)
-    assert model.config["decoder"] == "internal" and "sampler_codes" in model.state_dict()
+    assert model.config["decoder"] == "internal" and "sampler_codes" not in model.state_dict()
+    generator = PolymerGenerator(hidden_dim=16, n_hidden=1)
+    assert generator.config == model.config and {"sampler_codes", "bond_noise"} < set(generator.state_dict())
 
 
 def test_train_vae_trains_the_internal_decoder(trained):
@@ -83,11 +88,22 @@ def test_generate_draws_seeded_conformations_with_fluctuating_bonds(trained):
 
 
 def test_fit_generation_measures_the_datas_bond_length_spread(trained, small_split):
-    model, _ = trained
+    model = copy.deepcopy(trained[0])
     fitted = fit_generation(model, small_split[0])
     data_std = helpers.bond_lengths(helpers.unflatten(small_split[0])).std()
     assert fitted["length_std"] == pytest.approx(data_std, rel=0.05)  # the decoder's bonds are all BOND_LENGTH
-    assert 0 < fitted["angle_std"] < np.pi
+    assert float(model.bond_noise[0]) == pytest.approx(fitted["length_std"])
+
+
+@pytest.mark.parametrize("angle_std", [0.0, 0.1, 0.3])
+def test_the_fitted_angle_noise_is_the_spread_of_generated_bond_directions(trained, small_split, angle_std):
+    model = copy.deepcopy(trained[0])
+    fit_generation(model, small_split[0], angle_std=angle_std)
+    mean = model.generate(2000, seed=4, noise=False, relax=False)
+    noisy = model.generate(2000, seed=4, relax=False)  # the same z (drawn first), then p_theta(x|z)'s noise
+    turn = internal_coordinates(noisy)[1] - internal_coordinates(mean)[1]
+    turn = np.remainder(turn + np.pi, 2 * np.pi) - np.pi
+    assert turn.std() == pytest.approx(angle_std, abs=0.005) and abs(turn.mean()) < 0.005
 
 
 def test_aggregated_posterior_sample_has_the_mixtures_moments():
@@ -136,8 +152,8 @@ def test_shipped_generators_load_and_draw_mostly_valid_polymers(default_paths):
     """The figures of the valid-generation notebook and benchmarks/RESULTS.md, with a margin."""
     data = helpers.unflatten(helpers.preprocess(default_paths))
     model, metadata = helpers.load_pretrained("valid_polymer")
-    assert model.config["decoder"] == "internal" and model.config["condition"] is None
-    assert metadata["recipe"] == internal.RECIPE
+    assert isinstance(model, PolymerGenerator) and model.config["condition"] is None
+    assert metadata["recipe"] == generation.RECIPE
     x = model.generate(4000, seed=0)  # the benchmark's draws: the final recipe, relaxed
     assert x.shape == (4000, 12, 2)
     m = generation_metrics(x, data)
@@ -178,14 +194,18 @@ def test_generate_refuses_bad_input(trained, conditional, tiny_model):
         conditional.generate(3, rg=[2.0, 2.0])
     with pytest.raises(ValueError, match="one finite number"):
         conditional.generate(3, rg=float("nan"))
-    with pytest.raises(ValueError, match="decoder='internal'"):
-        tiny_model().generate(3)
+    with pytest.raises(ValueError, match="needs a PolymerGenerator .* Cartesian PolymerVAE draws with model.sample"):
+        generate(tiny_model(), 3)
+    with pytest.raises(ValueError, match="needs a PolymerGenerator .* 'internal' decoder"):
+        generate(tiny_model(decoder="internal"), 3)
     with pytest.raises(ValueError, match="no fitted sampler"):
-        tiny_model(decoder="internal").generate(3)
+        PolymerGenerator(hidden_dim=8, n_hidden=1).generate(3)
     with pytest.raises(ValueError, match="needs a target"):
         conditional.sample(3)
-    with pytest.raises(ValueError, match="c \\(batch, 1\\) is required"):
+    with pytest.raises(ValueError, match="conditioned on R_g: decode\\(z, c\\) needs c \\(batch, 1\\)"):
         conditional.decode(torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="has no condition"):
+        model.decode(torch.zeros(2, 2), torch.zeros(2, 1))
 
 
 @pytest.mark.parametrize(
@@ -203,6 +223,21 @@ def test_bad_model_options_are_refused(config, match):
         helpers.PolymerVAE(**config)
 
 
-def test_fit_generation_refuses_a_cartesian_model(tiny_model, small_split):
-    with pytest.raises(ValueError, match="decoder='internal'"):
-        fit_generation(tiny_model(), small_split[0])
+def test_a_polymer_generator_decodes_internal_coordinates_only():
+    with pytest.raises(ValueError, match="decoder must be 'internal', got 'cartesian'"):
+        PolymerGenerator(decoder="cartesian")
+
+
+@pytest.mark.parametrize("decoder", ["cartesian", "internal"])
+def test_fit_generation_refuses_a_model_without_a_sampler(tiny_model, small_split, decoder):
+    with pytest.raises(ValueError, match="fit_generation needs a PolymerGenerator"):
+        fit_generation(tiny_model(decoder=decoder), small_split[0])
+
+
+def test_a_saved_generator_loads_as_a_generator_and_draws_the_same_polymers(trained, tiny_model, tmp_path):
+    model, _ = trained
+    loaded, _ = helpers.load_checkpoint(helpers.save_checkpoint(model, tmp_path / "generator.pt"))
+    assert isinstance(loaded, PolymerGenerator)
+    np.testing.assert_array_equal(loaded.generate(50, seed=3), model.generate(50, seed=3))
+    plain, _ = helpers.load_checkpoint(helpers.save_checkpoint(tiny_model(decoder="internal"), tmp_path / "plain.pt"))
+    assert type(plain) is helpers.PolymerVAE and plain.config["decoder"] == "internal"

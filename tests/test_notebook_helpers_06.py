@@ -1,5 +1,5 @@
 """Plot helpers written for the case study (notebook 06) and used by notebook 07:
-``plots.polymer_grid``, ``plots.why_invalid`` and ``plots.latent_atlas``."""
+``plots.polymer_grid`` (with ``measures.why_invalid``) and ``plots.latent_atlas``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import torch  # noqa: E402
 
 import helpers  # noqa: E402
 from helpers import plots  # noqa: E402
+from helpers.measures import why_invalid  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +40,14 @@ def _lines(ax):
 
 def test_why_invalid_names_the_failing_measure(train, reference):
     frame = train[0].reshape(12, 2).astype(float)
-    assert helpers.validity(frame, reference).valid and plots.why_invalid(helpers.validity(frame, reference), reference) == ""
+    assert helpers.validity(frame, reference).valid and why_invalid(helpers.validity(frame, reference), reference) == ""
     squeezed = frame * 0.5  # bonds halved
-    assert plots.why_invalid(helpers.validity(squeezed, reference), reference).startswith("bond 0.")
+    assert why_invalid(helpers.validity(squeezed, reference), reference).startswith("bond 0.")
     stretched = frame * 2.0  # bonds doubled, contacts wider
-    assert plots.why_invalid(helpers.validity(stretched, reference), reference).startswith("bond ")
+    assert why_invalid(helpers.validity(stretched, reference), reference).startswith("bond ")
     folded = frame.copy()
     folded[5] = folded[0] + [0.05, 0.0]  # bead 6 on top of bead 1; bonds 5-6 and 6-7 get long
-    reason = plots.why_invalid(helpers.validity(folded, reference), reference)
+    reason = why_invalid(helpers.validity(folded, reference), reference)
     assert reason.startswith(("bond", "contact")) and reason != ""
 
 

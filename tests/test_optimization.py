@@ -237,6 +237,7 @@ def test_validity_map_reports_the_valid_fraction_of_its_grid(pretrained):
     import matplotlib.pyplot as plt
 
     from helpers import plots
+    from helpers.models import validity_grid
 
     model, _, ref = pretrained
     fig, ax = plt.subplots()
@@ -253,7 +254,7 @@ def test_validity_map_reports_the_valid_fraction_of_its_grid(pretrained):
     fig, axes = plt.subplots(1, 2)  # several axes: one decoded grid, drawn in each
     assert plots.validity_map(axes, model, ref, extent=(-2, 2, -1, 1), n=21) == pytest.approx(expected)
     assert all(len(a.collections) > 0 and a.get_xlabel() == "$z_1$" for a in axes)
-    grid = plots.validity_grid(model, ref, extent=(-2, 2, -1, 1), n=21)  # decoded once, drawn again later
+    grid = validity_grid(model, ref, extent=(-2, 2, -1, 1), n=21)  # decoded once, drawn again later
     assert plots.validity_map(axes[0], grid=grid) == pytest.approx(expected)
     assert grid[2].shape == (21, 21) and grid[2].dtype == bool
     with pytest.raises(ValueError, match="grid"):
