@@ -166,8 +166,8 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     polymers = decode_conformations(model, zz)
     ok = validity(polymers, reference).valid
     cell = min((x1 - x0), (y1 - y0)) / max(n - 1, 1)
-    typical = float(np.percentile(np.abs(polymers).max(axis=(1, 2)), 75))
-    scale = 0.45 * cell / max(typical, 1e-9)  # a typical polymer fills ~90% of its cell
+    largest = float(np.abs(polymers).max())
+    scale = 0.48 * cell / max(largest, 1e-9)  # the largest polymer fits its cell: none reaches a neighbour
     pad = 0.6 * cell
     fig, ax = plt.subplots(figsize=(size, size), constrained_layout=True)
     fraction = validity_map(ax, model, reference, extent=(x0 - pad, x1 + pad, y0 - pad, y1 + pad), n=81,

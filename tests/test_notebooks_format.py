@@ -140,8 +140,9 @@ def test_notebook_structure(name):
 
 @pytest.mark.parametrize("name", EXPECTED)
 def test_every_exercise_has_a_placeholder_a_self_check_and_a_proven_solution(name):
-    """After each "### Exercise" heading: an exercise cell, a self-check, a solution that proves
-    the self-check rejects the placeholder and a wrong answer and accepts the solution."""
+    """After each "### Exercise" heading: an exercise cell, a one-line self-check calling its check
+    in ``helpers.exercises`` (``exercises.check_...(answer)``), and a solution that calls the same
+    check (so nbval proves the check accepts it; tests/test_exercises_NN.py runs its misconception table)."""
     cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
     headings = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(r"^### Exercise", c.source, re.M)]
     assert headings, "no exercise"
@@ -153,12 +154,11 @@ def test_every_exercise_has_a_placeholder_a_self_check_and_a_proven_solution(nam
         assert "self-check" in kinds, f"{title}: no cell tagged self-check"
         assert "solution" in kinds, f"{title}: no cell tagged solution"
         assert kinds.index("exercise") < kinds.index("self-check") < kinds.index("solution"), title
-        check = block[kinds.index("self-check")]
+        check = block[kinds.index("self-check")].source.strip()
         solution = "\n".join(c.source for c, k in zip(block, kinds) if k == "solution")
-        assert "verdict(" in check.source, f"{title}: the self-check must report with verdict()"
-        assert re.search(r"prove_check\(.*placeholder=.*wrong=.*solution=", solution, re.S), (
-            f"{title}: the solution must prove its self-check with prove_check(check, placeholder=, wrong=, solution=)"
-        )
+        called = re.fullmatch(r"exercises\.(check_\w+)\(.*\);?", check)
+        assert called and "\n" not in check, f"{title}: the self-check must be one line, exercises.check_...(answer)"
+        assert f"exercises.{called.group(1)}(" in solution, f"{title}: the solution must call {called.group(1)}"
 
 
 @pytest.mark.parametrize("name", EXPECTED)
