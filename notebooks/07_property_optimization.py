@@ -111,7 +111,7 @@ shifted = most_compact + np.array([3.0, 0.0])
 for name, f in (("centered frame", most_compact), ("shifted by 3", shifted)):
     print(f"{name:15s} R_g {helpers.radius_of_gyration(f):.3f} {UNIT}, uncentered {rms_distance_from_origin(f):.3f} {UNIT}")
 
-samples = model.sample(1000, seed=0).numpy().reshape(-1, 12, 2)
+samples = model.sample(20000, seed=0).numpy().reshape(-1, 12, 2)  # f_theta(z) for z ~ N(0, I)
 offset = np.linalg.norm(samples.mean(1), axis=-1)
 print(f"decoded samples: center of mass up to {offset.max():.2f} {UNIT} from the origin (median {np.median(offset):.2f})")
 
@@ -133,17 +133,17 @@ claim(np.median(offset) < 0.1, "decoded samples sit (nearly) at the origin", f"m
 #
 # where the gradient flows back through the decoder and Adam rescales it ($\widehat{\nabla}$);
 # the step $\eta_k$ decays from 0.05 to 0 (cosine schedule). `optimize_latent` returns the
-# path, the objective along it and the final conformation. We optimize 32 seeded starts as
+# path, the objective along it and the final conformation. We optimize 256 seeded starts as
 # one batch (each follows the path it would follow alone; section 6 shows them all) and
-# follow one of them, start 30.
+# follow the run that ends most compact: the walkthrough's "most compact polymer".
 
 # %%
-starts = torch.randn(32, 2, generator=torch.Generator().manual_seed(0))  # z0 ~ N(0, I), seeded
+starts = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))  # z0 ~ N(0, I), seeded
 free_many = optimize_latent(model, helpers.radius_of_gyration, starts)
-FOLLOW = 30
+FOLLOW = int(np.argmin(free_many.objective[-1]))  # the run that ends most compact
 free_path, free_rg = free_many.path[:, FOLLOW], free_many.objective[:, FOLLOW]
-print(f"start {FOLLOW}: R_g {free_rg[0]:.2f} {UNIT} at z0 = {np.round(free_path[0], 2)} -> {free_rg[-1]:.2f} {UNIT} "
-      f"at z = {np.round(free_path[-1], 2)} (most compact training frame: {rg_train.min():.2f} {UNIT})")
+print(f"most compact run (start {FOLLOW}): R_g {free_rg[0]:.2f} {UNIT} at z0 = {np.round(free_path[0], 2)} -> "
+      f"{free_rg[-1]:.2f} {UNIT} at z = {np.round(free_path[-1], 2)} (most compact training frame: {rg_train.min():.2f} {UNIT})")
 
 fig, (ax_curve, ax_map) = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
 ax_curve.plot(free_rg)
@@ -159,19 +159,17 @@ ax_map.set(title="Path over the training codes (color: $R_g$ of the frame)", xla
 plt.show()
 
 # %% [markdown]
-# The decoded polymer shrinks from $R_g$ 1.6 to about 1.0 bead diameters, well below the most
-# compact training frame (dashed line): the walkthrough's "more compact than anything in the
-# training set", reproduced. The path is short and stays among the training codes.
+# It ends at $R_g$ 0.97 bead diameters, well below the most compact training frame (1.35,
+# dashed line): the walkthrough's "more compact than anything in the training set",
+# reproduced. It ends at the fringe of the training codes.
 
 # %% tags=["check"]
-claim(1.5 < free_rg[0] < 1.7 and 0.9 < free_rg[-1] < 1.05, "R_g falls from 1.6 to about 1.0",
-      f"{free_rg[0]:.2f} -> {free_rg[-1]:.2f}")
-claim(free_rg[-1] < rg_train.min() - 0.3, "the end point is well below the most compact training frame",
-      f"{free_rg[-1]:.2f} vs {rg_train.min():.2f}")
-path_length = np.linalg.norm(np.diff(free_path, axis=0), axis=1).sum()
-claim(path_length < 1.0 and np.linalg.norm(free_path[-1]) < np.quantile(np.linalg.norm(codes, axis=1), 0.9),
-      "the path is short and stays among the training codes",
-      f"path length {path_length:.2f}, |z| {np.linalg.norm(free_path[-1]):.2f}");
+claim(0.95 < free_rg[-1] < 0.99, "the most compact run ends at R_g 0.97", f"{free_rg[-1]:.3f}")
+claim(abs(rg_train.min() - 1.35) < 0.005 and free_rg[-1] < rg_train.min() - 0.3,
+      "the end point is well below the most compact training frame (1.35)", f"{free_rg[-1]:.2f} vs {rg_train.min():.2f}")
+nearest_code = np.linalg.norm(codes - free_path[-1], axis=1).min()
+claim(nearest_code < 0.25 and np.linalg.norm(free_path[-1]) < np.quantile(np.linalg.norm(codes, axis=1), 0.9),
+      "it ends at the fringe of the training codes", f"nearest code {nearest_code:.2f} away, |z| {np.linalg.norm(free_path[-1]):.2f}");
 
 
 # %% [markdown]
@@ -184,27 +182,27 @@ claim(path_length < 1.0 and np.linalg.norm(free_path[-1]) < np.quantile(np.linal
 # %%
 free_end = free_many.conformation[FOLLOW]
 free_report = helpers.validity(free_end, reference)
-print(f"start {FOLLOW}, unconstrained end:", free_report)
+print("end of the most compact run:", free_report)
 fig = plots.support_check(train, np.stack([free_end, most_compact]), reference=reference, colors=["C3", "C0"],
-                          labels=[f"start {FOLLOW}, unconstrained", "most compact training frame"])
+                          labels=["most compact run, unconstrained", "most compact training frame"])
 fig.suptitle("Bonds and contacts of the end point against the training data")
 plt.show()
 
 # %% [markdown]
-# It is not a polymer: its shortest bond is about 0.4 bead diameters, half the data's lower
-# limit (0.69), and two non-bonded beads sit about 0.4 apart, where 99.9% of real frames keep
-# 0.93 or more. The most compact real frame keeps every bond and contact in range.
+# It is not a polymer: its shortest bond is under 0.4 bead diameters, about half the data's
+# lower limit (0.69), and two non-bonded beads sit under 0.4 apart, where 99.9% of real frames
+# keep 0.93 or more. The most compact real frame keeps every bond and contact in range.
 #
 # Where can the decoder make valid polymers at all? Below, grey marks latent points whose
 # decoded polymer is invalid (a grid decoded and checked once, reused in section 6).
 
 # %%
-EXTENT = (-4.5, 4.5, -4.5, 4.5)  # holds every end point of sections 3 to 7
+EXTENT = (-4.5, 4.5, -4.5, 4.5)  # holds all but a few end points of sections 3 to 7
 grid = validity_grid(model, reference, extent=EXTENT)
 fig, ax = plt.subplots(figsize=(6.5, 5.8), constrained_layout=True)
 valid_area = plots.validity_map(ax, grid=grid)
 ax.scatter(*codes[::3].T, s=1, color="0.35", alpha=0.4, rasterized=True, label="training codes")
-ax.plot(*free_path.T, "-", color="C3", lw=2, label=f"start {FOLLOW}, unconstrained")
+ax.plot(*free_path.T, "-", color="C3", lw=2, label="most compact run, unconstrained")
 ax.plot(*free_path[-1], "*", color="C3", ms=16, mec="k")
 ax.set(title=f"Grey: decodes to an invalid polymer ({1 - valid_area:.0%} of this square)")
 ax.legend(loc="lower right", markerscale=4)
@@ -222,6 +220,8 @@ print(f"training codes whose decoded polymer is valid: {codes_report.fraction_va
       f"(of the 10% in the densest cells: {codes_report.valid[densest].mean():.0%})")
 print(f"decoded at the origin z = 0:                   {origin_report}")
 print(f"average of the {near_origin.sum()} frames coded within 0.25 of the origin: {helpers.validity(average, reference)}")
+prior_invalid = 1 - helpers.validity(samples, reference).fraction_valid
+print(f"decoded draws z ~ N(0, I) that are invalid: {prior_invalid:.1%} of {len(samples)}")
 
 # %% [markdown]
 # There is no valid region here that the optimizer had to leave: about four fifths of the
@@ -229,27 +229,25 @@ print(f"average of the {near_origin.sum()} frames coded within 0.25 of the origi
 # training pulls the codes. Only about a third of the training codes decode to a valid
 # polymer (printed). The reason is the decoder *mean*: different frames share nearby codes,
 # and $f_\theta(z)$ is close to their average, which is no chain: the frames coded near the
-# origin, averaged bead by bead, have bonds of 0.4 to 0.75 bead diameters. Start 30 began in
-# grey ground (one bond slightly too short), and a short path among training codes collapsed it.
+# origin, averaged bead by bead, have bonds of 0.4 to 0.75 bead diameters. Most starts begin in
+# grey ground too: nearly four in five draws from the prior decode invalid (printed).
 
 # %% tags=["check"]
-free_start_report = helpers.validity(decode_conformations(model, free_path[:1])[0], reference)
-claim(0.35 < free_report.bond_min < 0.45 and 0.35 < free_report.contact_min < 0.45 and not free_report.valid,
-      "shortest bond and closest contact about 0.4", f"{free_report.bond_min:.2f}, {free_report.contact_min:.2f}")
+claim(free_report.bond_min < 0.4 and free_report.contact_min < 0.4 and not free_report.valid
+      and abs(reference.contact_min - 0.93) < 0.005, "shortest bond and closest contact under 0.4 (data: contacts 0.93)",
+      f"{free_report.bond_min:.2f}, {free_report.contact_min:.2f} ({reference.contact_min:.3f})")
 claim(0.75 < 1 - valid_area < 0.85, "80% of the square is invalid", f"{1 - valid_area:.0%}")
 claim(0.25 < codes_report.fraction_valid < 0.4, "about a third of the training codes decode valid",
       f"{codes_report.fraction_valid:.0%}")
 claim(codes_report.valid[densest].mean() < 0.15, "the densest training codes decode invalid",
       f"{codes_report.valid[densest].mean():.0%} valid")
-claim(0.45 < free_report.bond_min / reference.bond_min < 0.6, "the shortest bond is half the data's lower limit",
-      f"{free_report.bond_min:.2f} vs {reference.bond_min:.2f}")
+claim(0.45 < free_report.bond_min / reference.bond_min < 0.6 and abs(reference.bond_min - 0.69) < 0.005,
+      "the shortest bond is about half the data's lower limit (0.69)", f"{free_report.bond_min:.2f} vs {reference.bond_min:.2f}")
 claim(not origin_report.valid, "the origin decodes to an invalid polymer", str(origin_report))
 avg_bonds = helpers.bond_lengths(average)
 claim(0.35 < avg_bonds.min() < 0.45 and 0.7 < avg_bonds.max() < 0.8, "the average has bonds 0.4 to 0.75",
       f"{avg_bonds.min():.2f}-{avg_bonds.max():.2f}")
-claim(not free_start_report.valid and 0.6 < free_start_report.bond_min < reference.bond_min
-      and free_start_report.contact_min > reference.contact_min,
-      "start 30 begins in grey ground, one bond slightly too short", str(free_start_report));
+claim(0.75 < prior_invalid < 0.8, "nearly four in five draws from the prior decode invalid", f"{prior_invalid:.1%}");
 
 
 # %% [markdown]
@@ -278,107 +276,117 @@ CONSTRAINTS = dict(prior_weight=0.1, bond_penalty=100.0, contact_penalty=100.0, 
 held_many = optimize_latent(model, helpers.radius_of_gyration, starts, **CONSTRAINTS)
 held_report = helpers.validity(held_many.conformation, reference)
 rg_free, rg_held = free_many.objective[-1], held_many.objective[-1]
-print(f"start {FOLLOW} with constraints: R_g {rg_held[FOLLOW]:.2f} {UNIT} at z = {np.round(held_many.z[FOLLOW], 2)}, "
-      f"{helpers.validity(held_many.conformation[FOLLOW], reference)}")
+best = int(np.argmin(np.where(held_report.valid, rg_held, np.inf)))  # the most compact valid end
+free_best_report = helpers.validity(free_many.conformation[best], reference)
+print(f"most compact valid end (start {best}): R_g {rg_held[best]:.2f} {UNIT} at z = {np.round(held_many.z[best], 2)}")
+print(f"the same start without constraints: R_g {rg_free[best]:.2f} {UNIT}, {free_best_report}")
 
 fig, (ax_curve, ax_score, ax_map) = plt.subplots(1, 3, figsize=(16, 4.6), constrained_layout=True)
-ax_curve.plot(free_rg, color="C3", label="unconstrained")
-ax_curve.plot(held_many.objective[:, FOLLOW], color="C2", label="constrained")
+ax_curve.plot(free_many.objective[:, best], color="C3", label="unconstrained")
+ax_curve.plot(held_many.objective[:, best], color="C2", label="constrained")
 ax_curve.axhline(rg_train.min(), color="k", ls="--", lw=1, label="most compact training frame")
-ax_curve.set(xlabel="optimization step", ylabel=f"$R_g$ of the decoded polymer ({UNIT})", title=f"Start {FOLLOW}: $R_g$")
+ax_curve.set(xlabel="optimization step", ylabel=f"$R_g$ of the decoded polymer ({UNIT})", title=f"Start {best}: $R_g$")
 ax_curve.legend(fontsize=8)
-ax_score.plot(held_many.loss[:, FOLLOW], color="C2", label=r"$\mathcal{J}$ = $R_g$ + prior + penalties")
-ax_score.plot(held_many.objective[:, FOLLOW], color="C2", ls=":", label="its $R_g$ term")
-ax_score.set(xlabel="optimization step", ylabel=r"$\mathcal{J}$ (a score)", title=f"Start {FOLLOW}, constrained: the score")
+ax_score.plot(held_many.loss[:, best], color="C2", label=r"$\mathcal{J}$ = $R_g$ + prior + penalties")
+ax_score.plot(held_many.objective[:, best], color="C2", ls=":", label="its $R_g$ term")
+ax_score.set(xlabel="optimization step", ylabel=r"$\mathcal{J}$ (a score)", title=f"Start {best}, constrained: the score")
 ax_score.legend(fontsize=8)
-plots.validity_map(ax_map, grid=grid)
+both = np.concatenate([free_many.path[:, best], held_many.path[:, best]])  # zoom on the two paths
+mid, half = (both.max(0) + both.min(0)) / 2, (both.max(0) - both.min(0)).max() / 2 + 0.5
+plots.validity_map(ax_map, model, reference, extent=(mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half))
 ax_map.scatter(*codes[::3].T, s=1, color="0.35", alpha=0.4, rasterized=True)
 for result, color, label in ((free_many, "C3", "unconstrained"), (held_many, "C2", "constrained")):
-    ax_map.plot(*result.path[:, FOLLOW].T, "-", color=color, lw=2, label=label)
-    ax_map.plot(*result.z[FOLLOW], "*", color=color, ms=16, mec="k")
-ax_map.plot(*starts[FOLLOW], "o", color="k", mfc="white", ms=8, label="start")
-ax_map.set(xlim=(-2.5, 0.5), ylim=(-2.5, 0.5), title="Paths over the validity map (grey: invalid)")
+    ax_map.plot(*result.path[:, best].T, "-", color=color, lw=2, label=label)
+    ax_map.plot(*result.z[best], "*", color=color, ms=16, mec="k")
+ax_map.plot(*starts[best], "o", color="k", mfc="white", ms=8, label="start")
+ax_map.set(xlim=mid[0] + np.array([-half, half]), ylim=mid[1] + np.array([-half, half]),
+           title="Paths over the validity map (grey: invalid)")
 ax_map.legend(loc="upper right")
 plt.show()
 
 # %% [markdown]
-# With the constraints, start 30 turns back from the grey ground and ends at $R_g$ 1.5
-# bead diameters, a valid polymer, not below the most compact training frame. Its score
-# (middle) first drops as the penalty on its too-short bond vanishes; at the end only the
-# prior term separates the score from $R_g$.
+# We follow the start that ends as the most compact *valid* polymer (printed). It stops at
+# $R_g$ 1.4 bead diameters, just above the most compact training frame, on the edge of a
+# valid patch perhaps too thin for the map (a step of 0.01 in $z$ leaves it). Without
+# constraints the same start collapses (red). Its score
+# (middle) adds the penalties while a bond or contact is out of range; at the end only the
+# prior term remains.
 
 # %% tags=["check"]
-prior_term = lambda z: CONSTRAINTS["prior_weight"] * 0.5 * float((np.asarray(z) ** 2).sum())  # noqa: E731
-penalty_gap = [held_many.loss[i, FOLLOW] - held_many.objective[i, FOLLOW] - prior_term(held_many.path[i, FOLLOW])
-               for i in (0, -1)]
-claim(penalty_gap[0] > 0.3 and abs(penalty_gap[-1]) < 1e-4, "penalized at the start, only the prior term at the end",
-      f"penalty part {penalty_gap}")
-claim(held_report.valid[FOLLOW] and 1.45 < rg_held[FOLLOW] < 1.55, "start 30 ends valid at R_g 1.5",
-      f"{held_report.valid[FOLLOW]}, {rg_held[FOLLOW]:.2f}")
-claim(rg_held[FOLLOW] >= rg_train.min(), "not below the most compact training frame",
-      f"{rg_held[FOLLOW]:.2f} vs {rg_train.min():.2f}");
+penalty_end = held_many.loss[-1, best] - rg_held[best] - CONSTRAINTS["prior_weight"] * 0.5 * held_many.z[best] @ held_many.z[best]
+claim(-1e-6 < penalty_end < 0.01, "at the end only the prior term remains", f"penalty part {penalty_end:.2g}")
+claim(held_report.valid[best] and 1.35 < rg_held[best] < 1.45, "the most compact valid end has R_g 1.4",
+      f"{held_report.valid[best]}, {rg_held[best]:.3f}")
+claim(0 <= rg_held[best] - rg_train.min() < 0.1, "just above the most compact training frame",
+      f"{rg_held[best]:.2f} vs {rg_train.min():.2f}")
+claim(not free_best_report.valid and rg_free[best] < rg_train.min(), "without constraints the same start collapses",
+      f"R_g {rg_free[best]:.2f}, {free_best_report}")
+steps = held_many.z[best] + 0.01 * np.array([[1, 0], [-1, 0], [0, 1], [0, -1]])
+steps_valid = helpers.validity(decode_conformations(model, steps), reference).valid
+claim(not steps_valid.all(), "a step of 0.01 in z leaves the valid patch", f"valid after the 4 steps: {steps_valid}");
 
 
 # %% [markdown]
-# ## 6. Robustness: what the 32 starts do
+# ## 6. Robustness: what the 256 starts do
 #
 # One start proves little. Here is where every start ends, with and without constraints.
 
 # %%
-below_data = int((rg_free < rg_train.min()).sum())
+n_starts = len(starts)
+below_data = np.mean(rg_free < rg_train.min())
 free_many_report = helpers.validity(free_many.conformation, reference)
-best = int(np.argmin(np.where(held_report.valid, rg_held, np.inf)))  # the most compact valid end
-print(f"unconstrained: {free_many_report.valid.sum()}/32 valid, R_g {rg_free.min():.2f}-{rg_free.max():.2f} {UNIT}, "
-      f"{below_data}/32 below the most compact training frame")
-print(f"constrained:   {held_report.valid.sum()}/32 valid, most compact valid R_g {rg_held[best]:.2f} {UNIT} "
-      f"(start {best}); training frames more compact: {np.mean(rg_train < rg_held[best]):.1%}")
+compact = held_report.valid & (rg_held < 2.0)
+extended = held_report.valid & (rg_held > 2.55) & (rg_held < 2.75)
+print(f"unconstrained: {free_many_report.fraction_valid:.0%} of {n_starts} valid, R_g {rg_free.min():.2f}-{rg_free.max():.2f} "
+      f"{UNIT}, {below_data:.0%} below the most compact training frame")
+print(f"constrained:   {held_report.fraction_valid:.0%} valid; {compact.mean():.0%} of the runs valid below R_g 2.0, "
+      f"{extended.mean():.0%} valid at 2.55-2.75; most compact valid R_g {rg_held[best]:.2f} {UNIT} "
+      f"(training frames more compact: {np.mean(rg_train < rg_held[best]):.1%})")
 
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
 plots.validity_map(axes[:2], grid=grid)
 for ax, result, report, title in ((axes[0], free_many, free_many_report, "unconstrained"),
                                   (axes[1], held_many, held_report, "constrained")):
-    ax.plot(result.path[:, :, 0], result.path[:, :, 1], "-", color="0.2", lw=0.8, alpha=0.6)
-    ax.scatter(*result.z[report.valid].T, marker="*", s=150, color="C2", edgecolor="k", zorder=3, label="valid end")
-    ax.scatter(*result.z[~report.valid].T, marker="X", s=80, color="C3", edgecolor="k", zorder=3, label="invalid end")
-    ax.set_title(f"{title}: {report.valid.sum()}/32 valid")
+    ax.plot(result.path[:, :, 0], result.path[:, :, 1], "-", color="0.2", lw=0.5, alpha=0.4)
+    ax.scatter(*result.z[report.valid].T, marker="*", s=90, color="C2", edgecolor="k", lw=0.5, zorder=3, label="valid end")
+    ax.scatter(*result.z[~report.valid].T, marker="X", s=45, color="C3", edgecolor="k", lw=0.5, zorder=3, label="invalid end")
+    ax.set_title(f"{title}: {report.valid.sum()}/{n_starts} valid")
     ax.legend(loc="lower right", fontsize=8)
 bins = np.linspace(0.8, 3.6, 57)  # shared by every histogram of this notebook: 0.05 bead diam. wide
-axes[2].hist(rg_train, bins=bins, weights=np.full(len(rg_train), 32 / len(rg_train)), color="0.8",
-             label="training frames (scaled to 32)")
+axes[2].hist(rg_train, bins=bins, weights=np.full(len(rg_train), n_starts / len(rg_train)), color="0.8",
+             label=f"training frames (scaled to {n_starts})")
 axes[2].hist([rg_held[held_report.valid], rg_held[~held_report.valid]], bins=bins, stacked=True,
              color=["C2", "C1"], label=["constrained ends, valid", "constrained ends, invalid"])
 axes[2].hist(rg_free, bins=bins, histtype="step", lw=2, color="C3", label="unconstrained ends")
 axes[2].axvline(rg_train.min(), color="k", ls="--", lw=1)
-axes[2].set(xlabel=f"$R_g$ ({UNIT})", ylabel="runs (of 32)", title="Where the runs end")
+axes[2].set(xlabel=f"$R_g$ ({UNIT})", ylabel=f"runs (of {n_starts})", title="Where the runs end")
 axes[2].legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# Unconstrained, 30 of 32 runs end invalid and 24 below the most compact real frame (dashed
-# line), all by collapsing. With constraints, 22 end valid: 16 compact, between 1.5 and 2.0
-# bead diameters, one at 2.2, and five extended, at $R_g$ 2.6 to 2.7. Those five end in the
-# valid lobe right of the origin, hemmed in by grey ground that the penalties forbid them to
-# cross; two ended larger than they started, pushed out of the grey into the lobe. The other
-# ten runs stop in grey ground. The most compact valid result lies in the compact tail of
-# the data, not below it.
+# Unconstrained, 85% or more of the runs end invalid and 65 to 85% below the most compact
+# real frame (dashed line), all by collapsing. With constraints, 60 to 85% end valid (ranges
+# over seeds; yours are printed): most of them compact, at $R_g$ 1.4 to
+# 2.0 bead diameters (40 to 65% of all runs), and a group extended, at 2.6 to 2.7 (5 to 20%).
+# Those end in the valid lobe right of the origin, hemmed in by grey ground the penalties
+# forbid them to cross; some grew, pushed out of the grey into the lobe. The invalid runs stop in grey ground. The most compact valid result lies in
+# the compact tail of the data, not below it.
 
 # %% tags=["check"]
-extended = held_report.valid & (rg_held > 2.55) & (rg_held < 2.75)
 grew = extended & (rg_held > held_many.objective[0])
-claim(free_many_report.valid.sum() == 2 and below_data == 24, "30 of 32 unconstrained runs invalid, 24 below the data",
-      f"{free_many_report.valid.sum()} valid, {below_data} below")
+claim(free_many_report.fraction_valid <= 0.15 and 0.65 <= below_data <= 0.85,
+      "85% or more of the unconstrained runs invalid, 65 to 85% below the data",
+      f"{1 - free_many_report.fraction_valid:.0%} invalid, {below_data:.0%} below")
 claim(not free_many_report.valid[rg_free < rg_train.min()].any(), "every run below the data collapsed (is invalid)",
       "one is valid")
-claim(held_report.valid.sum() == 22, "22 of 32 constrained runs end valid", f"{held_report.valid.sum()}")
-claim(np.sum(held_report.valid & (rg_held < 2.0)) == 16 and rg_held[held_report.valid].min() > 1.45,
-      "16 valid ends lie between 1.5 and 2.0",
-      f"{np.sum(held_report.valid & (rg_held < 2.0))} below 2.0")
-claim(extended.sum() == 5 and np.all(held_many.z[extended, 0] > 0.5) and grew.sum() == 2,
-      "five valid ends at R_g 2.6-2.7, right of the origin, two grew", f"{extended.sum()}, {grew.sum()}")
+claim(0.6 <= held_report.fraction_valid <= 0.85, "60 to 85% of the constrained runs end valid", f"{held_report.fraction_valid:.0%}")
+claim(0.4 <= compact.mean() <= 0.65 and 1.35 < rg_held[held_report.valid].min() < 1.45,
+      "40 to 65% of the runs end valid at R_g 1.4 to 2.0", f"{compact.mean():.0%}, from {rg_held[held_report.valid].min():.2f}")
+claim(0.05 <= extended.mean() <= 0.2 and np.all(held_many.z[extended, 0] > 0.5) and grew.any(),
+      "5 to 20% end valid at R_g 2.6-2.7, right of the origin, some grew",
+      f"{extended.mean():.0%}, z1 from {held_many.z[extended, 0].min() if extended.any() else None}, {grew.sum()} grew")
 claim(rg_held[best] >= rg_train.min() and np.mean(rg_train < rg_held[best]) < 0.05,
       "the best valid result is in the compact tail, not below the data", f"{rg_held[best]:.2f}")
-claim(all(np.abs(r.z).max() < EXTENT[1] for r in (free_many, held_many)), "every end point is on the plots",
-      f"largest |z_i| {max(np.abs(r.z).max() for r in (free_many, held_many)):.2f}");
 
 
 # %% [markdown]
@@ -399,20 +407,20 @@ search_report = helpers.validity(search.conformation, reference)
 rg_search = helpers.radius_of_gyration(search.conformation)
 miss = np.where(search_report.valid, np.abs(rg_search - TARGET), np.inf)
 hit = int(np.argmin(miss))
-print(f"target {TARGET} {UNIT}: {np.sum(miss < 0.05)} of 32 starts end valid within 0.05; "
-      f"best R_g {rg_search[hit]:.3f} {UNIT}; {search_report.valid.sum()}/32 valid overall")
+print(f"target {TARGET} {UNIT}: {np.sum(miss < 0.05)} of {n_starts} starts end valid within 0.05; "
+      f"best R_g {rg_search[hit]:.3f} {UNIT}; {search_report.valid.sum()}/{n_starts} valid overall")
 print(f"share of training frames at least this extended: {np.mean(rg_train >= TARGET):.1%}")
 
 fig, (ax_pol, ax_hist) = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
 plots.draw_polymer(ax_pol, search.conformation[hit], color="C2")
 ax_pol.set(xlim=(-6, 6), ylim=(-3, 3), xlabel=f"x ({UNIT})", ylabel=f"y ({UNIT})",
            title=f"found: $R_g$ = {rg_search[hit]:.2f} (target {TARGET})\ndecoder mean $f_\\theta(z)$; open circle: bead 1")
-ax_hist.hist(rg_train, bins=bins, weights=np.full(len(rg_train), 32 / len(rg_train)), color="0.8",
-             label="training frames (scaled to 32)")
+ax_hist.hist(rg_train, bins=bins, weights=np.full(len(rg_train), n_starts / len(rg_train)), color="0.8",
+             label=f"training frames (scaled to {n_starts})")
 ax_hist.hist([rg_search[search_report.valid], rg_search[~search_report.valid]], bins=bins, stacked=True,
              color=["C2", "C1"], label=["valid results", "invalid results"])
 ax_hist.axvline(TARGET, color="k", ls="--", label="target")
-ax_hist.set(xlabel=f"$R_g$ ({UNIT})", ylabel="runs (of 32)", title="Results of 32 starts")
+ax_hist.set(xlabel=f"$R_g$ ({UNIT})", ylabel=f"runs (of {n_starts})", title=f"Results of {n_starts} starts")
 ax_hist.legend(fontsize=8)
 plt.show()
 
@@ -421,29 +429,30 @@ claim(np.mean(rg_train >= TARGET) < 0.08, "the target is among the largest 7% of
       f"{np.mean(rg_train >= TARGET):.1%}")
 claim(search_report.valid[hit] and abs(rg_search[hit] - TARGET) < 0.05, "the target is reached validly",
       f"{rg_search[hit]:.3f}")
-claim(np.abs(search.z).max() < EXTENT[1], "every end point lies inside the plotted square", f"{np.abs(search.z).max():.2f}");
+outside = np.mean(np.abs(np.concatenate([free_many.z, held_many.z, search.z])).max(1) > EXTENT[1])
+claim(outside < 0.02, "all but a few end points of sections 3 to 7 lie in the plotted square", f"{outside:.1%} outside");
 
 
 # %% [markdown]
 # Why not a rounder 3.0? Valid chains of about 3.1 exist (Exercise 7.1). But near the target
 # the squared miss pulls less and less (its gradient vanishes at $R_g^\ast$), while the prior
-# keeps pulling $z$ toward the origin. The two balance *short* of the target: by about a
-# hundredth at 2.9, by more than our 0.05 tolerance at 3.0. A weaker prior shrinks the gap:
+# keeps pulling $z$ toward the origin. The two balance *short* of the target: asked for 3.0,
+# the valid runs that end near it (within 0.1) stop a median 0.06 short, beyond our 0.05
+# tolerance. A weaker prior shrinks the gap:
 
 # %%
 shortfall = {}
 for prior_weight in (0.1, 0.03):
     run = optimize_latent(model, target_rg(3.0), starts, **{**CONSTRAINTS, "prior_weight": prior_weight})
-    run_valid = helpers.validity(run.conformation, reference).valid
-    rg_run = helpers.radius_of_gyration(run.conformation)[run_valid]
-    shortfall[prior_weight] = 3.0 - rg_run[np.argmin(np.abs(rg_run - 3.0))]
-    print(f"target 3.0, prior_weight {prior_weight}: {np.sum(np.abs(rg_run - 3.0) < 0.05)}/32 valid within 0.05, "
-          f"best valid R_g {3.0 - shortfall[prior_weight]:.3f} {UNIT} (short by {shortfall[prior_weight]:.3f})")
+    rg_run = helpers.radius_of_gyration(run.conformation)[helpers.validity(run.conformation, reference).valid]
+    near = rg_run[np.abs(rg_run - 3.0) < 0.1]  # the valid runs that end near the target
+    shortfall[prior_weight] = 3.0 - np.median(near)
+    print(f"target 3.0, prior_weight {prior_weight}: {np.sum(np.abs(rg_run - 3.0) < 0.05)}/{n_starts} valid within 0.05; "
+          f"{len(near)} valid within 0.1, median R_g {np.median(near):.3f} {UNIT} (short by {shortfall[prior_weight]:.3f})")
 
 # %% tags=["check"]
-claim(0.005 < TARGET - rg_search[hit] < 0.02, "at 2.9 the best valid run is short by about a hundredth",
-      f"{TARGET - rg_search[hit]:.3f}")
-claim(0.05 < shortfall[0.1], "the default prior weight stops short of 3.0 by more than 0.05", f"{shortfall[0.1]:.3f}")
+claim(0.05 < shortfall[0.1] < 0.07, "the default prior weight stops a median 0.06 short of 3.0, beyond 0.05",
+      f"{shortfall[0.1]:.3f}")
 claim(0 < shortfall[0.03] < 0.5 * shortfall[0.1], "a weaker prior gets much closer, still from below",
       f"{shortfall[0.03]:.3f}");
 
@@ -537,24 +546,24 @@ claim(rg_train[(ree_train >= 4) & (ree_train <= 5)].min() < rg_tight - 0.3, "the
 
 
 # %% [markdown]
-# ## 9. Side by side: the most compact real frame and start 30's two end points
+# ## 9. Side by side: the most compact real frame and the two best end points
 
 # %%
 candidates = {
     "most compact training frame": most_compact,
-    f"start {FOLLOW}, unconstrained": free_end,
-    f"start {FOLLOW}, constrained": held_many.conformation[FOLLOW],
+    "most compact end, unconstrained": free_end,
+    "most compact valid end, constrained": held_many.conformation[best],
 }
-print(f"{'':30s} {'R_g':>6s} {'min bond':>9s} {'max bond':>9s} {'contact':>8s}  valid")
+print(f"{'':36s} {'R_g':>6s} {'min bond':>9s} {'max bond':>9s} {'contact':>8s}  valid")
 for name, c in candidates.items():
     r = helpers.validity(c, reference)
-    print(f"{name:30s} {helpers.radius_of_gyration(c):6.2f} {r.bond_min:9.2f} {r.bond_max:9.2f} "
+    print(f"{name:36s} {helpers.radius_of_gyration(c):6.2f} {r.bond_min:9.2f} {r.bond_max:9.2f} "
           f"{r.contact_min:8.2f}  {'yes' if r.valid else 'NO'}")
-print(f"{'data limits':30s} {'':6s} {reference.bond_min:9.2f} {reference.bond_max:9.2f} {reference.contact_min:8.2f}")
+print(f"{'data limits':36s} {'':6s} {reference.bond_min:9.2f} {reference.bond_max:9.2f} {reference.contact_min:8.2f}")
 titles = [f"{name}\n$R_g$ {helpers.radius_of_gyration(c):.2f} {UNIT}, "
           f"{'valid' if helpers.validity(c, reference).valid else 'INVALID'}" for name, c in candidates.items()]
 fig = plots.polymer_row(np.stack(list(candidates.values())), titles, size=3.5, lim=3)
-fig.suptitle("Start 30's end points are decoder means $f_\\theta(z)$; open circle: bead 1")
+fig.suptitle("The end points are decoder means $f_\\theta(z)$; open circle: bead 1")
 plt.show()
 
 # %% [markdown]
@@ -607,46 +616,45 @@ for name, kw in settings.items():
     report = helpers.validity(run.conformation, reference)
     rg = helpers.radius_of_gyration(run.conformation)
     norms = np.linalg.norm(run.z, axis=1)
-    best = int(np.argmax(np.where(report.valid, rg, -np.inf)))  # the most extended valid end
-    runs[name] = dict(z_max=float(norms.max()), report=report, rg=rg, z=run.z,
-                      rg_valid_max=float(rg[best]) if report.valid.any() else None)
-    print(f"  {name:18s} {report.valid.sum():2d}/32 valid; largest valid R_g {rg[best]:.2f} {UNIT} at |z| "
-          f"{norms[best]:.2f}; {np.sum(report.valid & (rg > 3.05)):2d} runs reach 3.1; |z| up to {norms.max():.1f}")
+    top = int(np.argmax(np.where(report.valid, rg, -np.inf)))  # the most extended valid end
+    runs[name] = dict(report=report, rg=rg, z=run.z, rg_valid_max=float(rg[top]) if report.valid.any() else None)
+    print(f"  {name:18s} {report.valid.sum():3d}/{n_starts} valid; largest valid R_g {rg[top]:.2f} {UNIT} at |z| "
+          f"{norms[top]:.2f}; {np.sum(report.valid & (rg > 3.05)):3d} reach 3.1; {np.sum(norms > 1.5):3d} end beyond "
+          f"|z| 1.5 (up to {norms.max():.1f})")
 code_norm_99 = np.quantile(np.linalg.norm(codes, axis=1), 0.99)
 print(f"  (training frames: R_g up to {rg_train.max():.2f} {UNIT}; |z| up to {code_norm_99:.1f} for 99% of the codes)")
 
 # %% [markdown]
 # All three settings find the same most extended chain, $R_g$ 3.1 bead diameters at
 # $\lVert z\rVert \approx 1.35$, among the training codes; none is as extended as the most
-# extended training frames (3.5). Without constraints one run wanders beyond the training
-# codes, where the decoder extrapolates (its polymer happens to be valid: luck, not a
-# guarantee); the prior alone keeps every $z$ close. The penalties cost something here: their
-# walls stop most runs early (as in section 6), and only 5 reach 3.1. In every setting about a
-# third of the runs end invalid: one start is not enough.
+# extended training frames (3.5). Without constraints several runs drift beyond
+# $\lVert z\rVert = 1.5$, at times far past the training codes, where the decoder
+# extrapolates; with the prior alone nearly none do. The penalties cost something here: their
+# walls stop most runs early (as in section 6), and only 10 to 30% reach 3.1, against 50 to
+# 80% without them. In every setting at least one run in ten ends invalid: one start is not
+# enough.
 
 # %% tags=["check"]
-free_norm = np.linalg.norm(runs["no constraints"]["z"], axis=1)
+far = {name: np.linalg.norm(r["z"], axis=1) > 1.5 for name, r in runs.items()}
 best_norm = [np.linalg.norm(r["z"][np.argmax(np.where(r["report"].valid, r["rg"], -np.inf))]) for r in runs.values()]
-reach = {name: int(np.sum(r["report"].valid & (r["rg"] > 3.05))) for name, r in runs.items()}
+reach = {name: float(np.mean(r["report"].valid & (r["rg"] > 3.05))) for name, r in runs.items()}
 claim(all(r["rg_valid_max"] is not None and 3.05 < r["rg_valid_max"] < 3.15 < rg_train.max() - 0.3 for r in runs.values())
       and all(1.2 < n < 1.5 < code_norm_99 for n in best_norm),
       "every setting finds R_g 3.1 at |z| about 1.35, below the most extended training frame (3.5)",
       f"{[r['rg_valid_max'] for r in runs.values()]}, |z| {best_norm}")
-claim(np.sum(free_norm > code_norm_99) == 1 and runs["no constraints"]["report"].valid[np.argmax(free_norm)],
-      "without constraints one run leaves the training codes, and is valid", f"|z| {np.round(free_norm, 1)}")
-claim(runs["prior only"]["z_max"] < min(1.5, 0.5 * runs["no constraints"]["z_max"]), "the prior keeps every z close",
-      f"{runs['prior only']['z_max']:.1f}")
-claim(reach["prior + penalties"] == 5 and reach["no constraints"] > 15, "with the penalties only 5 runs reach 3.1",
-      str(reach))
-claim(all(9 <= (~r["report"].valid).sum() <= 12 for r in runs.values()), "about a third of the runs end invalid, in every setting",
-      str([int((~r["report"].valid).sum()) for r in runs.values()]));
+claim(far["no constraints"].sum() >= 5 and far["prior only"].mean() <= 0.01,
+      "without constraints several runs end beyond |z| 1.5, with the prior nearly none", str({k: int(v.sum()) for k, v in far.items()}))
+claim(0.1 <= reach["prior + penalties"] <= 0.3 and all(0.5 <= reach[k] <= 0.8 for k in ("no constraints", "prior only")),
+      "with the penalties 10 to 30% reach 3.1, without them 50 to 80%", str({k: f"{v:.0%}" for k, v in reach.items()}))
+claim(all(np.mean(~r["report"].valid) >= 0.1 for r in runs.values()), "at least one run in ten ends invalid, in every setting",
+      str([f"{np.mean(~r['report'].valid):.0%}" for r in runs.values()]));
 
 
 # %% [markdown]
 # ### Exercise 7.2 · A target outside the data
 #
 # Ask for $R_g^\ast = 1.0$ bead diameters, below the most compact training frame. Predict:
-# will any of the 32 constrained searches end **valid** within 0.05 of the target? Set
+# will any of the 256 constrained searches end **valid** within 0.05 of the target? Set
 # `prediction` to `True` or `False`; the self-check runs the searches silently and compares,
 # and the cell after it shows the result.
 
@@ -674,7 +682,7 @@ prove_check(check_prediction, placeholder=None, wrong=True, solution=prediction_
 
 # %%
 rg_valid_low = rg_low[low_report.valid]
-print(f"{low_report.valid.sum()}/32 searches end valid; the most compact of them: R_g "
+print(f"{low_report.valid.sum()}/{n_starts} searches end valid; the most compact of them: R_g "
       f"{rg_valid_low.min() if len(rg_valid_low) else float('nan'):.2f} {UNIT} (target 1.0, most compact "
       f"training frame {rg_train.min():.2f}); invalid ends reach {rg_low[~low_report.valid].min():.2f}")
 
@@ -696,7 +704,7 @@ claim(len(rg_valid_low) > 0 and rg_valid_low.min() > rg_train.min(), "valid resu
 # The walkthrough ran on the original 2048-frame file, a floppier chain in that file's own
 # length unit (not bead diameters). `USE_DMOL = True` downloads it once (network needed),
 # trains a VAE with the walkthrough's recipe (150 epochs, $\beta$ = 0.01, MSE averaged; this
-# takes minutes) and runs the same 32 unconstrained starts. We measured: no end valid; the
+# takes minutes) and runs our first 32 starts unconstrained. We measured: no end valid; the
 # most compact reached $R_g$ 0.27 (training minimum 0.46) with bonds of at most 0.21 and two
 # non-bonded beads 0.02 apart, where 99.9% of the frames keep 0.12. The lesson does not
 # depend on the data set: only an explicit check tells you what the optimizer made.
@@ -711,7 +719,7 @@ if USE_DMOL:
                       reduction="mean", schedule="constant")
     d_model.eval()
     d_reference = helpers.ValidityReference.from_data(d_train)
-    d_free = optimize_latent(d_model, helpers.radius_of_gyration, starts)
+    d_free = optimize_latent(d_model, helpers.radius_of_gyration, starts[:32])
     d_rg, k = d_free.objective[-1], int(np.argmin(d_free.objective[-1]))
     print(f"dmol.pub (its own length unit): {helpers.validity(d_free.conformation, d_reference).valid.sum()}/32 "
           f"unconstrained ends valid; most compact end R_g {d_rg[k]:.2f} (training minimum "
