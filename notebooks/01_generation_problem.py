@@ -40,7 +40,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import math
-import numbers
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -49,7 +48,8 @@ from tqdm.auto import trange
 
 import helpers
 from helpers import plots
-from helpers.selfcheck import claim, prove_check, verdict
+from helpers.exercises import generation_problem as exercises
+from helpers.selfcheck import claim
 
 UNIT = plots.LENGTH_UNIT                  # "bead diam.": all lengths are in bead diameters
 torch.set_num_threads(1)                  # networks this small run fastest on one thread
@@ -111,28 +111,34 @@ plt.show()
 # %% [markdown]
 # ### Exercise 1.1 · When does sequence space outgrow the universe?
 #
-# Find the shortest chain length `L_cross` (an integer) for which $20^L$ exceeds $10^{80}$. Use
-# logarithms, then confirm with exact integers. The self-check verifies that $20^L > 10^{80}$
-# holds for your $L$ and fails for $L - 1$.
+# Write `crossing_length(alphabet_size, exponent)`: the shortest chain length $L$ (an integer)
+# for which `alphabet_size**L` exceeds `10**exponent`. Estimate with logarithms, then make the
+# answer exact with Python's integers, which have no rounding. The self-check tries other
+# alphabets (4 nucleotides, 2 bits, 100 or 1000 letters) and other powers of ten.
 
 # %% tags=["exercise"]
-L_cross = None  # replace with your answer (an integer)
+def crossing_length(alphabet_size, exponent):
+    """The shortest chain length L with alphabet_size**L > 10**exponent."""
+    return None  # replace with your code
 
+
+L_cross = crossing_length(20, 80)
+print(f"20^L exceeds 10^80 from L = {L_cross} on")
 
 # %% tags=["self-check"]
-def check_crossing(L):
-    whole = isinstance(L, numbers.Real) and not isinstance(L, bool) and float(L).is_integer() and 1 < L < 1000
-    ok = whole and 20 ** int(L) > 10**80 >= 20 ** (int(L) - 1)
-    return verdict(ok, "you want the first integer L with L * log10(20) > 80; "
-                       "check 20**L > 10**80 and 20**(L - 1) <= 10**80 with exact integers")
-
-
-check_crossing(L_cross);
+exercises.check_crossing_length(crossing_length);
 
 # %% tags=["solution"]
-L_cross_solution = math.ceil(80 / math.log10(20))   # 80 / 1.301 = 61.5 -> 62
-print(f"a peptide of {L_cross_solution} residues already has more sequences than the universe has atoms")
-prove_check(check_crossing, placeholder=None, wrong=61, solution=L_cross_solution)  # 61: rounding down
+def crossing_length_solution(alphabet_size, exponent):
+    L = math.floor(exponent / math.log10(alphabet_size))   # the estimate: 80 / 1.301 = 61.5 -> 61
+    while alphabet_size**L <= 10**exponent:                 # exact integers decide "exceeds"
+        L += 1
+    return L
+
+
+exercises.check_crossing_length(crossing_length_solution)
+print(f"a peptide of {crossing_length_solution(20, 80)} residues already has more sequences than the universe has atoms; "
+      f"100**40 is exactly 10**80, so 100 letters need {crossing_length_solution(100, 80)}")
 
 # %% [markdown]
 # ## 2. A toy molecule we can see: the bead-spring polymer
@@ -142,9 +148,20 @@ prove_check(check_crossing, placeholder=None, wrong=61, solution=L_cross_solutio
 # with a mild bending stiffness and a Lennard-Jones attraction between beads that are not
 # bonded. The bundle simulates its own data set, 10,000 conformations from a Langevin
 # simulation at constant temperature (offline, cached; the first run takes a few seconds). The
-# code walkthrough that accompanies the lecture uses another file, from the dmol.pub chapter,
-# which holds 2048 frames (not the ~10,000 the texts quote); notebook 6 can load it (one switch)
-# and compares the two.
+# lecture's code walkthrough uses another file (dmol.pub, 2048 frames, not the ~10,000 the texts
+# quote); notebook 6 compares the two.
+#
+# **What the frames are samples of.** Springs, bending and attraction add up to a potential
+# energy $U(x)$ (`helpers.polymer_energy`, in units of the thermal energy $kT$). A simulation at
+# constant temperature samples the Boltzmann distribution
+#
+# $$p(x) = \frac{e^{-U(x)/kT}}{Z}, \qquad Z = \int e^{-U(x')/kT}\,dx' :$$
+#
+# a conformation's probability density falls exponentially with its energy. We can evaluate $U$
+# but not $Z$, an integral over all conformations, so $p(x)$ itself is out of reach; a long
+# simulation gives samples. A generative model sees only those samples: its $p_\theta(x)$ should
+# approach $p(x)$, falling like $e^{-U(x)/kT}$, so that a conformation with overlapping beads gets
+# next to no probability. Notebook 8 uses $U$ itself to check and repair generated polymers.
 #
 # Lengths are in **bead diameters**: bonds are about 1 bead diameter long, and two non-bonded
 # beads rarely come closer than about 1 bead diameter. One conformation is 12 beads × 2
@@ -178,12 +195,12 @@ claim(np.allclose(bond_range, [0.77, 1.23], atol=0.006), "§6 quotes the pooled 
       f"{bond_range.round(3)}");
 
 # %% [markdown]
-# Six frames from the training set. In every polymer drawing of the course the **open circle
-# marks bead 1**, so you can tell where the chain starts.
+# Six frames from the training set (titles: row numbers in `train`). In every polymer drawing of
+# the course the **open circle marks bead 1**, so you can tell where the chain starts.
 
 # %%
 picks = rng.choice(len(train), size=6, replace=False)
-fig = plots.polymer_row(train[picks], titles=[f"frame {k}" for k in picks])
+fig = plots.polymer_row(train[picks], titles=[f"train[{k}]" for k in picks])
 fig.suptitle("Six conformations from the training set (open circle: bead 1)")
 plt.show()
 
@@ -421,6 +438,10 @@ print("mean conformation:  ", helpers.validity(mean_conformation, reference))
 print("decoded from noise: ", helpers.validity(generated, reference))
 print(f"R_g of the mean conformation: {helpers.radius_of_gyration(mean_conformation):.2f} {UNIT} "
       f"(smallest in the data: {rg.min():.2f} {UNIT})")
+energy = helpers.polymer_energy(train)                             # U(x) / kT of every training frame
+energy_mean = float(helpers.polymer_energy(mean_conformation))
+print(f"energy U/kT: real frames median {np.median(energy):.1f}, 99th percentile {np.percentile(energy, 99):.1f}; "
+      f"mean conformation {energy_mean:.2g}")
 
 fig = plots.polymer_row(np.stack([mean_conformation, generated[0], train[picks[0]]]),
                         titles=["mean conformation $\\bar x$", "decoded from noise (mean)", "a real frame"], size=2.6)
@@ -441,48 +462,74 @@ claim(np.allclose([mean_report.bond_min, mean_report.bond_max, mean_report.conta
       "the average's bonds are 0.11-0.71 and two beads come within 0.29",
       f"bonds {mean_report.bond_min:.3f}-{mean_report.bond_max:.3f}, contact {mean_report.contact_min:.3f}")
 claim(abs(rg_mean - 1.56) < 0.005 and np.percentile(rg, 1) < rg_mean < np.percentile(rg, 99),
-      "the average's R_g, 1.56, is unremarkable (between the data's 1st and 99th percentiles)", f"{rg_mean:.3f}");
+      "the average's R_g, 1.56, is unremarkable (between the data's 1st and 99th percentiles)", f"{rg_mean:.3f}")
+claim(1.5e7 < energy_mean < 2.5e7 and abs(np.median(energy) - 7.6) < 0.05,
+      "the average's energy is about 2e7 kT, a real frame's median 7.6 kT",
+      f"{energy_mean:.3g} kT, median {np.median(energy):.2f} kT");
 
 # %% [markdown]
 # The printout says why: the average's bonds are only 0.11–0.71 bead diameters long and two of
 # its non-bonded beads come within 0.29 bead diameters of each other, although its $R_g$ (1.56
 # bead diameters) is unremarkable. Size alone does not tell a polymer from a broken one; bonds
-# and contacts do.
+# and contacts do. So does the energy of §2: about $2\times10^{7}\,kT$ against a median of 7.6 for
+# real frames, a Boltzmann factor $e^{-2\times10^{7}}$ times a typical frame's.
 
 # %% [markdown]
 # ### Exercise 1.2 · The cost of a constant guess
 #
 # Suppose the decoder always answered with one fixed *real* conformation $c$ instead of the mean,
-# say the most compact training frame. That output would at least be a valid polymer. Compute
-# `mse_constant`, the mean squared error per coordinate of predicting `c` for every training
-# frame, and compare it with the variance. The self-check tests your number against the identity
-#
-# $$\frac{1}{24}\,\mathbb E\,\lVert x - c\rVert^2 = \underbrace{\frac{1}{24}\,\mathbb E\,\lVert x - \bar x\rVert^2}_{\text{variance}} + \frac{1}{24}\,\lVert \bar x - c\rVert^2 .$$
+# say the most compact training frame: at least its output would be a valid polymer. Write
+# `constant_error(x, c)`, the mean squared error per coordinate (the loss of §5) of answering `c`
+# for every frame of `x` (shape `(n, 24)`). Before you run it: will the compact frame beat the
+# mean's error, the variance? The self-check tries other frames, constants and numbers of frames.
 
 # %% tags=["exercise"]
-c = train[np.argmin(helpers.radius_of_gyration(train))]   # the most compact training frame, (24,)
-mse_constant = None  # replace with your computation over `train`
+def constant_error(x, c):
+    """Mean squared error per coordinate of answering c (24,) for every frame of x (n, 24)."""
+    return None  # replace with your code
 
+
+c = train[np.argmin(helpers.radius_of_gyration(train))]   # the most compact training frame, (24,)
+mse_constant = constant_error(train, c)
+print(f"always answering with the compact frame: {mse_constant}; with the mean: {data_variance:.2f} ({UNIT})²")
 
 # %% tags=["self-check"]
-def check_constant(value):
-    expected = data_variance + float(((mean_conformation - c) ** 2).mean())
-    try:
-        ok = abs(float(value) - expected) < 1e-3 * expected
-    except (TypeError, ValueError):            # None, or not one number
-        ok = False
-    return verdict(ok, "one number in (bead diam.)²: average the squared error over the frames AND the 24 "
-                       "coordinates (per coordinate, not summed per frame)")
-
-
-check_constant(mse_constant);
+exercises.check_constant_error(constant_error);
 
 # %% tags=["solution"]
-mse_constant_solution = float(((train - c) ** 2).mean())
-print(f"always answering with the compact frame: MSE {mse_constant_solution:.2f} ({UNIT})², "
-      f"the mean: {data_variance:.2f} ({UNIT})². Least squares prefers the invalid average.")
-per_frame = float(((train - c) ** 2).sum(axis=1).mean())     # a plausible slip: summed over the 24 coordinates
-prove_check(check_constant, placeholder=None, wrong=per_frame, solution=mse_constant_solution)
+def constant_error_solution(x, c):
+    return float(((x - c) ** 2).mean())
+
+
+exercises.check_constant_error(constant_error_solution)
+print(f"always answering with the compact frame: {constant_error_solution(train, c):.2f} ({UNIT})²")
+
+# %% [markdown]
+# The mean wins, and not by luck. The split of §5, with $c$ in place of $f(z)$, says
+#
+# $$\frac{1}{24}\,\mathbb E\,\lVert x - c\rVert^2 = \underbrace{\frac{1}{24}\,\mathbb E\,\lVert x - \bar x\rVert^2}_{\text{variance}} + \frac{1}{24}\,\lVert \bar x - c\rVert^2 :$$
+#
+# every constant pays the variance plus its squared distance from $\bar x$. Even the real frame
+# nearest to $\bar x$ pays more:
+
+# %%
+offset = ((train - mean_conformation) ** 2).mean(axis=1)        # (9000,): |x_i - x̄|² / 24 of every real frame
+nearest = int(np.argmin(offset))                                 # the real frame closest to the mean
+compact = int(np.argmin(helpers.radius_of_gyration(train)))      # c above
+print(f"the mean: {data_variance:.2f}; the nearest real frame: {data_variance + offset[nearest]:.2f} "
+      f"({helpers.validity(train[nearest], reference)}); the compact frame: {data_variance + offset[compact]:.2f}")
+print(f"your constant_error(train, c): {mse_constant}")
+
+# %% tags=["check"]
+claim(helpers.validity(train[nearest], reference).valid and abs(offset[nearest] / data_variance - 0.27) < 0.005,
+      "the nearest real frame is valid and costs 27% more than the mean", f"{offset[nearest] / data_variance:.1%}")
+claim(abs(1 + offset[compact] / data_variance - 2.6) < 0.05, "the compact frame costs 2.6 times as much",
+      f"{1 + offset[compact] / data_variance:.2f}");
+
+# %% [markdown]
+# Least squares prefers the invalid average to any other constant, valid polymers included: the
+# nearest real frame costs 27% more than $\bar x$, the compact one 2.6 times as much. A decoder
+# that cannot tell which conformation to produce is rewarded for blurring them.
 
 # %% [markdown]
 # ## 7. What is missing: noise that knows about the data
