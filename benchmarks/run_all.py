@@ -6,7 +6,7 @@ its section of RESULTS.md (Markdown from its ``## Title`` line on). RESULTS.md i
 description followed by those sections, replaced atomically at the end. A final section headed
 ``## Measurements by hand`` (one-off comparisons that no script repeats) is carried over.
 
-    python benchmarks/run_all.py                     # everything (about 15 minutes on 2 idle cores)
+    python benchmarks/run_all.py                     # everything (about 30 minutes on 2 idle cores)
     python benchmarks/run_all.py --quick             # smoke run with reduced settings
     python benchmarks/run_all.py --only training     # one benchmark, bench_training.py (repeatable)
 
@@ -36,7 +36,8 @@ HANDMADE = "## Measurements by hand"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FULL = {"widgets": ["--events", "200"]}  # extra arguments of a full run (default: none)
-QUICK = {"simulation": ["--quick"], "training": ["--quick"], "widgets": ["--events", "20"], "notebooks": ["--quick"]}
+QUICK = {"simulation": ["--quick"], "training": ["--quick"], "widgets": ["--events", "20"], "notebooks": ["--quick"],
+         "robustness": ["--only", "01", "--capabilities", "default", "--offsets", "0"], "heldout": ["--seeds", "1"]}
 
 
 def run(name: str, args: list[str], timeout: float) -> str:
