@@ -12,17 +12,15 @@
 # Notebook 1 ended with a decoder that could not learn, because the noise paired with each
 # conformation said nothing about it. The VAE adds a second network, the **encoder**
 # $q_\phi(z\mid x)$, which proposes for each training example the latent codes that should decode
-# to it. We build both halves for protein sequences and for polymer coordinates, look at how the
-# encoder keeps its standard deviation positive, and ask what separates a VAE from a plain
-# autoencoder: can we decode *fresh* noise $z \sim \mathcal N(0, I)$ into something plausible?
+# to it. We build both halves, for sequences and for polymers, and ask what separates a VAE from
+# a plain autoencoder: can we decode *fresh* noise $z \sim \mathcal N(0, I)$ into something plausible?
 #
 # *Notation.* Encoder $q_\phi(z\mid x)$, decoder $p_\theta(x\mid z)$, as in the lecture's text
 # (some slide captions swap $\phi$ and $\theta$).
 #
 # **Learning objectives**
 # - One-hot sequences, logits, and the reconstruction term as a cross-entropy.
-# - Train a sequence VAE whose latent space sorts sequences by subfamily, and say what its 2-D
-#   code has room for.
+# - Train a sequence VAE and see what its 2-D code keeps.
 # - The polymer encoder and decoder: 277,532 parameters, a Gaussian decoder, a squared error.
 # - Log-variance versus softplus for $\sigma$.
 # - What the KL term buys: valid polymers from prior samples, autoencoder vs. VAE trained alike.
@@ -48,7 +46,8 @@ import torch.nn.functional as F
 
 import helpers
 from helpers import plots
-from helpers.selfcheck import claim, prove_check, verdict
+from helpers.exercises import encoder_decoder as exercises
+from helpers.selfcheck import claim
 from helpers.sequences import consensus, reconstruction_accuracy, train_sequence_vae
 
 UNIT = plots.LENGTH_UNIT          # "bead diam.": polymer lengths are in bead diameters
@@ -62,8 +61,8 @@ TRAIN_FROM_SCRATCH = False  # True: section 7 trains its autoencoder and VAE for
 #
 # The course ships a synthetic family (real ones need a download): `helpers.synthetic_family`
 # draws an ancestor of 40 residues, derives three **subfamilies** that each rewrite a quarter of
-# the positions, and mutates every member at random. The subfamily labels only color plots; no
-# model sees them. A sequence of length $L$ becomes an $L \times 20$ matrix with one 1 per row:
+# the positions, and mutates every member at random, each position independently: the subfamily
+# is the data's true latent variable. Its labels only color plots; no model sees them. A sequence of length $L$ becomes an $L \times 20$ matrix with one 1 per row:
 #
 # $$x_{\ell a} = \begin{cases} 1 & \text{if residue } \ell \text{ is amino acid } a,\\ 0 & \text{otherwise,}\end{cases}
 # \qquad \ell = 1..L,\ a = 1..20 .$$
@@ -150,7 +149,7 @@ claim(abs(by_torch.mean().item() / LENGTH - math.log(20)) < 0.1, "an untrained d
 #
 # (Sampling $z$ this way, so that gradients reach $\phi$, is the reparameterization trick of
 # notebook 5.) `train_sequence_vae` runs Adam on this loss, computed by
-# `helpers.sequences.sequence_vae_loss` (ten lines worth reading).
+# `helpers.sequences.sequence_vae_loss`.
 
 # %%
 seq_history = train_sequence_vae(seq_encoder, seq_decoder, seq_train, epochs=20, beta=1.0, seed=0)
@@ -217,56 +216,60 @@ plt.show()
 # %% [markdown]
 # The subfamilies form separate clusters although the model never saw the labels. In most runs
 # they lie on a line along one axis and the other is **switched off**: the codes barely move
-# along it, its $\sigma$ stays near 1, and the decoder ignores it (which axis depends on the
-# seed; see above). The KL charges for every nat of code, and one coordinate suffices to name
-# three clusters: dropping an unneeded dimension is a mild form of the posterior collapse of
+# along it, its $\sigma$ stays near 1, and the decoder ignores it (which one depends on the
+# seed). The KL charges for every nat of code, and one coordinate suffices to name three
+# clusters: dropping an unneeded dimension is a mild form of the posterior collapse of
 # notebook 4. With some seeds training settles instead on a triangle that uses both axes, which
 # costs more KL (1.8-2 nats against 1.6-1.8 on a line) for the same accuracy.
 #
-# What remains wrong is mostly the random mutations. The encoder sees them (this is
-# reconstruction), but a code that carried them would pay for each in KL. Either way this code
-# costs 1.6-2 nats, an upper bound on what it carries, and not far above the
-# $\log 3 \approx 1.10$ nats that name one of three subfamilies. For a code that says only the
-# subfamily, the best decoder predicts that subfamily's consensus.
+# What remains wrong is mostly the random mutations. The encoder sees them, but a code that
+# carried them would pay for each in KL, and they teach nothing about the family: given the
+# subfamily they are independent noise. This code costs 1.6-2 nats (the KL bounds what it
+# carries), not far above the $\log 3 \approx 1.10$ nats that name one of three subfamilies.
+# From a code that says only the subfamily, the best decoder predicts that subfamily's consensus.
 #
 # ### Exercise 2.1 · The ceiling of a subfamily-only code
 #
-# Compute `subfamily_accuracy` (a float): predict each held-out sequence's residues by the most
-# common residue *among training sequences of its own subfamily* (`seq_train`, `sub_train`,
-# `seq_test`, `sub_test`; `torch.mode` helps) and take the mean fraction correct. The self-check
-# recomputes it. How close is the VAE?
+# Write `subfamily_ceiling(train_seqs, train_labels, test_seqs, test_labels)`: predict each
+# held-out residue by the most common residue at its position *among the training sequences of
+# its own subfamily* (`torch.mode` helps) and return the fraction predicted right. The self-check
+# tries it on families of its own.
 
 # %% tags=["exercise"]
-subfamily_accuracy = None  # replace with your computation
+def subfamily_ceiling(train_seqs, train_labels, test_seqs, test_labels):
+    """Fraction of held-out residues equal to their subfamily's most common training residue.
+
+    Called like seq_train, sub_train, seq_test, sub_test: residue tensors (n, L), label arrays (n,).
+    """
+    return None  # replace with your computation
 
 
 # %% tags=["self-check"]
-def check_subfamily_accuracy(value):
-    expected = float((seq_test == consensus(seq_train, sub_train, 3)[sub_test]).float().mean())
-    try:
-        ok = abs(float(value) - expected) < 1e-6
-    except (TypeError, ValueError):                                   # None, a list, a vector...
-        ok = False
-    return verdict(ok, "one number: take the mode over the training sequences of each subfamily separately")
+exercises.check_subfamily_ceiling(subfamily_ceiling);
 
-
-check_subfamily_accuracy(subfamily_accuracy);
 
 # %% tags=["solution"]
-per_subfamily = torch.stack([torch.mode(seq_train[sub_train == k], dim=0).values for k in range(3)])  # (3, 40)
-subfamily_accuracy_solution = float((seq_test == per_subfamily[sub_test]).float().mean())
-print(f"subfamily consensus {subfamily_accuracy_solution:.1%}, VAE {accuracy.mean():.1%}")
-prove_check(check_subfamily_accuracy, placeholder=None, wrong=float(baseline.mean()), solution=subfamily_accuracy_solution)
+def subfamily_ceiling(train_seqs, train_labels, test_seqs, test_labels):
+    groups = range(int(train_labels.max()) + 1)
+    modes = torch.stack([torch.mode(train_seqs[train_labels == k], dim=0).values for k in groups])  # (groups, L)
+    return float((test_seqs == modes[test_labels]).float().mean())
+
+
+exercises.check_subfamily_ceiling(subfamily_ceiling);
+
+# %% tags=["helper"]
+# The text below uses the reference subfamily consensus (computed in helpers.exercises); yours beside it.
+exercises.show_subfamily_ceiling(subfamily_ceiling, (seq_train, sub_train, seq_test, sub_test), vae=accuracy.mean())
 
 # %% tags=["check"]
-ceiling = float((seq_test == consensus(seq_train, sub_train, 3)[sub_test]).float().mean())
-claim(abs(accuracy.mean() - ceiling) < 0.01, "the VAE scores what the subfamily consensus scores",
-      f"VAE {accuracy.mean():.1%}, subfamily consensus {ceiling:.1%}");
+claim(abs(accuracy.mean() - exercises.reference_subfamily_ceiling(seq_train, sub_train, seq_test, sub_test)) < 0.01,
+      "the VAE scores what the subfamily consensus scores", f"VAE {accuracy.mean():.1%}");
 
 # %% [markdown]
-# The VAE matches the subfamily consensus: its 2-D code at KL weight $\beta = 1$ learned the
-# subfamily and little else. That is this bottleneck's choice, not a law: the mutations are in
-# the encoder's input, and a code could carry them at a price in KL (the rate of notebook 4).
+# The VAE scores what the subfamily consensus scores: at KL weight $\beta = 1$ its 2-D code found
+# the data's true latent variable and left the mutations to the decoder's per-position
+# probabilities. A code could carry them at a price in KL (the rate of notebook 4); it would
+# reconstruct better, but model the family no better.
 #
 # ## 5. The polymer encoder and decoder
 #
@@ -276,9 +279,10 @@ claim(abs(accuracy.mean() - ceiling) < 0.01, "the VAE scores what the subfamily 
 # $$p_\theta(x\mid z) = \mathcal N\big(x;\ f_\theta(z),\ \sigma_x^2 I_{24}\big)
 # \quad\Longrightarrow\quad -\log p_\theta(x\mid z) = \frac{\lVert x - f_\theta(z)\rVert^2}{2\sigma_x^2} + 24 \log\big(\sqrt{2\pi}\,\sigma_x\big).$$
 #
-# Minimizing the squared error maximizes this likelihood; $\sigma_x$ sets how strongly
-# reconstruction is weighted against the KL ($\beta = 2\sigma_x^2$, notebook 3). Both networks
-# are MLPs:
+# Minimizing the squared error maximizes this likelihood. Times $2\sigma_x^2$, the negative ELBO
+# becomes the squared error plus $\beta\,$KL with $\beta = 2\sigma_x^2$: a weight $\beta$ on the KL
+# *is* an assumed decoder noise. We train with $\beta = 0.12$ ($\sigma_x \approx 0.245$ bead
+# diameters); notebook 3 derives this, notebook 4 varies it. Both networks are MLPs:
 #
 # encoder: 24 → 256 → 256 → 256 → ($\mu$: 2, $\sigma$: 2) · decoder: 2 → 256 → 256 → 256 → 24.
 #
@@ -310,7 +314,7 @@ claim(0.09 < 1 - 250_000 / total < 0.11, "'~250K' undercounts by about 10%", f"{
 #
 # Write `count_params(hidden)` returning the parameter count of this VAE (24 inputs, 2 latent
 # dimensions, three hidden layers) as a formula in the hidden width, without building a model.
-# The self-check compares it with real models of widths 32, 128 and 256.
+# The self-check compares it with real models of six widths.
 
 # %% tags=["exercise"]
 def count_params(hidden):
@@ -319,29 +323,22 @@ def count_params(hidden):
 
 
 # %% tags=["self-check"]
-def check_count(candidate):
-    ok = all(candidate(h) == sum(p.numel() for p in helpers.PolymerVAE(hidden_dim=h).parameters()) for h in (32, 128, 256))
-    return verdict(ok, "add weights (n_in * n_out) and biases (n_out) of every Linear layer, both heads included")
-
-
-check_count(count_params);
+exercises.check_count_params(count_params);
 
 
 # %% tags=["solution"]
-def count_params_solution(hidden, d=24, j=2):
+def count_params(hidden, d=24, j=2):
     encoder = (d * hidden + hidden) + 2 * (hidden * hidden + hidden) + 2 * (hidden * j + j)  # mu and sigma heads
     decoder = (j * hidden + hidden) + 2 * (hidden * hidden + hidden) + (hidden * d + d)
     return encoder + decoder   # = 4 h^2 + 60 h + 28: quadratic in the width
 
 
-prove_check(check_count, placeholder=count_params, wrong=lambda h: 4 * h**2 + 54 * h,   # weights without biases
-            solution=count_params_solution)
+exercises.check_count_params(count_params);
 
 # %% [markdown]
 # ## 6. Keeping σ positive: log-variance or softplus?
 #
-# Here $\sigma$ is the encoder's standard deviation over one latent coordinate (latent
-# coordinates have no unit). The encoder's second head outputs an unconstrained $r$ per latent
+# Here $\sigma$ is the encoder's standard deviation over one (unitless) latent coordinate. The encoder's second head outputs an unconstrained $r$ per latent
 # dimension, which must become $\sigma > 0$. Two common choices:
 #
 # | | network outputs | $\sigma$ | $d\sigma/dr$ | used by |
@@ -465,7 +462,7 @@ class Autoencoder(helpers.PolymerVAE):
 
 
 def train_pair(epochs, seed=0, **config):
-    """An autoencoder (beta = 0) and a VAE (beta = 0.12, 'sum' convention of notebook 3), otherwise identical."""
+    """An autoencoder (beta = 0) and a VAE (beta = 0.12, section 5), otherwise identical."""
     pair = {}
     for name, model_class, beta in (("autoencoder", Autoencoder, 0.0), ("VAE", helpers.PolymerVAE, 0.12)):
         torch.manual_seed(seed)
@@ -480,10 +477,8 @@ models["shipped VAE"], metadata = helpers.load_pretrained()        # 60 epochs, 
 
 
 # %% [markdown]
-# We decode the same 20,000 draws $z\sim\mathcal N(0, I)$ through each model (so that a rate of
-# a few percent rests on hundreds of polymers) and check each polymer with `helpers.validity`
-# (bonds and contacts within the data's range). Reconstruction error (MSE) is the mean squared
-# error per coordinate, in (bead diameters)².
+# We decode the same 20,000 draws $z\sim\mathcal N(0, I)$ through each model (a rate of a few
+# percent then rests on hundreds of polymers).
 
 # %%
 @torch.no_grad()
@@ -497,21 +492,29 @@ def generation_report(models, n=20_000, seed=0):
         results[name] = dict(mse=helpers.reconstruction_error(m, test), z=z.numpy(), samples=samples,
                              codes=m.encode(x_train)[0].numpy(), mu_test=mu.numpy(), sigma_test=sigma.numpy(),
                              recon=helpers.validity(m.decode(mu), reference), prior=helpers.validity(samples, reference))
-    print(f"{'':12s} {'test MSE':>9s} {'reconstructions':>16s} {'prior samples':>14s} {'... no overlaps':>16s} {'code spread':>12s}")
+    print(f"{'':12s} {'test MSE':>9s} {'valid recon.':>13s} {'valid prior':>12s} {'prior, no overlap':>18s} {'code spread':>12s}")
     for name, r in results.items():
-        print(f"{name:12s} {r['mse']:9.3f} {r['recon'].fraction_valid:16.1%} {r['prior'].fraction_valid:14.1%} "
-              f"{r['prior'].contacts_ok.mean():16.1%} {r['codes'].std(0).mean():12.2f}")
+        print(f"{name:12s} {r['mse']:9.3f} {r['recon'].fraction_valid:13.1%} {r['prior'].fraction_valid:12.1%} "
+              f"{r['prior'].contacts_ok.mean():18.1%} {r['codes'].std(0).mean():12.2f}")
     return results
 
 
 res2 = generation_report(models)
-print(f"(MSE per coordinate in ({UNIT})²; 'valid' columns: share passing helpers.validity; "
-      f"real test frames: {helpers.validity(test, reference).fraction_valid:.1%})")
+print(f"MSE per coordinate in ({UNIT})²; valid: share of reconstructions or prior samples passing helpers.validity "
+      f"(real test frames: {helpers.validity(test, reference).fraction_valid:.1%});\nno overlap: share of prior samples "
+      f"whose non-bonded beads all stay ≥ {reference.contact_min:.2f} {UNIT} apart, as in the data;\n"
+      f"code spread: standard deviation of the training codes μ_φ(x) along each axis, averaged over the axes")
 ae, vae = res2["autoencoder"], res2["VAE"]
 short = {name: float(np.mean(r["prior"].bond_min[~r["prior"].valid] < reference.bond_min)) for name, r in res2.items()}
 print("invalid prior samples with a bond shorter than the data's:", {k: f"{v:.0%}" for k, v in short.items()})
 print(f"prior samples valid: VAE {vae['prior'].fraction_valid:.1%}, "
       f"{vae['prior'].fraction_valid / ae['prior'].fraction_valid:.1f} times the autoencoder's {ae['prior'].fraction_valid:.1%}")
+RIM = 1.5
+for name, r in res2.items():
+    radius, valid = np.linalg.norm(r["z"], axis=1), r["prior"].valid
+    print(f"{name}: valid beyond |z| = {RIM}: {np.mean(radius[valid] > RIM):.0%} of its valid draws (of all draws: "
+          f"{np.mean(radius > RIM):.0%}); valid within |z| < 1: {valid[radius < 1].mean():.1%}; median shortest bond: "
+          f"{np.median(r['prior'].bond_min[radius < 1]):.2f} within, {np.median(r['prior'].bond_min[radius > RIM]):.2f} beyond")
 
 # %% tags=["check"]
 if not TRAIN_FROM_SCRATCH:
@@ -528,38 +531,52 @@ if not TRAIN_FROM_SCRATCH:
     shipped_valid = res2["shipped VAE"]["prior"].fraction_valid
     claim(0.21 < shipped_valid < 0.23 and shipped_valid > 2 * vae["prior"].fraction_valid,
           "the shipped VAE: about 22% valid, more than twice the 15-epoch VAE", f"{shipped_valid:.1%}")
+    radius, valid = np.linalg.norm(vae["z"], axis=1), vae["prior"].valid
+    claim(np.mean(radius[valid] > RIM) > 0.85 and valid[radius < 1].mean() < 0.005,
+          "over 85% of the 15-epoch VAE's valid draws lie beyond |z| = 1.5, almost none within |z| < 1",
+          f"{np.mean(radius[valid] > RIM):.1%} beyond, {valid[radius < 1].mean():.2%} valid within")
+    squeezed = [np.median(vae["prior"].bond_min[m]) for m in (radius < 1, radius > RIM)]
+    claim(squeezed[0] < min(squeezed[1], reference.bond_min), "near the centre the VAE's bonds are squeezed", f"{squeezed}")
+claim(0.3 < np.mean(np.linalg.norm(res2["VAE"]["z"], axis=1) > RIM) < 0.36, "a third of all draws land beyond |z| = 1.5", "")
+shipped = res2["shipped VAE"]
+claim(shipped["prior"].valid[np.linalg.norm(shipped["z"], axis=1) < 1].mean() > 0.03, "the shipped VAE is valid near the centre too",
+      f"{shipped['prior'].valid[np.linalg.norm(shipped['z'], axis=1) < 1].mean():.1%}")
 claim(min(short.values()) > 0.95, "over 95% of invalid samples have a squeezed bond", str(short))
 claim(res2["shipped VAE"]["recon"].fraction_valid < 0.5, "even reconstructions are valid only part of the time",
       f"{res2['shipped VAE']['recon'].fraction_valid:.1%}");
 
 
 # %% tags=["helper"]
-# Figures: where the prior's draws land (same axes for every model, with the prior's 2-sigma
-# circle), and six decoded draws per model; plots.polymer_grid draws invalid ones red, titled
-# with the reason (helpers.measures.why_invalid).
+# Figures: where the prior's 20,000 draws land (faint red: invalid; green: valid), with the
+# training codes drawn on top (black), so that holes between codes show as red without black;
+# then per model its first five draws and its first valid draw, decoded; plots.polymer_grid
+# draws invalid ones red, titled with the reason (helpers.measures.why_invalid).
 def prior_maps(results, names):
     lim = max(4.0, max(float(np.percentile(np.abs(results[n]["codes"]), 99.5)) for n in names) * 1.05)
     fig, axes = plt.subplots(1, len(names), figsize=(5.6 * len(names), 5.4), constrained_layout=True)
     for ax, name in zip(axes, names):
         r = results[name]
-        codes, z, valid = r["codes"], r["z"][:2000], r["prior"].valid[:2000]      # the first 2,000 draws
-        ax.scatter(codes[:, 0], codes[:, 1], s=2, color="0.75", linewidths=0, label="training codes $\\mu_\\phi(x)$")
-        ax.scatter(z[~valid, 0], z[~valid, 1], s=5, color="C3", alpha=0.5, linewidths=0, label=f"prior draw, invalid ({1 - valid.mean():.0%})")
-        ax.scatter(z[valid, 0], z[valid, 1], s=9, color="C2", linewidths=0, label=f"prior draw, valid ({valid.mean():.0%})")
-        ax.add_patch(plt.Circle((0, 0), 2, fill=False, color="k", ls="--", lw=1, label="prior: 2 standard deviations"))
+        codes, z, valid = r["codes"], r["z"], r["prior"].valid
+        ax.scatter(z[~valid, 0], z[~valid, 1], s=2, color="C3", alpha=0.15, linewidths=0, label=f"prior draw, invalid ({1 - valid.mean():.0%})")
+        ax.scatter(codes[:, 0], codes[:, 1], s=1, color="k", alpha=0.5, linewidths=0, label="training code $\\mu_\\phi(x)$")
+        ax.scatter(z[valid, 0], z[valid, 1], s=3, color="C2", alpha=0.7, linewidths=0, label=f"prior draw, valid ({valid.mean():.1%})")
+        for radius, style, text in ((2, "--", "prior: 2 standard deviations"), (RIM, ":", f"$|z| = {RIM}$")):
+            ax.add_patch(plt.Circle((0, 0), radius, fill=False, color="k", ls=style, lw=1, label=text))
         ax.set_aspect("equal", adjustable="box")
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$z_1$", ylabel="$z_2$", title=f"{name}: where the prior's draws land")
-        ax.legend(fontsize=8, loc="lower left", markerscale=2)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$z_1$", ylabel="$z_2$", title=f"{name}: 20,000 prior draws under its codes")
+        ax.legend(fontsize=8, loc="lower left", markerscale=4)
     plt.show()
 
 
 def show_prior_draws(results, name, color, prefix=""):
-    samples = results[name]["samples"][:6]
-    titles = ["valid" if ok else "" for ok in results[name]["prior"].valid[:6]]
-    fig = plots.polymer_grid(samples, titles, reference=reference, color=color, lim=4)   # one scale for all
-    fig.suptitle(f"{prefix}{name}: six prior draws, decoded (the decoder's mean; open circle: bead 1)\n"
-                 f"red ✗: fails validity (data's bonds {reference.bond_min:.2f}-{reference.bond_max:.2f}, "
-                 f"contacts ≥ {reference.contact_min:.2f} {UNIT})", fontsize=10)
+    valid = results[name]["prior"].valid
+    first_valid = int(np.argmax(valid)) if valid.any() else 0
+    shown = list(range(5)) + [first_valid if first_valid >= 5 else 5]          # five draws, then the first valid one
+    titles = [f"draw {i + 1}" + (" (first valid)" if i == first_valid and valid[i] else "") for i in shown]
+    fig = plots.polymer_grid(results[name]["samples"][shown], titles, reference=reference, color=color, lim=4)
+    fig.suptitle(f"{prefix}{name}: prior draws, decoded (the decoder's mean; open circle: bead 1); "
+                 f"{valid.sum():,} of {len(valid):,} valid\nred ✗: fails validity (data's bonds "
+                 f"{reference.bond_min:.2f}-{reference.bond_max:.2f}, contacts ≥ {reference.contact_min:.2f} {UNIT})", fontsize=10)
     plt.show()
 
 
@@ -570,24 +587,24 @@ for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
 # %% [markdown]
 # Trained alike, both reconstruct about equally well (test MSE 0.16-0.21 (bead diameters)², the
 # two within 0.03). The autoencoder's codes form bent arms at a scale of their own (mean spread
-# 1.7-3), reaching beyond the prior's 2-standard-deviation circle, with **holes** between them;
-# the VAE's fill a disk about the size of the prior (spread 1-1.25 on each axis).
+# 1.7-3), reaching beyond the prior's 2-standard-deviation circle, with **holes** between them
+# (red without black); the VAE's fill a disk about the size of the prior (spread 1-1.25 per axis).
 #
 # A better generator, then? In 2-D after 15 epochs only modestly, and not for every seed. In
-# every run we tried, 3 to 30 percentage points more of the VAE's prior samples were free of
-# overlaps; validity varied with the seed: 2-11% of the VAE's samples, 1-7% of the
-# autoencoder's, from three quarters to six times as often (this run's ratio: above).
-# A 2-D autoencoder's codes, spread over a few units, still cover much of the prior's disk.
+# every run, 3 to 30 percentage points more of the VAE's prior samples were free of overlaps;
+# validity varied with the seed: 2-11% of the VAE's samples, 1-7% of the autoencoder's, from
+# three quarters to six times as often.
 #
-# The polymers drawn are the decoder's mean $f_\theta(z)$, not draws from $p_\theta(x\mid z)$.
-# Red ones fail validity; their titles give the culprit, nearly always (over 95%) a bond shorter
-# than the data's: where a 2-D code is ambiguous, the decoder returns a blurred average of the
-# candidates (notebook 1's failure, on a small scale).
+# Invalid draws (decoded as the decoder's mean $f_\theta(z)$) nearly always (over 95%) fail by a
+# bond shorter than the data's. The map shows where: over 85% of the 15-epoch VAE's valid draws
+# lie on the rim, beyond $|z| = 1.5$, where a third of all draws land; within $|z| < 1$ almost
+# none is valid. There, where codes crowd together, the decoder returns blurred averages with
+# squeezed bonds (notebook 1's failure, on a small scale; shortest bonds printed above).
 #
 # The shipped VAE (60 epochs) is valid about 22% of the time, more than twice as often as any
-# 15-epoch VAE: training matters (`TRAIN_FROM_SCRATCH = True` trains the pair that long). Even its
-# *reconstructions* are often invalid: one bond out of range fails a polymer, and the squared
-# error knows nothing of bonds. Does a larger latent space change the comparison?
+# 15-epoch VAE, and near the centre too: training matters (`TRAIN_FROM_SCRATCH = True` trains the
+# pair that long). Even its reconstructions are often invalid: one bond out of range fails a
+# polymer, and the squared error knows nothing of bonds. Does a larger latent space help?
 #
 # ## 8. Give the latent space room: eight dimensions
 #
@@ -642,110 +659,94 @@ for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
 # (the VAE's: 2-5%): collapsed tangles, mostly more compact than any real conformation. The VAE
 # spread its codes like the prior and left part of its latent space nearly unused: six or seven
 # dimensions carry more than 1 nat of KL each, the remaining ones less than 1 nat together.
-# Usually at least one is **switched off** (KL ≈ 0, $\sigma_j$ ≈ 1: the prior itself, which the
-# decoder ignores; listed above). 2-5% is low (a small network, 20 epochs; notebook 8 is about
-# valid generation): what counts here is the comparison under identical training.
+# Usually at least one is **switched off** (KL ≈ 0, $\sigma_j$ ≈ 1, ignored by the decoder; listed
+# above). 2-5% is low (small networks, 20 epochs; see notebook 8): what counts here is the
+# comparison.
 #
 # ### Exercise 2.3 · Is it only a matter of scale?
 #
 # Maybe the autoencoder needs a better-matched prior? Write `fitted_gaussian_samples(codes, n,
-# seed)` returning an `(n, 8)` float32 tensor of draws from a Gaussian with the mean and **full**
-# covariance of the codes `ae8_codes`. The self-check tests the draws' means, spreads and correlations.
+# seed)` returning `n` draws, an `(n, J)` array or tensor (the same draws for the same seed), from
+# a Gaussian with the mean and **full** covariance of `codes`. The self-check tries it on codes of
+# its own, the next cells on `ae8_codes`.
 
 # %% tags=["exercise"]
 ae8_codes = ae8["codes"]                                         # (9000, 8)
 
 
 def fitted_gaussian_samples(codes, n, seed=0):
-    """n draws from N(mean(codes), cov(codes)), as a float32 tensor (n, J)."""
+    """n draws from N(mean of the codes, covariance of the codes), shape (n, J); codes: numpy (N, J)."""
     return torch.randn(n, codes.shape[1], generator=torch.Generator().manual_seed(seed))  # replace: still N(0, I)
 
 
 # %% tags=["self-check"]
-def check_fitted(candidate):
-    z = np.asarray(candidate(ae8_codes, 2000, seed=0), dtype=float)
-    scale = ae8_codes.std(0)
-    ok = (z.shape == (2000, 8) and np.all(np.abs(z.mean(0) - ae8_codes.mean(0)) < 0.15 * scale)
-          and np.all(np.abs(z.std(0) / scale - 1) < 0.1)
-          and np.all(np.abs(np.corrcoef(z.T) - np.corrcoef(ae8_codes.T)) < 0.1))
-    return verdict(ok, "match the codes' mean and full covariance (np.cov, rng.multivariate_normal)")
-
-
-check_fitted(fitted_gaussian_samples);
+exercises.check_fitted_gaussian(fitted_gaussian_samples);
 
 
 # %% tags=["solution"]
-def fitted_gaussian_samples_solution(codes, n, seed=0):
+def fitted_gaussian_samples(codes, n, seed=0):
     z = np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.cov(codes.T), size=n)
     return torch.as_tensor(z, dtype=torch.float32)
 
 
-def diagonal_only(codes, n, seed=0):   # a plausible mistake: right mean and spreads, no correlations
-    z = codes.mean(0) + codes.std(0) * np.random.default_rng(seed).standard_normal((n, codes.shape[1]))
-    return torch.as_tensor(z, dtype=torch.float32)
-
-
-prove_check(check_fitted, placeholder=fitted_gaussian_samples, wrong=diagonal_only,
-            solution=fitted_gaussian_samples_solution)
+exercises.check_fitted_gaussian(fitted_gaussian_samples);
 
 # %% tags=["helper"]
-# The reference draws for the next cell: your function if its self-check passes, otherwise the
-# reference fit (mean and full covariance of the codes).
-import contextlib
-import io
-
-with contextlib.redirect_stdout(io.StringIO()):                  # run the self-check silently
-    yours = check_fitted(fitted_gaussian_samples)
-if yours:
-    fitted = fitted_gaussian_samples(ae8_codes, 20_000, seed=0).float()
-else:
-    print("Exercise 2.3 not solved yet: the next cell uses the reference fit.")
-    fitted = torch.as_tensor(np.random.default_rng(0).multivariate_normal(ae8_codes.mean(0), np.cov(ae8_codes.T), 20_000),
-                             dtype=torch.float32)
+# 20,000 reference draws for the text (a Gaussian with the codes' mean and full covariance, from
+# helpers.exercises), and 20,000 of yours beside them once your function passes its self-check.
+fitted = exercises.fitted_draws(fitted_gaussian_samples, ae8_codes, 20_000)
 
 # %% [markdown]
-# Decode 20,000 fitted draws, and measure how far the first 2,000 land from the nearest training
+# Decode the fitted draws, and measure how far the first 2,000 land from the nearest training
 # code, next to held-out codes and the prior's draws:
 
 # %%
 with torch.no_grad():
-    fitted_report = helpers.validity(models8["autoencoder"].decode(fitted), reference)
-print(f"autoencoder decoding the fitted Gaussian: {fitted_report.fraction_valid:.1%} valid, "
-      f"{fitted_report.contacts_ok.mean():.1%} without overlaps (N(0, I): {ae8['prior'].fraction_valid:.1%}, "
-      f"{ae8['prior'].contacts_ok.mean():.1%}; VAE: {vae8['prior'].fraction_valid:.1%})")
+    fitted_report = {name: helpers.validity(models8["autoencoder"].decode(z), reference) for name, z in fitted.items()}
+for name, report in fitted_report.items():
+    print(f"autoencoder decoding the fitted Gaussian ({name}): {report.fraction_valid:.1%} valid, "
+          f"{report.contacts_ok.mean():.1%} without overlaps")
+print(f"  for comparison, N(0, I): {ae8['prior'].fraction_valid:.1%} and {ae8['prior'].contacts_ok.mean():.1%}; "
+      f"the VAE: {vae8['prior'].fraction_valid:.1%} valid")
 codes_t = torch.as_tensor(ae8_codes)
 gap = {name: torch.cdist(torch.as_tensor(points, dtype=torch.float32), codes_t).min(1).values.median().item()
-       for name, points in (("held-out codes", ae8["mu_test"]), ("fitted Gaussian", fitted[:2000]), ("N(0, I)", ae8["z"][:2000]))}
+       for name, points in (("held-out codes", ae8["mu_test"]), ("fitted Gaussian", fitted["reference"][:2000]),
+                            ("N(0, I)", ae8["z"][:2000]))}
 print("median distance to the nearest training code (latent units):", {k: round(v, 2) for k, v in gap.items()})
+axes_spread = torch.linalg.svdvals(codes_t - codes_t.mean(0)).numpy() / math.sqrt(len(codes_t) - 1)
+print("spread of the codes along their 8 principal axes:", axes_spread.round(2))
 
 # %% tags=["check"]
-claim(ae8["prior"].fraction_valid <= fitted_report.fraction_valid < vae8["prior"].fraction_valid,
-      "the fitted Gaussian helps a little but stays below the VAE", f"{fitted_report.fraction_valid:.1%}")
-claim(fitted_report.contacts_ok.mean() > 5 * max(ae8["prior"].contacts_ok.mean(), 0.01), "far fewer overlaps",
-      f"{fitted_report.contacts_ok.mean():.1%}")
+fitted_ref = fitted_report["reference"]
+claim(ae8["prior"].fraction_valid <= fitted_ref.fraction_valid < vae8["prior"].fraction_valid,
+      "the fitted Gaussian helps a little but stays below the VAE", f"{fitted_ref.fraction_valid:.1%}")
+claim(fitted_ref.contacts_ok.mean() > 5 * max(ae8["prior"].contacts_ok.mean(), 0.01), "far fewer overlaps",
+      f"{fitted_ref.contacts_ok.mean():.1%}")
 claim(1.8 < gap["fitted Gaussian"] / gap["held-out codes"] < 2.5, "fitted draws land about twice as far from the codes",
-      str(gap));
+      str(gap))
+claim(0.15 < axes_spread[-1] / axes_spread[0] < 0.25, "the narrowest principal axis spreads about a fifth as far as the widest",
+      f"{axes_spread.round(2)}");
 
 # %% [markdown]
 # Matching scale and correlations helps (far fewer overlaps), but the samples stay valid less
 # often than the VAE's. Held-out codes land close to training codes; draws from a Gaussian with
-# the *same* mean and covariance land about twice as far away. So the codes fill a thin,
-# curved subset of the 8-D space (were it flat, that Gaussian would lie on it). The VAE shapes the
-# codes to fit the prior during training instead of fitting a prior to them afterwards.
+# the *same* mean and covariance land about twice as far away. The codes are not thin: they
+# extend along all eight principal axes, the narrowest about a fifth as far as the widest. They
+# are clumped, and the fitted Gaussian puts much of its mass in the holes between the clumps,
+# where the decoder learned nothing. The VAE shapes the codes to fit the prior during
+# training instead of fitting a prior to them afterwards.
 #
 # ## Key takeaways
 #
 # - The **encoder** $q_\phi(z\mid x)$ manufactures the missing training pairs.
 # - For sequences the decoder outputs **logits**, and the reconstruction loss is a sum of
-#   **cross-entropies**. Our 2-D sequence VAE sorted the subfamilies (usually along one axis,
-#   switching the other off) and matched the subfamily consensus: at $\beta = 1$ its code carries
-#   little more than the subfamily, although the encoder sees every mutation.
+#   **cross-entropies**. Our 2-D sequence VAE found the data's true latent variable, the
+#   subfamily (usually on one axis, the other switched off), and left the mutations to the decoder.
 # - For coordinates the decoder outputs a Gaussian's mean; the loss is a squared error. The
 #   polymer VAE has **277,532** parameters, 94.8% in four square layers.
-# - $\sigma > 0$ via $e^{r/2}$ (log-variance) or softplus: both exponential for small $\sigma$, at
-#   different rates ($e^{r/2}$ vs. $e^{r}$); for large outputs the log-variance grows exponentially
-#   (the KL can overflow), softplus linearly, but softplus needs a clamp inside the log.
+# - $\sigma > 0$ via $e^{r/2}$ (log-variance) or softplus: for large outputs the first grows
+#   exponentially (the KL can overflow), softplus linearly, but it needs a clamp inside the log.
 # - An autoencoder can compress better and still generate worse: nothing shapes its codes like
 #   $\mathcal N(0, I)$. Trained alike in 8-D, the VAE's prior samples were valid 2-5% of the
-#   time, the autoencoder's almost never (its codes fill a thin, curved subset); in 2-D the gap
+#   time, the autoencoder's almost never (its codes are clumped, with holes); in 2-D the gap
 #   depended on the seed.
