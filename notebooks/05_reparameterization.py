@@ -115,14 +115,15 @@ claim(mu.grad.item() == 0.0 and sigma.grad.item() == 0.0, "torch.normal passes a
 
 # %%
 mu, sigma = fresh_parameters()
-z = torch.distributions.Normal(mu, sigma).rsample((100_000,))
+z = torch.distributions.Normal(mu, sigma).rsample((1_000_000,))
 print(f"Normal(mu, sigma).rsample(): grad_fn={type(z.grad_fn).__name__}")
 f(z).mean().backward()
 rsample_grad = np.array([mu.grad.item(), sigma.grad.item()])
 print(f"autograd says  dJ/dmu = {rsample_grad[0]:.3f},  dJ/dsigma = {rsample_grad[1]:.3f}  (exact {EXACT_GRAD})")
 
 # %% tags=["check"]
-claim(np.allclose(rsample_grad, EXACT_GRAD, atol=0.02), "rsample gradients match (2 mu, 2 sigma)", f"{rsample_grad}");
+claim(np.allclose(rsample_grad, EXACT_GRAD, rtol=0, atol=0.01), "rsample gradients match (2 mu, 2 sigma)",  # 4 standard errors
+      f"{rsample_grad}");
 
 # %% [markdown]
 # ## 2. The trick: $z = \mu + \sigma \odot \varepsilon$
@@ -242,9 +243,12 @@ claim(np.all(np.abs(fd_fresh - EXACT_GRAD) > 10), "with fresh samples the finite
 # $$L(\mu, \sigma) = \frac1n \sum_{i=1}^n \big\lVert f_\theta(\mu + \sigma \odot \varepsilon_i) - x \big\rVert^2 ,$$
 #
 # with the decoder network $f_\theta$ (the mean of $p_\theta(x\mid z)$). As in the VAE loss, the
-# squared error is summed over the 24 coordinates (24 times the error per coordinate), in (bead
-# diameters)². As $x$ we take a typical frame: the one whose $\sigma$ (geometric mean of the two)
-# is the test set's median. Autograd and finite differences must agree in all four partial derivatives.
+# squared error is summed over the 24 coordinates, in (bead diameters)². As $x$ we take a typical
+# frame: the one whose $\sigma$ (geometric mean of the two) is the test set's median. Autograd and
+# finite differences must agree in all four partial derivatives. One catch: the decoder is built
+# of ReLUs, so $L$ is piecewise quadratic; a central difference is exact on a quadratic (up to
+# rounding, about $10^{-16}|L|/h$) unless its step moves one of the 256 codes across a kink, where
+# a hidden unit switches on or off. The last column counts such crossings.
 
 # %%
 model, info = helpers.load_pretrained()
@@ -272,23 +276,39 @@ mu, sigma = mu0.clone().requires_grad_(), sigma0.clone().requires_grad_()
 decoder_loss(mu, sigma).backward()
 autograd = torch.cat([mu.grad[0], sigma.grad[0]]).numpy()
 
-finite = []
+def kinks_crossed(z_minus, z_plus):
+    """How many (code, hidden unit) pairs switch a ReLU on or off between two batches of codes."""
+    crossed = 0
+    for layer in decoder.net:
+        if isinstance(layer, torch.nn.ReLU):
+            crossed += int(((z_minus > 0) != (z_plus > 0)).sum())
+        z_minus, z_plus = layer(z_minus), layer(z_plus)
+    return crossed
+
+
+finite, kinks = [], []
 with torch.no_grad():
     for which, j in [("mu", 0), ("mu", 1), ("sigma", 0), ("sigma", 1)]:
         step = torch.zeros_like(mu0)
         step[0, j] = h
-        if which == "mu":
-            finite.append((decoder_loss(mu0 + step, sigma0) - decoder_loss(mu0 - step, sigma0)).item() / (2 * h))
-        else:
-            finite.append((decoder_loss(mu0, sigma0 + step) - decoder_loss(mu0, sigma0 - step)).item() / (2 * h))
-finite = np.array(finite)
-for name, a, b in zip(["dL/dmu_1", "dL/dmu_2", "dL/dsigma_1", "dL/dsigma_2"], autograd, finite):
-    print(f"{name:12s} autograd {a:12.6f}   finite difference {b:12.6f}")
-rel_err = np.abs(autograd - finite).max() / np.abs(autograd).max()
-print(f"largest relative difference: {rel_err:.1e}")
+        plus, minus = [(mu0 + s * step, sigma0) if which == "mu" else (mu0, sigma0 + s * step) for s in (1, -1)]
+        finite.append((decoder_loss(*plus) - decoder_loss(*minus)).item() / (2 * h))
+        kinks.append(kinks_crossed(minus[0] + minus[1] * eps, plus[0] + plus[1] * eps))
+finite, kinks = np.array(finite), np.array(kinks)
+rel_diff = np.abs(autograd - finite) / np.abs(autograd).max()    # relative to the largest partial
+for name, a, b, d, k in zip(["dL/dmu_1", "dL/dmu_2", "dL/dsigma_1", "dL/dsigma_2"], autograd, finite, rel_diff, kinks):
+    print(f"{name:12s} autograd {a:10.6f}   finite difference {b:10.6f}   relative difference {d:.0e}   kinks {k}")
 
 # %% tags=["check"]
-claim(rel_err < 1e-5, "autograd and finite differences agree through the decoder", f"relative difference {rel_err:.1e}");
+claim(np.all(rel_diff[kinks == 0] < 1e-8), "without a kink in the step, autograd and finite differences agree to 1e-8",
+      f"relative differences {rel_diff.round(12)}, kinks crossed {kinks}")
+claim(sum(m.out_features for m in decoder.net[:-1] if isinstance(m, torch.nn.Linear)) == 768, "768 hidden units",
+      str(decoder.net));
+
+# %% [markdown]
+# Where no kink is crossed they agree to better than $10^{-8}$. With 256 codes and 768 hidden
+# units some seeds do put a step across a kink, and that partial is then off: a flaw of the finite
+# difference, not of autograd.
 
 # %% [markdown]
 # ## 4. Where the trick enters the VAE loss
@@ -304,7 +324,7 @@ claim(rel_err < 1e-5, "autograd and finite differences agree through the decoder
 # no sampling, no trick. The trick is needed for the reconstruction alone. What if we forget it?
 # Below, the encoder's weights $\phi$ get their gradient on the whole training set three ways:
 # from $\beta\,$KL alone, and from the full loss with $z$ drawn by `sample()` and by `rsample()`
-# (the same $\varepsilon$ in both; $\beta = 0.12$, the shipped model's).
+# (8 draws per conformation, the same $\varepsilon$ in both; $\beta = 0.12$, the shipped model's).
 
 # %%
 x_train = torch.as_tensor(train)                               # (9000, 24)
@@ -314,9 +334,9 @@ def encoder_gradient(draw, with_reconstruction=True):
     """Gradient of the mean loss over x_train with respect to the encoder's weights, flattened."""
     model.zero_grad()
     torch.manual_seed(0)                                       # the same eps for every call
-    mu, sigma = model.encode(x_train)
-    z = draw(torch.distributions.Normal(mu, sigma))            # (9000, 2)
-    reconstruction = ((model.decode(z) - x_train) ** 2).sum(-1).mean()
+    mu, sigma = (t.repeat(8, 1) for t in model.encode(x_train))  # 8 copies of each code: (72000, 2)
+    z = draw(torch.distributions.Normal(mu, sigma))            # 8 draws per conformation
+    reconstruction = ((model.decode(z) - x_train.repeat(8, 1)) ** 2).sum(-1).mean()
     kl = helpers.kl_divergence(mu, sigma).mean()               # closed form: no sample involved
     (reconstruction * with_reconstruction + info["beta"] * kl).backward()
     return torch.cat([p.grad.flatten() for p in model.encoder.parameters()])
@@ -355,8 +375,7 @@ claim(torch.allclose(*decoder_grads) and decoder_grads[0].norm() > 0, "the decod
 # is the same either way: it only sees the value of $z$.) With `rsample()` the reconstruction's
 # gradient points almost exactly against the KL's: for the trained model the two forces are in
 # balance, the KL pulling every code towards $\mathcal N(0, I)$ and the reconstruction holding
-# it where it identifies its conformation. With `sample()` only the pull towards the prior is
-# left: nothing in the encoder's gradient keeps its codes informative about $x$.
+# it where it identifies its conformation. With `sample()` only the pull towards the prior is left.
 
 # %% [markdown]
 # ## 5. The other way: the score-function (REINFORCE) estimator
@@ -432,7 +451,7 @@ claim(all(unbiased.values()), "both estimators land on the exact gradient within
 # ## 6. Same mean, very different variance
 #
 # Unbiasedness is not enough: stochastic gradient descent takes one noisy estimate per step, and
-# its noise is what limits learning. We repeat each estimator $R = 2000$ times with $n$ samples
+# its noise is what limits learning. We repeat each estimator $R = 20{,}000$ times with $n$ samples
 # each and measure the variance of the gradient for $\mu$ across repetitions. For $f(z) = z^2$ the
 # per-sample variances are known exactly (moments of a Gaussian: $\mathbb{E}\varepsilon^2 = 1$,
 # $\mathbb{E}\varepsilon^4 = 3$, $\mathbb{E}\varepsilon^6 = 15$):
@@ -459,7 +478,7 @@ def var_score(sigma, mu=MU):
     return mu**4 / sigma**2 + 14 * mu**2 + 15 * sigma**2
 
 
-REPS = 2000
+REPS = 20_000
 ns = np.array([1, 3, 10, 30, 100, 300, 1000])
 v_path_n = np.array([variance_of_mean(pathwise_grads, n, REPS) for n in ns])
 v_score_n = np.array([variance_of_mean(score_grads, n, REPS) for n in ns])
@@ -492,10 +511,10 @@ print(f"formula: {var_score(SIGMA) / var_path(SIGMA):.1f} at σ = {SIGMA};"
 # %% tags=["check"]
 claim(np.all(v_path_n < v_score_n) and np.all(v_path_s < v_score_s), "the pathwise estimator has the smaller variance",
       f"{v_path_n} vs {v_score_n}")
-claim(np.allclose(v_path_n * ns, var_path(SIGMA), rtol=0.2), "pathwise variance is 4 sigma^2 / n", f"{v_path_n * ns}")
-claim(np.allclose(v_score_n * ns, var_score(SIGMA), rtol=0.35), "score-function variance follows its formula",
+claim(np.allclose(v_path_n * ns, var_path(SIGMA), rtol=0.05), "pathwise variance is 4 sigma^2 / n", f"{v_path_n * ns}")
+claim(np.allclose(v_score_n * ns, var_score(SIGMA), rtol=0.2), "score-function variance follows its formula",
       f"{v_score_n * ns}")
-claim(abs(var_score(SIGMA) / var_path(SIGMA) - 22) < 0.5 and np.allclose(ratio_n, 22, rtol=0.2),
+claim(abs(var_score(SIGMA) / var_path(SIGMA) - 22) < 0.5 and np.allclose(ratio_n, 22, rtol=0.15),
       "the ratio is about 22 at every n", f"{ratio_n.round(1)}")
 claim(abs(var_score(0.01) / var_path(0.01) / 2.5e7 - 1) < 0.01, "the ratio is 2.5e7 at sigma = 0.01",
       f"{var_score(0.01) / var_path(0.01):.3g}");
@@ -538,8 +557,9 @@ print(f"per-sample variance  pathwise {var_p:.3g}   score function {var_s:.3g}  
 
 # %% tags=["check"]
 claim(sigma_test.median() < 0.1, "the encoder's sigma is typically a few hundredths", f"median {sigma_test.median():.3f}")
-claim(np.all(np.abs(mean_s - mean_p) < 2 * se_s), "the two mean gradients differ by less than two standard errors",
-      f"{mean_p} vs {mean_s} ± {se_s}")
+se_diff = (g_score - g_path).std(0)[0].numpy() / math.sqrt(4000)     # standard error of the difference
+claim(np.all(np.abs(mean_s - mean_p) < 3 * se_diff), "the two mean gradients differ by less than three standard errors",
+      f"{mean_p} vs {mean_s} ± {se_s}, difference {(mean_s - mean_p) / se_diff} standard errors")
 claim(50 < var_s / var_p < 300, "at the typical frame the ratio is of order a hundred", f"{var_s / var_p:.0f}");
 
 # %% [markdown]
@@ -567,11 +587,11 @@ claim(200 < median < 1000 and low > 30, "a few hundred on the median test frame"
 claim(high > 1000, "over a thousand on one frame in ten", f"90th percentile {high:.0f}");
 
 # %% [markdown]
-# Both estimators agree on the mean gradient (within two of the score function's standard errors,
-# the ± above), but one REINFORCE sample is far noisier: about a hundred times at the typical
-# frame, a few hundred times on the median test frame, over a thousand on one frame in ten. The
-# ratio varies because the error does: the score function's noise grows with the size of
-# $\mathrm{err}(z)$, the pathwise noise only with its slope. REINFORCE would need that many
+# Both estimators agree on the mean gradient, within three standard errors (the ± above; two would
+# fail one run in ten by chance), but one REINFORCE sample is far noisier: about a hundred times at
+# the typical frame, a few hundred times on the median test frame, over a thousand on one frame
+# in ten. The ratio varies because the error does: the score function's noise grows with the size
+# of $\mathrm{err}(z)$, the pathwise noise only with its slope. REINFORCE would need that many
 # decoder passes per data point and step to match one pathwise pass.
 
 # %% [markdown]

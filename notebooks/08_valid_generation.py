@@ -12,7 +12,7 @@
 # The lecture promises that decoding a draw $z \sim \mathcal N(0, I)$ "produces a valid
 # protein". Our own model does not deliver that: most of its prior draws have squashed bonds
 # or overlapping beads. This notebook measures why, then fixes the generator in four steps,
-# each measured on the same 4,000 draws, and ends with generation at a target size.
+# each measured on the same 10,000 draws, and ends with generation at a target size.
 #
 # **Learning objectives**
 # - Measure a generator physically: validity, the simulator's energy, and distances between
@@ -53,7 +53,7 @@ from helpers.widgets import LatentExplorer
 
 torch.manual_seed(0)
 U = plots.LENGTH_UNIT  # "bead diam.": the length unit in labels and printed numbers
-N = 4000  # draws per step, the same seeds for every step
+N = 10_000  # draws per step, the same seeds for every step
 TRAIN_FROM_SCRATCH = False  # True: retrain both new models here (about 3 to 5 minutes on 2 cores)
 
 # %% [markdown]
@@ -71,7 +71,7 @@ TRAIN_FROM_SCRATCH = False  # True: retrain both new models here (about 3 to 5 m
 #   $R_g$, end-to-end distance and bond length, in bead diameters: how far, on average, one
 #   histogram's mass must move to become the other.
 #
-# The data measured against itself sets the bar.
+# Half of the data measured against all of it sets the bar.
 
 # %%
 paths = helpers.load_paths()
@@ -89,12 +89,12 @@ def measure(name, x):
     print(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in steps[name].items()))
 
 
-measure("data (4000 frames)", data[np.random.default_rng(0).permutation(len(data))[:N]])
+measure("data (5000 frames)", data[np.random.default_rng(0).permutation(len(data))[:5000]])
 print(f"data energy: median {np.median(energy_data):.1f} kT, 99th percentile {np.percentile(energy_data, 99):.1f} kT")
 
 # %% tags=["check"]
-claim(steps["data (4000 frames)"]["valid"] > 0.97 and steps["data (4000 frames)"]["w1_rg"] < 0.01,
-      "the data passes ~98% and is within 0.01 of itself", str(steps["data (4000 frames)"]));
+claim(steps["data (5000 frames)"]["valid"] > 0.97 and steps["data (5000 frames)"]["w1_rg"] < 0.01,
+      "the data passes ~98% and is within 0.01 of itself", str(steps["data (5000 frames)"]));
 
 # %% [markdown]
 # ## 2. Diagnosis: what goes wrong with the shipped model
@@ -145,17 +145,17 @@ ax_z.set(xlabel="$z_1$", ylabel="$z_2$", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5))
 ax_z.legend(markerscale=3, fontsize=8)
 plt.show()
 
-near = np.min(np.linalg.norm(z_prior[:1000, None] - codes[None, ::4], axis=-1), axis=1)  # distance to a training code
+near = np.concatenate([np.linalg.norm(z[:, None] - codes[None, ::4], axis=-1).min(1)  # each draw's distance to
+                       for z in np.split(z_prior, 10)])                                 # the nearest training code
 far = near > np.percentile(near, 75)
 print(f"mean decoded bond {helpers.bond_lengths(x_cart).mean():.3f} {U} (data {helpers.bond_lengths(data).mean():.3f}); "
-      f"valid: {ok_cart[:1000][far].mean():.1%} of the quarter farthest from a code, "
-      f"{ok_cart[:1000][~far].mean():.1%} of the rest")
+      f"valid: {ok_cart[far].mean():.1%} of the quarter farthest from a code, {ok_cart[~far].mean():.1%} of the rest")
 
 # %% tags=["check"]
 claim(helpers.bond_lengths(x_cart).mean() < 0.95, "decoded bonds are too short on average",
       f"{helpers.bond_lengths(x_cart).mean():.3f}")
-claim(ok_cart[:1000][far].mean() < 0.7 * ok_cart[:1000][~far].mean(), "draws far from the codes are valid about half as often",
-      f"{ok_cart[:1000][far].mean():.3f} vs {ok_cart[:1000][~far].mean():.3f}");
+claim(0.4 < ok_cart[far].mean() / ok_cart[~far].mean() < 0.65, "draws far from the codes are valid about half as often",
+      f"{ok_cart[far].mean():.3f} vs {ok_cart[~far].mean():.3f}");
 
 # %% [markdown]
 # ### Exercise 8.1 · How much does averaging shorten a bond?
@@ -240,17 +240,18 @@ measure("internal, aggregated posterior, mean", x_post)
 
 # %% tags=["check"]
 a, b = steps["internal decoder, prior, mean"], steps["internal, aggregated posterior, mean"]
-claim(b["valid"] > a["valid"] + 0.03 and b["low_energy"] > a["low_energy"] + 0.03,
-      "the aggregated posterior raises validity and the low-energy share by several points", f"{a} -> {b}")
+claim(0.03 < b["valid"] - a["valid"] < 0.08 and 0.03 < b["low_energy"] - a["low_energy"] < 0.08,
+      "the aggregated posterior raises validity and the low-energy share by about five points", f"{a} -> {b}")
 claim(model.sampler_codes.shape[0] == 1024, "the model stores 1,024 training frames' q_phi(z|x)",
       str(tuple(model.sampler_codes.shape)))
-claim(b["w1_rg"] > a["w1_rg"] and abs(b["w1_end_to_end"] - a["w1_end_to_end"]) < 0.01,
-      "it does not bring R_g or end-to-end distance closer", f"{a} -> {b}");
+claim(b["w1_rg"] > a["w1_rg"] and abs(b["w1_end_to_end"] - a["w1_end_to_end"]) < 0.08,
+      "the prior matches R_g better; end-to-end W1 moves by a few hundredths", f"{a} -> {b}");
 
 # %% [markdown]
 # Fewer draws fall where the decoder was never trained, so validity and energy improve by about
-# five points. The size distributions do not: this model's codes fill $\mathcal N(0, I)$ well
-# enough that the prior matches $R_g$ slightly better. A gain on one measure need not show on all.
+# five points. The size distributions do not follow: this model's codes fill $\mathcal N(0, I)$
+# well enough that the prior matches $R_g$ slightly better, and the end-to-end W1 moves by a few
+# hundredths, up or down depending on the seed. A gain on one measure need not show on all.
 
 # %% [markdown]
 # ### Exercise 8.2 · Sample the aggregated posterior yourself
@@ -322,15 +323,17 @@ claim(all(r1["valid"] > r2["valid"] for r1, r2 in zip(rows, rows[1:])), "more an
 claim(0.2 < 1 - rows[2]["valid"] < 0.3, "at 0.2 rad about a quarter of the draws are invalid", str(rows[2]))
 claim(abs(float(model.bond_noise[0]) - 0.1) < 0.005 and abs(float(model.bond_noise[1]) - 0.2) < 1e-6,
       "bond-length noise 0.10, angle noise 0.2 rad", str(model.bond_noise))
-claim(min(rows[2]["w1_rg"], rows[3]["w1_rg"]) < 0.6 * min(rows[0]["w1_rg"], rows[1]["w1_rg"]),
-      "0.2 rad or more brings R_g much closer", str([r["w1_rg"] for r in rows]))
+rg_w1 = np.array([r["w1_rg"] for r in rows])
+claim(np.all(np.diff(rg_w1) < 0) and 0.45 < rg_w1[2] / rg_w1[0] < 0.7 and rg_w1[3] / rg_w1[0] < 0.5,
+      "R_g's W1 falls with the angle noise: a half to two thirds at 0.2 rad, below half at 0.3", str(rg_w1.round(3)))
 claim(steps["internal, aggregated posterior, p(x|z)"]["w1_bond"] < 0.01, "bond lengths now match the data's",
       str(steps["internal, aggregated posterior, p(x|z)"]));
 
 # %% [markdown]
 # The bond-length distribution now matches the data's (W1 below 0.01); the angle noise trades
-# validity for the right spread of sizes: from 0.2 rad on, $R_g$ is much closer to the data's. We
-# keep 0.2 rad, although a quarter of the draws are now invalid. What breaks them?
+# validity for the right spread of sizes: the W1 of $R_g$ falls with every step, to between a half
+# and two thirds of its noise-free value at 0.2 rad and below half at 0.3 rad. We keep 0.2 rad,
+# although a quarter of the draws are now invalid. What breaks them?
 
 # %%
 report = helpers.validity(x_noisy, reference)
@@ -414,7 +417,7 @@ claim(np.allclose(explorer.z, 0.0) and helpers.validity(explorer.polymer, refere
 explorer
 
 # %% [markdown]
-# ## 8. All steps on the same 4,000 draws
+# ## 8. All steps on the same 10,000 draws
 #
 # Goals for the final recipe: at least 95% valid, 90% below the data's 99th energy percentile,
 # W1 of $R_g$ at most 0.05, of end-to-end distance 0.10, of bond length 0.03 bead diameters.
@@ -427,26 +430,28 @@ for name, m in steps.items():
 
 # the final recipe again with seeds 1 to 4: how much do the numbers move?
 seed_rows = [final] + [generation_metrics(model.generate(N, seed=s), data) for s in range(1, 5)]
-for key in ("valid", "w1_rg", "w1_end_to_end"):
+for key in ("valid", "low_energy", "w1_rg", "w1_end_to_end", "w1_bond"):
     values = [r[key] for r in seed_rows]
     print(f"seeds 0-4, {key}: min {min(values):.3f}, mean {np.mean(values):.3f}, max {max(values):.3f}")
 
 # %% tags=["check"]
-claim(final["valid"] > 0.95 and final["low_energy"] > 0.9 and final["w1_bond"] < 0.03
-      and final["w1_rg"] < 0.05 and final["w1_end_to_end"] < 0.10,
-      "with seed 0 the final recipe meets every goal", str(final))
-w1_seeds, ee_seeds = [r["w1_rg"] for r in seed_rows], [r["w1_end_to_end"] for r in seed_rows]
-claim(0.95 < min(r["valid"] for r in seed_rows) < 0.96, "at least 95% valid for every seed, by a thin margin",
-      str([r["valid"] for r in seed_rows]))
-claim(max(w1_seeds) < 0.05, "W1 of R_g below 0.05 for every seed", str(np.round(w1_seeds, 3)))
-claim(np.mean(ee_seeds) < 0.10 < max(ee_seeds) < 0.15, "end-to-end W1 below 0.10 on average, up to about 0.13",
-      str(np.round(ee_seeds, 3)));
+seed_mean = {key: np.mean([r[key] for r in seed_rows]) for key in final}
+claim(seed_mean["valid"] > 0.95 and seed_mean["low_energy"] > 0.9 and seed_mean["w1_bond"] < 0.03
+      and seed_mean["w1_rg"] < 0.05 and seed_mean["w1_end_to_end"] < 0.10,
+      "averaged over the five seeds the final recipe meets every goal", str(seed_mean))
+valid_seeds = [r["valid"] for r in seed_rows]
+claim(0.955 < min(valid_seeds) and max(valid_seeds) < 0.97, "96 to 97% valid with every seed", str(np.round(valid_seeds, 3)))
+ee_seeds = [r["w1_end_to_end"] for r in seed_rows]
+claim(0.03 < seed_mean["w1_rg"] < 0.045 and max(ee_seeds) < 0.13,
+      "W1 of R_g about 0.04 on average; no seed misses the end-to-end goal by more than a few hundredths",
+      f"{seed_mean['w1_rg']:.3f}, {np.round(ee_seeds, 3)}");
 
 # %% [markdown]
-# With seed 0 the final recipe meets every goal, and the model reconstructs within 10% of the
-# Cartesian one (section 3). Over seeds 0 to 4 it stays at least 95% valid (by a thin margin)
-# with W1 of $R_g$ below 0.05 for each seed; the end-to-end W1 meets its goal on average, not
-# for every seed: it reaches about 0.13 for one. Each fix did its part: the decoder keeps bonds whole, the
+# Averaged over the five seeds the final recipe meets every goal, and the model reconstructs
+# within about 1% of the Cartesian one (section 3). Every seed gives 96 to 97% valid draws, a thin
+# margin above the goal. The sizes vary more from seed to seed: W1 of $R_g$ is about 0.04 on
+# average, and the end-to-end W1 meets its goal on average but not always for each seed (a miss
+# stays within a few hundredths). Each fix did its part: the decoder keeps bonds whole, the
 # aggregated posterior avoids the holes, the angle noise gives the right spread of sizes, and the
 # relaxation repairs the overlaps that the noise creates.
 #
