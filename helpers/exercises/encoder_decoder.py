@@ -153,7 +153,7 @@ def check_subfamily_ceiling(subfamily_ceiling):
                            f"return one number, the mean over all held-out sequences and positions")
         if abs(value - want) < 1e-4:
             continue
-        if values[0] is not None and values[1] is not None and abs(values[0] - values[1]) < 1e-9:
+        if values[0] is not None and values[1] is not None and abs(values[0] - values[1]) < 1e-9 and 0 < value < 1:
             return False, (f"it returns {value:.4f} for two different families: compute the fraction from the arguments, "
                            f"not from the notebook's variables (seq_train, ...) or a number you typed in")
         if abs(value / 100 - want) < 1e-4:
