@@ -110,6 +110,11 @@ def test_protein_models_round_trip_one_hot_sequences():
         (dict(latent_dim=2.5), TypeError, "latent_dim must be an integer"),
         (dict(n_hidden=0), ValueError, "n_hidden must be >= 1"),
         (dict(input_dim=-24), ValueError, "input_dim must be >= 1"),
+        (dict(decoder="polar"), ValueError, "unknown decoder"),
+        (dict(condition=dict(mean=1.0, std=0.0, min=0.5, max=2.0)), ValueError, "std > 0"),
+        (dict(condition=dict(mean=1.0, std=1.0)), ValueError, "keys"),
+        (dict(condition=[1.0, 2.0]), ValueError, "dict"),
+        (dict(condition=dict(mean=float("nan"), std=1.0, min=0.5, max=2.0)), ValueError, "finite"),
     ],
 )
 def test_bad_configs_are_refused(kwargs, error, message):
