@@ -32,7 +32,9 @@ def verdict(ok) -> str:
 
 def goals_table(goals: list[list]) -> list[str]:
     """Rows [what, goal, measured, met] as a Markdown table."""
-    return table(["goal", "target", "measured", "status"], [[what, goal, got, verdict(ok)] for what, goal, got, ok in goals])
+    return table(
+        ["goal", "target", "measured", "status"], [[what, goal, got, verdict(ok)] for what, goal, got, ok in goals]
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:

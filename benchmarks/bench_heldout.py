@@ -57,13 +57,16 @@ def main(argv=None) -> int:
     run_of = np.arange(len(data)) // RUN
     # 1. the course's split, as indices (train_test_split's own permutation)
     order = np.random.default_rng(42).permutation(len(data))
-    test_idx, train_idx = order[:len(data) // 10], order[len(data) // 10:]
+    test_idx, train_idx = order[: len(data) // 10], order[len(data) // 10 :]
     rmsd, nearest = nearest_training_frame(data[train_idx], data[test_idx])
     frames = data.reshape(-1, RUN, data.shape[1])
     consecutive = np.sqrt(((frames[:, 1:] - frames[:, :-1]) ** 2).reshape(-1, data.shape[1] // 2, 2).sum(-1).mean(-1))
-    copies = dict(rmsd_median=float(np.median(rmsd)), nearest_is_sibling=float(np.mean(run_of[train_idx][nearest] == run_of[test_idx])),
-                  siblings_in_training=float(np.mean([np.sum(run_of[train_idx] == r) for r in run_of[test_idx]])),
-                  consecutive_rmsd_median=float(np.median(consecutive)))
+    copies = dict(
+        rmsd_median=float(np.median(rmsd)),
+        nearest_is_sibling=float(np.mean(run_of[train_idx][nearest] == run_of[test_idx])),
+        siblings_in_training=float(np.mean([np.sum(run_of[train_idx] == r) for r in run_of[test_idx]])),
+        consecutive_rmsd_median=float(np.median(consecutive)),
+    )
     print(copies, flush=True)
 
     # 2. one model, two test sets
@@ -77,9 +80,18 @@ def main(argv=None) -> int:
         model = helpers.PolymerVAE()
         helpers.train_vae(model, train, seed=seed, progress=False)
         e_runs, e_frames = error_per_frame(model, data[whole_runs]), error_per_frame(model, data[rest[:1000]])
-        se = np.sqrt(e_runs.var() / len(e_runs) + e_frames.var() / len(e_frames))  # of the difference, from the test sets
-        rows.append(dict(seed=seed, whole_runs=float(e_runs.mean()), random_frames=float(e_frames.mean()),
-                         standard_error=float(se), train=float(error_per_frame(model, train).mean())))
+        se = np.sqrt(
+            e_runs.var() / len(e_runs) + e_frames.var() / len(e_frames)
+        )  # of the difference, from the test sets
+        rows.append(
+            dict(
+                seed=seed,
+                whole_runs=float(e_runs.mean()),
+                random_frames=float(e_frames.mean()),
+                standard_error=float(se),
+                train=float(error_per_frame(model, train).mean()),
+            )
+        )
         print(rows[-1], flush=True)
     result = dict(copies=copies, models=rows)
     return finish(args, result, markdown(result))
@@ -89,20 +101,38 @@ def markdown(d: dict) -> str:
     """The held-out section of RESULTS.md."""
     c, rows = d["copies"], d["models"]
     diff = np.array([r["whole_runs"] - r["random_frames"] for r in rows])
-    lines = ["## Held-out frames: random frames vs whole simulation runs", "",
-             f"The course's split (`train_test_split(seed=42)`): a test frame has on average {c['siblings_in_training']:.1f} "
-             f"frames of its own run in training, but its nearest training frame is a sibling for "
-             f"{c['nearest_is_sibling']:.1%} of test frames; median RMSD to the nearest training frame "
-             f"{c['rmsd_median']:.2f} bead diam., against {c['consecutive_rmsd_median']:.2f} between consecutive frames of one run.", "",
-             "One model per seed (the main recipe, 8,000 training frames), tested on 100 whole held-out runs and on 1,000 "
-             "random frames whose siblings are in training (mean squared error per coordinate, (bead diam.)²):", ""]
-    lines += table(["seed", "whole runs held out", "random frames", "difference ± its standard error", "training frames"],
-                   [[r["seed"], f"{r['whole_runs']:.4f}", f"{r['random_frames']:.4f}",
-                     f"{r['whole_runs'] - r['random_frames']:+.4f} ± {r['standard_error']:.4f}", f"{r['train']:.4f}"] for r in rows])
+    lines = [
+        "## Held-out frames: random frames vs whole simulation runs",
+        "",
+        f"The course's split (`train_test_split(seed=42)`): a test frame has on average {c['siblings_in_training']:.1f} "
+        f"frames of its own run in training, but its nearest training frame is a sibling for "
+        f"{c['nearest_is_sibling']:.1%} of test frames; median RMSD to the nearest training frame "
+        f"{c['rmsd_median']:.2f} bead diam., against {c['consecutive_rmsd_median']:.2f} between consecutive frames of one run.",
+        "",
+        "One model per seed (the main recipe, 8,000 training frames), tested on 100 whole held-out runs and on 1,000 "
+        "random frames whose siblings are in training (mean squared error per coordinate, (bead diam.)²):",
+        "",
+    ]
+    lines += table(
+        ["seed", "whole runs held out", "random frames", "difference ± its standard error", "training frames"],
+        [
+            [
+                r["seed"],
+                f"{r['whole_runs']:.4f}",
+                f"{r['random_frames']:.4f}",
+                f"{r['whole_runs'] - r['random_frames']:+.4f} ± {r['standard_error']:.4f}",
+                f"{r['train']:.4f}",
+            ]
+            for r in rows
+        ],
+    )
     relative = diff.mean() / np.mean([r["random_frames"] for r in rows])
-    lines += [f"Holding out whole runs changes the test error by {diff.mean():+.4f} on average ({relative:+.1%}): "
-              "small against the precision notebook 06 states (test error about 0.13, 10-20% above the training error), "
-              "so the course keeps the random split and says why in notebook 06.", ""]
+    lines += [
+        f"Holding out whole runs changes the test error by {diff.mean():+.4f} on average ({relative:+.1%}): "
+        "small against the precision notebook 06 states (test error about 0.13, 10-20% above the training error), "
+        "so the course keeps the random split and says why in notebook 06.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -87,18 +87,27 @@ def measure(env: Path, top: int) -> dict:
     torch = torch_build(env_python(env))
     nvidia = [name for name, _, _ in packages if name.lower().startswith("nvidia-")]
     return dict(
-        venv=str(env), total_bytes=disk_usage(env), site_packages_bytes=disk_usage(site),
-        n_packages=len(packages), largest=[dict(name=n, version=v, bytes=b) for n, v, b in packages[:top]],
-        torch_version=torch["version"], torch_cuda=torch["cuda"], torch_error=torch.get("error"),
-        nvidia_packages=nvidia, cpu_only=torch["version"] is not None and torch["cuda"] is None and not nvidia,
+        venv=str(env),
+        total_bytes=disk_usage(env),
+        site_packages_bytes=disk_usage(site),
+        n_packages=len(packages),
+        largest=[dict(name=n, version=v, bytes=b) for n, v, b in packages[:top]],
+        torch_version=torch["version"],
+        torch_cuda=torch["cuda"],
+        torch_error=torch.get("error"),
+        nvidia_packages=nvidia,
+        cpu_only=torch["version"] is not None and torch["cuda"] is None and not nvidia,
     )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", help="environment to measure (default: .venv at the repository root)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="create a new environment with scripts/bootstrap.py, time it, measure it, delete it")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="create a new environment with scripts/bootstrap.py, time it, measure it, delete it",
+    )
     parser.add_argument("--top", type=int, default=10, help="how many of the largest packages to list")
     add_output_options(parser)
     args = parser.parse_args(argv)
@@ -113,16 +122,20 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             subprocess.run(command, check=True)
             setup_seconds = time.perf_counter() - start
-            note = (f"a fresh environment created by scripts/bootstrap.py in {setup_seconds:.0f} s "
-                    "(pip's download cache may have been warm)")
+            note = (
+                f"a fresh environment created by scripts/bootstrap.py in {setup_seconds:.0f} s "
+                "(pip's download cache may have been warm)"
+            )
         elif args.venv:
             env = Path(args.venv).resolve()
         elif (ROOT / ".venv").is_dir():
             env = ROOT / ".venv"
         else:
             env = Path(sys.prefix)
-            note = (f"no .venv at the repository root (README's setup command not run here): measured the "
-                    f"running environment {env} instead, which may hold extra development packages")
+            note = (
+                f"no .venv at the repository root (README's setup command not run here): measured the "
+                f"running environment {env} instead, which may hold extra development packages"
+            )
         result = measure(env, args.top)
     finally:
         if tmp is not None:
@@ -131,8 +144,10 @@ def main(argv=None) -> int:
 
     if note:
         print(f"note: {note}")
-    print(f"environment {env}: {result['total_bytes'] / MB:,.0f} MB on disk "
-          f"(site-packages {result['site_packages_bytes'] / MB:,.0f} MB, {result['n_packages']} packages)")
+    print(
+        f"environment {env}: {result['total_bytes'] / MB:,.0f} MB on disk "
+        f"(site-packages {result['site_packages_bytes'] / MB:,.0f} MB, {result['n_packages']} packages)"
+    )
     for p in result["largest"]:
         print(f"  {p['bytes'] / MB:8,.1f} MB  {p['name']} {p['version']}")
     if result["cpu_only"]:
@@ -146,15 +161,34 @@ def main(argv=None) -> int:
 
 def markdown(d: dict) -> str:
     """The Install footprint section of RESULTS.md."""
-    goals = [["CPU-only torch", "no CUDA", f"torch {d['torch_version']}, CUDA {d['torch_cuda'] or 'none'}, "
-              f"{len(d['nvidia_packages'])} nvidia packages", d["cpu_only"]]]
+    goals = [
+        [
+            "CPU-only torch",
+            "no CUDA",
+            f"torch {d['torch_version']}, CUDA {d['torch_cuda'] or 'none'}, "
+            f"{len(d['nvidia_packages'])} nvidia packages",
+            d["cpu_only"],
+        ]
+    ]
     lines = ["## Install footprint", ""] + goals_table(goals) + ([f"Note: {d['note']}", ""] if d.get("note") else [])
     build = "CPU build" if d["cpu_only"] else "not CPU-only"
-    lines += table(["environment", "on disk", "site-packages", "packages", "torch", "setup time"], [[
-        f"`{d['venv']}`", f"{d['total_bytes'] / 1e6:,.0f} MB", f"{d['site_packages_bytes'] / 1e6:,.0f} MB",
-        d["n_packages"], f"{d['torch_version']} ({build})", num(d.get("setup_seconds"), 0, " s")]])
-    lines += table(["largest packages", "version", "size"],
-                   [[p["name"], p["version"], f"{p['bytes'] / 1e6:,.1f} MB"] for p in d["largest"]])
+    lines += table(
+        ["environment", "on disk", "site-packages", "packages", "torch", "setup time"],
+        [
+            [
+                f"`{d['venv']}`",
+                f"{d['total_bytes'] / 1e6:,.0f} MB",
+                f"{d['site_packages_bytes'] / 1e6:,.0f} MB",
+                d["n_packages"],
+                f"{d['torch_version']} ({build})",
+                num(d.get("setup_seconds"), 0, " s"),
+            ]
+        ],
+    )
+    lines += table(
+        ["largest packages", "version", "size"],
+        [[p["name"], p["version"], f"{p['bytes'] / 1e6:,.1f} MB"] for p in d["largest"]],
+    )
     return "\n".join(lines)
 
 

@@ -44,15 +44,24 @@ NOTE = "ⓘ the text says "
 def kernel_env(capability: str, offset: int) -> dict:
     """The environment of one run's kernel."""
     env = {k: v for k, v in os.environ.items() if k != "POLYMER_VAE_STRICT"}
-    env.update(ATEN_CPU_CAPABILITY=capability, POLYMER_VAE_SEED_OFFSET=str(offset), OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(p for p in (str(SEED_OFFSET_DIR), env.get("PYTHONPATH")) if p))
+    env.update(
+        ATEN_CPU_CAPABILITY=capability,
+        POLYMER_VAE_SEED_OFFSET=str(offset),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(p for p in (str(SEED_OFFSET_DIR), env.get("PYTHONPATH")) if p),
+    )
     return env
 
 
 def capability_taken(capability: str) -> str:
     """What torch really uses when asked for ``capability`` on this CPU."""
-    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
-                         env=dict(os.environ, ATEN_CPU_CAPABILITY=capability), capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+        env=dict(os.environ, ATEN_CPU_CAPABILITY=capability),
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip() or "?"
 
 
@@ -61,8 +70,9 @@ def run_one(job: tuple[str, str, int, float]) -> dict:
     name, capability, offset, timeout = job
     path = NOTEBOOKS / name
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=timeout, allow_errors=True,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=timeout, allow_errors=True, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     start = time.perf_counter()
     failure = None
     try:
@@ -76,11 +86,18 @@ def run_one(job: tuple[str, str, int, float]) -> dict:
                 errors.append(f"cell {index}: {out['ename']}: {out['evalue'][:300]}")
             for line in out.get("text", "").splitlines():
                 if line.startswith(NOTE):
-                    claims.append(f"cell {index}: {line[len(NOTE):]}")
+                    claims.append(f"cell {index}: {line[len(NOTE) :]}")
     if failure:
         errors.append(failure)
-    return dict(notebook=name, capability=capability, offset=offset, seconds=time.perf_counter() - start,
-                claims=claims, errors=errors, ok=not claims and not errors)
+    return dict(
+        notebook=name,
+        capability=capability,
+        offset=offset,
+        seconds=time.perf_counter() - start,
+        claims=claims,
+        errors=errors,
+        ok=not claims and not errors,
+    )
 
 
 def main(argv=None) -> int:
@@ -105,11 +122,20 @@ def main(argv=None) -> int:
         for r in pool.map(run_one, jobs):
             runs.append(r)
             status = "ok" if r["ok"] else f"{len(r['claims'])} claim(s) failed, {len(r['errors'])} error(s)"
-            print(f"  {r['notebook']:36s} {r['capability']:8s} offset {r['offset']}  {r['seconds']:5.1f} s  {status}", flush=True)
+            print(
+                f"  {r['notebook']:36s} {r['capability']:8s} offset {r['offset']}  {r['seconds']:5.1f} s  {status}",
+                flush=True,
+            )
             for line in r["claims"] + r["errors"]:
                 print(f"      {line}", flush=True)
-    result = dict(runs=runs, capabilities=taken, offsets=args.offsets, notebooks=names,
-                  seconds=time.perf_counter() - start, argv=sys.argv[1:])
+    result = dict(
+        runs=runs,
+        capabilities=taken,
+        offsets=args.offsets,
+        notebooks=names,
+        seconds=time.perf_counter() - start,
+        argv=sys.argv[1:],
+    )
     return finish(args, result, markdown(result))
 
 
@@ -129,16 +155,23 @@ def markdown(d: dict) -> str:
 
     rows = [[f"`{n}`"] + [cell(by_key.get((n, c, o))) for c, o in columns] for n in names]
     command = "python benchmarks/bench_robustness.py" + (" " + " ".join(d["argv"]) if d["argv"] else "")
-    lines = ["## Robustness: claims on every float path and seed", "",
-             f"`{command}`: {len(runs)} notebook runs ({len(names)} notebooks x {len(d['capabilities'])} "
-             f"`ATEN_CPU_CAPABILITY` values x seed offsets {', '.join(map(str, d['offsets']))}; in parentheses the "
-             f"capability torch took on this CPU), {d['seconds'] / 60:.1f} min with two kernels at a time. "
-             f"**{n_claims} failed claim(s), {n_errors} error(s).**", ""]
+    lines = [
+        "## Robustness: claims on every float path and seed",
+        "",
+        f"`{command}`: {len(runs)} notebook runs ({len(names)} notebooks x {len(d['capabilities'])} "
+        f"`ATEN_CPU_CAPABILITY` values x seed offsets {', '.join(map(str, d['offsets']))}; in parentheses the "
+        f"capability torch took on this CPU), {d['seconds'] / 60:.1f} min with two kernels at a time. "
+        f"**{n_claims} failed claim(s), {n_errors} error(s).**",
+        "",
+    ]
     lines += table(header, rows)
     failures = [(r, line) for r in runs for line in r["claims"] + r["errors"]]
     if failures:
-        lines += ["Failures:", ""] + [f"- `{r['notebook']}` {r['capability']} +{r['offset']}: {line}"
-                                      for r, line in failures] + [""]
+        lines += (
+            ["Failures:", ""]
+            + [f"- `{r['notebook']}` {r['capability']} +{r['offset']}: {line}" for r, line in failures]
+            + [""]
+        )
     return "\n".join(lines)
 
 

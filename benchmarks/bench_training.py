@@ -114,8 +114,12 @@ def speedups_of(recipe_curve, helpers_curve) -> dict:
     ours, first = time_to_reach(helpers_curve, target), time_to_reach(recipe_curve, target)
     if ours is None:
         return dict(speedup=None, cpu_speedup=None, speedup_first_reach=None, cpu_speedup_first_reach=None)
-    return dict(speedup=recipe_curve[-1][0] / ours[0], cpu_speedup=recipe_curve[-1][1] / ours[1],
-                speedup_first_reach=first[0] / ours[0], cpu_speedup_first_reach=first[1] / ours[1])
+    return dict(
+        speedup=recipe_curve[-1][0] / ours[0],
+        cpu_speedup=recipe_curve[-1][1] / ours[1],
+        speedup_first_reach=first[0] / ours[0],
+        cpu_speedup_first_reach=first[1] / ours[1],
+    )
 
 
 def time_to_reach(curve, target):
@@ -149,17 +153,25 @@ def sample_quality(conformations, test, train_reference) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="simulate", help="'simulate' (default), 'dmol' or a .npz/.npy path")
-    parser.add_argument("--recipe-epochs", type=int, default=RECIPE["epochs"],
-                        help="default: 150, as in the walkthrough")
+    parser.add_argument(
+        "--recipe-epochs", type=int, default=RECIPE["epochs"], help="default: 150, as in the walkthrough"
+    )
     parser.add_argument("--helpers-epochs", type=int, help="override train_vae's default epochs (smoke runs only)")
     parser.add_argument("--samples", type=int, default=5000, help="generated conformations per model")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 recipe and 5 helpers epochs, 1000 samples")
-    parser.add_argument("--flush-denormals", action="store_true",
-                        help="flush denormal floats process-wide (all torch threads), for the recipe too")
-    parser.add_argument("--seeds", type=int, default=5,
-                        help="repeat both trainings with seeds 0..N-1 (default 5): sample quality varies "
-                             "strongly from seed to seed, so one seed can mislead")
+    parser.add_argument(
+        "--flush-denormals",
+        action="store_true",
+        help="flush denormal floats process-wide (all torch threads), for the recipe too",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="repeat both trainings with seeds 0..N-1 (default 5): sample quality varies "
+        "strongly from seed to seed, so one seed can mislead",
+    )
     add_output_options(parser)
     args = parser.parse_args(argv)
     if args.quick:
@@ -171,8 +183,10 @@ def main(argv=None) -> int:
 
     data = helpers.preprocess(helpers.load_paths(args.data))
     train, test = (torch.from_numpy(a) for a in helpers.train_test_split(data, seed=42))
-    print(f"data: {args.data}, train {len(train)}, test {len(test)}, torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}")
+    print(
+        f"data: {args.data}, train {len(train)}, test {len(test)}, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}"
+    )
 
     recipe_model, recipe = run_recipe(train, test, epochs=args.recipe_epochs)
     target = recipe[-1][2]
@@ -188,11 +202,13 @@ def main(argv=None) -> int:
     if ours_time is None:
         print(f"helpers never reached the recipe's final test error {target:.4f}")
     else:
-        print(f"helpers reached the recipe's final test error {target:.4f} after {ours_time[0]:.1f} s of training:\n"
-              f"  recipe's wall time {recipe[-1][0]:.1f} s / {ours_time[0]:.1f} s = {speedup:.1f}x "
-              f"(the goal: >= 4x; in CPU time {cpu_speedup:.1f}x)\n"
-              f"  stricter, the recipe first reached it after {recipe_time[0]:.1f} s: "
-              f"{speedups['speedup_first_reach']:.1f}x (in CPU time {speedups['cpu_speedup_first_reach']:.1f}x)")
+        print(
+            f"helpers reached the recipe's final test error {target:.4f} after {ours_time[0]:.1f} s of training:\n"
+            f"  recipe's wall time {recipe[-1][0]:.1f} s / {ours_time[0]:.1f} s = {speedup:.1f}x "
+            f"(the goal: >= 4x; in CPU time {cpu_speedup:.1f}x)\n"
+            f"  stricter, the recipe first reached it after {recipe_time[0]:.1f} s: "
+            f"{speedups['speedup_first_reach']:.1f}x (in CPU time {speedups['cpu_speedup_first_reach']:.1f}x)"
+        )
 
     models = {"recipe": recipe_model, "helpers": helpers_model}
     if args.data == "simulate":  # the pretrained model was trained on the default simulated data
@@ -211,46 +227,84 @@ def main(argv=None) -> int:
     print(f"sample quality ({args.samples} samples, W1 to the test data in bead diameters):")
     print(f"  {'model':<14}{'bond':>8}{'Rg':>8}{'end-end':>9}{'valid':>8}")
     for name, q in quality.items():
-        print(f"  {name:<14}{q['w1_bond_length']:8.4f}{q['w1_radius_of_gyration']:8.4f}"
-              f"{q['w1_end_to_end']:9.4f}{q['fraction_valid']:8.1%}")
+        print(
+            f"  {name:<14}{q['w1_bond_length']:8.4f}{q['w1_radius_of_gyration']:8.4f}"
+            f"{q['w1_end_to_end']:9.4f}{q['fraction_valid']:8.1%}"
+        )
 
-    by_seed = [dict(seed=0, **speedups, recipe_final_test_error=target, helpers_final_test_error=ours[-1][2],
-                    recipe=quality["recipe"], helpers=quality["helpers"])]
+    by_seed = [
+        dict(
+            seed=0,
+            **speedups,
+            recipe_final_test_error=target,
+            helpers_final_test_error=ours[-1][2],
+            recipe=quality["recipe"],
+            helpers=quality["helpers"],
+        )
+    ]
     for seed in range(1, args.seeds):
         r_model, r_curve = run_recipe(train, test, epochs=args.recipe_epochs, seed=seed)
         h_model, h_curve = run_helpers(train, test, seed=seed, **overrides)
-        by_seed.append(dict(
-            seed=seed, **speedups_of(r_curve, h_curve),
-            recipe_final_test_error=r_curve[-1][2], helpers_final_test_error=h_curve[-1][2],
-            recipe=quality_of(r_model), helpers=quality_of(h_model),
-        ))
+        by_seed.append(
+            dict(
+                seed=seed,
+                **speedups_of(r_curve, h_curve),
+                recipe_final_test_error=r_curve[-1][2],
+                helpers_final_test_error=h_curve[-1][2],
+                recipe=quality_of(r_model),
+                helpers=quality_of(h_model),
+            )
+        )
     if args.seeds > 1:
         print(f"across {args.seeds} training seeds (mean; sample quality W1 in bead diameters):")
         for name in ("recipe", "helpers"):
             mean = {k: np.mean([r[name][k] for r in by_seed]) for k in by_seed[0][name]}
             err = np.mean([r[f"{name}_final_test_error"] for r in by_seed])
-            print(f"  {name:<8} test error {err:.4f}  W1 bond {mean['w1_bond_length']:.3f}  "
-                  f"R_g {mean['w1_radius_of_gyration']:.3f}  end-end {mean['w1_end_to_end']:.3f}  "
-                  f"valid {mean['fraction_valid']:.1%}")
-        print("  speed-up per seed (recipe's wall time / helpers' time to its error): "
-              + ", ".join(num_or_never(r["speedup"]) for r in by_seed))
-        print("  stricter (recipe's first time at that error / helpers'): "
-              + ", ".join(num_or_never(r["speedup_first_reach"]) for r in by_seed))
+            print(
+                f"  {name:<8} test error {err:.4f}  W1 bond {mean['w1_bond_length']:.3f}  "
+                f"R_g {mean['w1_radius_of_gyration']:.3f}  end-end {mean['w1_end_to_end']:.3f}  "
+                f"valid {mean['fraction_valid']:.1%}"
+            )
+        print(
+            "  speed-up per seed (recipe's wall time / helpers' time to its error): "
+            + ", ".join(num_or_never(r["speedup"]) for r in by_seed)
+        )
+        print(
+            "  stricter (recipe's first time at that error / helpers'): "
+            + ", ".join(num_or_never(r["speedup_first_reach"]) for r in by_seed)
+        )
 
-    defaults = {k: p.default for k, p in inspect.signature(helpers.train_vae).parameters.items()
-                if k in ("epochs", "batch_size", "lr", "beta", "reduction", "schedule")}
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(helpers.train_vae).parameters.items()
+        if k in ("epochs", "batch_size", "lr", "beta", "reduction", "schedule")
+    }
     result = dict(
-        data=args.data, n_train=len(train), n_test=len(test), torch_threads=torch.get_num_threads(),
-        quick=args.quick, samples=args.samples, recipe=dict(RECIPE, epochs=args.recipe_epochs),
-        helpers=dict(defaults, **overrides), helpers_overrides=overrides,
-        flush_denormals=args.flush_denormals, target_test_error=target, **speedups,
-        recipe_seconds_to_target=recipe_time[0], recipe_cpu_seconds_to_target=recipe_time[1],
-        recipe_total_seconds=recipe[-1][0], recipe_final_test_error=target,
-        helpers_seconds_to_target=ours_time and ours_time[0], helpers_cpu_seconds_to_target=ours_time and ours_time[1],
-        helpers_total_seconds=ours[-1][0], helpers_final_test_error=ours[-1][2],
-        sample_quality=quality, by_seed=by_seed,
+        data=args.data,
+        n_train=len(train),
+        n_test=len(test),
+        torch_threads=torch.get_num_threads(),
+        quick=args.quick,
+        samples=args.samples,
+        recipe=dict(RECIPE, epochs=args.recipe_epochs),
+        helpers=dict(defaults, **overrides),
+        helpers_overrides=overrides,
+        flush_denormals=args.flush_denormals,
+        target_test_error=target,
+        **speedups,
+        recipe_seconds_to_target=recipe_time[0],
+        recipe_cpu_seconds_to_target=recipe_time[1],
+        recipe_total_seconds=recipe[-1][0],
+        recipe_final_test_error=target,
+        helpers_seconds_to_target=ours_time and ours_time[0],
+        helpers_cpu_seconds_to_target=ours_time and ours_time[1],
+        helpers_total_seconds=ours[-1][0],
+        helpers_final_test_error=ours[-1][2],
+        sample_quality=quality,
+        by_seed=by_seed,
         curve_columns=["train_wall_seconds", "train_cpu_seconds", "test_error"],
-        recipe_curve=recipe, helpers_curve=ours,
+        recipe_curve=recipe,
+        helpers_curve=ours,
     )
     return finish(args, result, markdown(result))
 
@@ -267,69 +321,157 @@ def markdown(d: dict) -> str:
     keys = ("w1_bond_length", "w1_radius_of_gyration", "w1_end_to_end")
     as_good = sum(q["helpers"][k] <= q["recipe"][k] for k in keys)
     valid_ok = q["helpers"]["fraction_valid"] >= q["recipe"]["fraction_valid"]
-    goals = [["reach the recipe's final test error", "in <= 1/4 of the recipe's wall time (>= 4x), equal or lower "
-              "final error", f"{num(speed, 1)}x, final error {helpers_error:.4f} vs {recipe_error:.4f}",
-              speed is not None and speed >= 4 and helpers_error <= recipe_error],
-             ["sample quality (seed 0)", "helpers' samples as good as the recipe's",
-              f"W1 lower or equal on {as_good}/3 measures; valid {100 * q['helpers']['fraction_valid']:.1f}% "
-              f"vs {100 * q['recipe']['fraction_valid']:.1f}%", as_good == 3 and valid_ok]]
+    goals = [
+        [
+            "reach the recipe's final test error",
+            "in <= 1/4 of the recipe's wall time (>= 4x), equal or lower final error",
+            f"{num(speed, 1)}x, final error {helpers_error:.4f} vs {recipe_error:.4f}",
+            speed is not None and speed >= 4 and helpers_error <= recipe_error,
+        ],
+        [
+            "sample quality (seed 0)",
+            "helpers' samples as good as the recipe's",
+            f"W1 lower or equal on {as_good}/3 measures; valid {100 * q['helpers']['fraction_valid']:.1f}% "
+            f"vs {100 * q['recipe']['fraction_valid']:.1f}%",
+            as_good == 3 and valid_ok,
+        ],
+    ]
     first = d["speedup_first_reach"]
     out = ["## Training time-to-quality and sample quality", ""] + goals_table(goals)
-    out += [f"Data: `{d['data']}`, {d['n_train']} training / {d['n_test']} test frames "
-            f"(`train_test_split(seed=42)`), torch threads {d['torch_threads']}. Test error = "
-            "`helpers.reconstruction_error` (MSE per coordinate of decoding the encoder mean, (bead diam.)²). "
-            "Times are training only (evaluations excluded). The target is the recipe's final test error; the "
-            "goal divides the recipe's whole wall time by the time `train_vae` needs to reach it. The recipe's "
-            "test error wanders, so it often touches its final value well before epoch 150: dividing that first "
-            "time instead gives the stricter ratio."
-            + (" Denormal flushing was on for the whole process (`--flush-denormals`), so the recipe "
-               "did not pay the slowdown that `train_vae` avoids by itself." if d.get("flush_denormals") else ""), ""]
+    out += [
+        f"Data: `{d['data']}`, {d['n_train']} training / {d['n_test']} test frames "
+        f"(`train_test_split(seed=42)`), torch threads {d['torch_threads']}. Test error = "
+        "`helpers.reconstruction_error` (MSE per coordinate of decoding the encoder mean, (bead diam.)²). "
+        "Times are training only (evaluations excluded). The target is the recipe's final test error; the "
+        "goal divides the recipe's whole wall time by the time `train_vae` needs to reach it. The recipe's "
+        "test error wanders, so it often touches its final value well before epoch 150: dividing that first "
+        "time instead gives the stricter ratio."
+        + (
+            " Denormal flushing was on for the whole process (`--flush-denormals`), so the recipe "
+            "did not pay the slowdown that `train_vae` avoids by itself."
+            if d.get("flush_denormals")
+            else ""
+        ),
+        "",
+    ]
     overridden = " (epochs overridden)" if d["helpers_overrides"] else ""
-    out += table(["", "walkthrough recipe", "`helpers.train_vae` defaults" + overridden, "ratio"], [
-        ["settings", f"DataLoader, {r['epochs']} epochs, batch {r['batch_size']}, Adam {r['lr']:g}, "
-                     f"constant lr, beta {r['beta']:g} ({r['reduction']})",
-         f"{h['epochs']} epochs, batch {h['batch_size']}, Adam {h['lr']:g}, {h['schedule']} lr, "
-         f"beta {h['beta']:g} ({h['reduction']})", ""],
-        ["whole training run", num(d["recipe_total_seconds"], 1, " s"), num(d["helpers_total_seconds"], 1, " s"),
-         f"{d['recipe_total_seconds'] / d['helpers_total_seconds']:.1f}x (recipe / helpers)"],
-        ["first reaches the recipe's final test error", num(d["recipe_seconds_to_target"], 1, " s"),
-         num(d["helpers_seconds_to_target"], 1, " s") if speed else "never reached", ""],
-        ["**recipe's wall time / helpers' time to its error** (the goal)", "", "",
-         f"**{num(speed, 1)}x** (CPU time {num(d['cpu_speedup'], 1)}x)"],
-        ["recipe's first time / helpers' time (stricter)", "", "",
-         f"{num(first, 1)}x (CPU time {num(d['cpu_speedup_first_reach'], 1)}x)"],
-        ["final test error", f"{recipe_error:.4f}", f"{helpers_error:.4f}",
-         f"{helpers_error / recipe_error:.2f} (helpers / recipe)"],
-    ])
-    out += [f"Sample quality: {d['samples']} samples `model.sample(n, seed=0)` per model against the test "
-            "conformations; 1-D Wasserstein distance W1 (bead diameters, lower is better) and the fraction that pass "
-            "`helpers.validity` against the training conformations. The first row, real training frames, is the "
-            "floor that finite samples allow.", ""]
-    out += table(["model", "W1 bond lengths", "W1 R_g", "W1 end-to-end", "valid"], [
-        [name, f"{v['w1_bond_length']:.4f}", f"{v['w1_radius_of_gyration']:.4f}", f"{v['w1_end_to_end']:.4f}",
-         f"{100 * v['fraction_valid']:.1f}%"] for name, v in q.items()])
+    out += table(
+        ["", "walkthrough recipe", "`helpers.train_vae` defaults" + overridden, "ratio"],
+        [
+            [
+                "settings",
+                f"DataLoader, {r['epochs']} epochs, batch {r['batch_size']}, Adam {r['lr']:g}, "
+                f"constant lr, beta {r['beta']:g} ({r['reduction']})",
+                f"{h['epochs']} epochs, batch {h['batch_size']}, Adam {h['lr']:g}, {h['schedule']} lr, "
+                f"beta {h['beta']:g} ({h['reduction']})",
+                "",
+            ],
+            [
+                "whole training run",
+                num(d["recipe_total_seconds"], 1, " s"),
+                num(d["helpers_total_seconds"], 1, " s"),
+                f"{d['recipe_total_seconds'] / d['helpers_total_seconds']:.1f}x (recipe / helpers)",
+            ],
+            [
+                "first reaches the recipe's final test error",
+                num(d["recipe_seconds_to_target"], 1, " s"),
+                num(d["helpers_seconds_to_target"], 1, " s") if speed else "never reached",
+                "",
+            ],
+            [
+                "**recipe's wall time / helpers' time to its error** (the goal)",
+                "",
+                "",
+                f"**{num(speed, 1)}x** (CPU time {num(d['cpu_speedup'], 1)}x)",
+            ],
+            [
+                "recipe's first time / helpers' time (stricter)",
+                "",
+                "",
+                f"{num(first, 1)}x (CPU time {num(d['cpu_speedup_first_reach'], 1)}x)",
+            ],
+            [
+                "final test error",
+                f"{recipe_error:.4f}",
+                f"{helpers_error:.4f}",
+                f"{helpers_error / recipe_error:.2f} (helpers / recipe)",
+            ],
+        ],
+    )
+    out += [
+        f"Sample quality: {d['samples']} samples `model.sample(n, seed=0)` per model against the test "
+        "conformations; 1-D Wasserstein distance W1 (bead diameters, lower is better) and the fraction that pass "
+        "`helpers.validity` against the training conformations. The first row, real training frames, is the "
+        "floor that finite samples allow.",
+        "",
+    ]
+    out += table(
+        ["model", "W1 bond lengths", "W1 R_g", "W1 end-to-end", "valid"],
+        [
+            [
+                name,
+                f"{v['w1_bond_length']:.4f}",
+                f"{v['w1_radius_of_gyration']:.4f}",
+                f"{v['w1_end_to_end']:.4f}",
+                f"{100 * v['fraction_valid']:.1f}%",
+            ]
+            for name, v in q.items()
+        ],
+    )
     seeds = d.get("by_seed", [])
     if len(seeds) > 1:
-        out += [f"Across {len(seeds)} training seeds (0..{len(seeds) - 1}) for both methods: sample quality varies "
-                "strongly from seed to seed (which corner of N(0, I) the decoder fills badly is chance), so the "
-                "single-seed table above can mislead.", ""]
+        out += [
+            f"Across {len(seeds)} training seeds (0..{len(seeds) - 1}) for both methods: sample quality varies "
+            "strongly from seed to seed (which corner of N(0, I) the decoder fills badly is chance), so the "
+            "single-seed table above can mislead.",
+            "",
+        ]
         rows = []
         for r in seeds:
             for name in ("recipe", "helpers"):
                 v = r[name]
-                rows.append([str(r["seed"]), name, f"{r[name + '_final_test_error']:.4f}", f"{v['w1_bond_length']:.3f}",
-                             f"{v['w1_radius_of_gyration']:.3f}", f"{v['w1_end_to_end']:.3f}",
-                             f"{100 * v['fraction_valid']:.1f}%",
-                             f"{num_or_never(r['speedup'])} ({num_or_never(r['speedup_first_reach'])})"
-                             if name == "helpers" else ""])
+                rows.append(
+                    [
+                        str(r["seed"]),
+                        name,
+                        f"{r[name + '_final_test_error']:.4f}",
+                        f"{v['w1_bond_length']:.3f}",
+                        f"{v['w1_radius_of_gyration']:.3f}",
+                        f"{v['w1_end_to_end']:.3f}",
+                        f"{100 * v['fraction_valid']:.1f}%",
+                        f"{num_or_never(r['speedup'])} ({num_or_never(r['speedup_first_reach'])})"
+                        if name == "helpers"
+                        else "",
+                    ]
+                )
         for name in ("recipe", "helpers"):
             mean = {k: np.mean([r[name][k] for r in seeds]) for k in seeds[0][name]}
             err = np.mean([r[name + "_final_test_error"] for r in seeds])
-            rows.append(["mean", f"**{name}**", f"{err:.4f}", f"{mean['w1_bond_length']:.3f}",
-                         f"{mean['w1_radius_of_gyration']:.3f}", f"{mean['w1_end_to_end']:.3f}",
-                         f"{100 * mean['fraction_valid']:.1f}%", ""])
-        out += table(["seed", "method", "final test error", "W1 bond", "W1 R_g", "W1 end-to-end", "valid",
-                      "speed-up (stricter)"], rows)
+            rows.append(
+                [
+                    "mean",
+                    f"**{name}**",
+                    f"{err:.4f}",
+                    f"{mean['w1_bond_length']:.3f}",
+                    f"{mean['w1_radius_of_gyration']:.3f}",
+                    f"{mean['w1_end_to_end']:.3f}",
+                    f"{100 * mean['fraction_valid']:.1f}%",
+                    "",
+                ]
+            )
+        out += table(
+            [
+                "seed",
+                "method",
+                "final test error",
+                "W1 bond",
+                "W1 R_g",
+                "W1 end-to-end",
+                "valid",
+                "speed-up (stricter)",
+            ],
+            rows,
+        )
     return "\n".join(out)
 
 

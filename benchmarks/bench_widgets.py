@@ -57,8 +57,12 @@ def back_and_forth(lo, hi, step, n):
 
 def stats(times) -> dict:
     ms = 1e3 * np.asarray(times)
-    return {"events": len(ms), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
-            "max_ms": float(ms.max())}
+    return {
+        "events": len(ms),
+        "median_ms": float(np.median(ms)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "max_ms": float(ms.max()),
+    }
 
 
 def full_redraw(fig, n=20) -> list[float]:
@@ -96,9 +100,12 @@ def main(argv=None) -> dict:
         "z1": stats(timed_events(latent.z1, back_and_forth(latent.z1.min, latent.z1.max, latent.z1.step, n))),
         "z2": stats(timed_events(latent.z2, back_and_forth(latent.z2.min, latent.z2.max, latent.z2.step, n))),
         "alpha": stats(timed_events(latent.alpha, back_and_forth(0.0, 1.0, latent.alpha.step, n))),
-        "beta (cached frame)": stats(timed_events(beta.slider, np.resize(beta.betas[1:] + beta.betas[-2::-1], n).tolist())),
-        "beta (drawing a frame)": stats(timed_events(first_visits.slider, [b for b in first_visits.betas
-                                                                            if b != first_visits.beta])),
+        "beta (cached frame)": stats(
+            timed_events(beta.slider, np.resize(beta.betas[1:] + beta.betas[-2::-1], n).tolist())
+        ),
+        "beta (drawing a frame)": stats(
+            timed_events(first_visits.slider, [b for b in first_visits.betas if b != first_visits.beta])
+        ),
         "full redraw, latent figure": stats(full_redraw(latent.fig)),
         "full redraw, beta figure": stats(full_redraw(beta.fig)),
     }
@@ -106,16 +113,22 @@ def main(argv=None) -> dict:
         "results": results,
         "setup_seconds": {"LatentExplorer": latent_setup, "BetaExplorer (prerendered)": beta_setup},
         "image_bytes": {"latent": len(latent.png), "beta": len(beta.png)},
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "load_average_1min": os.getloadavg()[0], "python": platform.python_version(),
-                    "torch": torch.__version__},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average_1min": os.getloadavg()[0],
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
     }
     print(f"{'slider':<28}{'median':>10}{'p95':>10}{'max':>10}   (ms per event, n)")
     for name, r in results.items():
         print(f"{name:<28}{r['median_ms']:>10.1f}{r['p95_ms']:>10.1f}{r['max_ms']:>10.1f}   n={r['events']}")
-    print(f"setup: LatentExplorer {latent_setup:.2f} s, BetaExplorer {beta_setup:.2f} s; "
-          f"PNG {len(latent.png) / 1e3:.0f} kB / {len(beta.png) / 1e3:.0f} kB; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"setup: LatentExplorer {latent_setup:.2f} s, BetaExplorer {beta_setup:.2f} s; "
+        f"PNG {len(latent.png) / 1e3:.0f} kB / {len(beta.png) / 1e3:.0f} kB; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     budget = max(results[k]["median_ms"] for k in ("z1", "z2", "alpha", "beta (cached frame)"))
     print(f"slowest slider median {budget:.1f} ms: {'within' if budget <= 40 else 'OVER'} the 40 ms budget")
     return finish(args, report, markdown(report))
@@ -127,23 +140,35 @@ def markdown(d: dict) -> str:
     sliders = {k: v for k, v in res.items() if not k.startswith("full redraw") and "drawing" not in k}
     slowest = max(v["median_ms"] for v in sliders.values())
     lines = ["## Widget latency", ""] + goals_table(
-        [["kernel-side work per slider event", "median <= 40 ms", f"slowest slider {slowest:.1f} ms", slowest <= 40]])
-    lines += ["Kernel-side work per event: set the slider, decode, move the artists, encode the PNG. "
-              "\"Full redraw\" is what a plain `interact` with inline matplotlib pays per event for the "
-              "same figure.", ""]
-    lines += table(["slider", "median", "p95", "max", "events"], [
-        [k, f"{v['median_ms']:.1f} ms", f"{v['p95_ms']:.1f} ms", f"{v['max_ms']:.1f} ms", v["events"]]
-        for k, v in res.items()])
+        [["kernel-side work per slider event", "median <= 40 ms", f"slowest slider {slowest:.1f} ms", slowest <= 40]]
+    )
+    lines += [
+        "Kernel-side work per event: set the slider, decode, move the artists, encode the PNG. "
+        '"Full redraw" is what a plain `interact` with inline matplotlib pays per event for the '
+        "same figure.",
+        "",
+    ]
+    lines += table(
+        ["slider", "median", "p95", "max", "events"],
+        [
+            [k, f"{v['median_ms']:.1f} ms", f"{v['p95_ms']:.1f} ms", f"{v['max_ms']:.1f} ms", v["events"]]
+            for k, v in res.items()
+        ],
+    )
     browser = sorted((ROOT / "test-artifacts").glob("*-latency.json"))
     if browser:
-        lines += ["Key press to new image in headless Chromium, from the last run of `tests/test_browser.py` "
-                  "(not re-measured by this script; goal: median <= 100 ms):", ""]
+        lines += [
+            "Key press to new image in headless Chromium, from the last run of `tests/test_browser.py` "
+            "(not re-measured by this script; goal: median <= 100 ms):",
+            "",
+        ]
         rows = []
         for p in browser:
             b = json.loads(p.read_text())
             when = datetime.datetime.fromtimestamp(p.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-            rows.append([b.get("slider", p.stem), b.get("notebook", ""), f"{b['median_ms']:.1f} ms",
-                         b.get("presses", ""), when])
+            rows.append(
+                [b.get("slider", p.stem), b.get("notebook", ""), f"{b['median_ms']:.1f} ms", b.get("presses", ""), when]
+            )
         lines += table(["slider", "notebook", "median", "presses", "measured"], rows)
     return "\n".join(lines)
 

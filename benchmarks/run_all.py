@@ -36,8 +36,14 @@ HANDMADE = "## Measurements by hand"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FULL = {"widgets": ["--events", "200"]}  # extra arguments of a full run (default: none)
-QUICK = {"simulation": ["--quick"], "training": ["--quick"], "widgets": ["--events", "20"], "notebooks": ["--quick"],
-         "robustness": ["--only", "01", "--capabilities", "default", "--offsets", "0"], "heldout": ["--seeds", "1"]}
+QUICK = {
+    "simulation": ["--quick"],
+    "training": ["--quick"],
+    "widgets": ["--events", "20"],
+    "notebooks": ["--quick"],
+    "robustness": ["--only", "01", "--capabilities", "default", "--offsets", "0"],
+    "heldout": ["--seeds", "1"],
+}
 
 
 def run(name: str, args: list[str], timeout: float) -> str:
@@ -47,8 +53,14 @@ def run(name: str, args: list[str], timeout: float) -> str:
     print(f"\n=== {shown}", flush=True)
     start, lines = time.perf_counter(), []
     # a session of its own, so that a timeout or Ctrl-C also ends the benchmark's kernels
-    proc = subprocess.Popen([sys.executable, *command], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        start_new_session=True,
+    )
     timer = threading.Timer(timeout, os.killpg, [proc.pid, signal.SIGTERM])
     timer.start()
     try:
@@ -73,14 +85,18 @@ def machine() -> list[list[str]]:
     import torch
 
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor()
+    )
     git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
-    return [["CPU", f"{cpu}, {os.cpu_count()} logical cores"],
-            ["load average at start (1, 5, 15 min)", ", ".join(f"{x:.1f}" for x in os.getloadavg())],
-            ["OS, Python", f"{platform.platform()}, {platform.python_version()}"],
-            ["torch, numpy", f"{torch.__version__} ({torch.get_num_threads()} threads), {numpy.__version__}"],
-            ["repository", git.stdout.strip() or "unknown"],
-            ["date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]]
+    return [
+        ["CPU", f"{cpu}, {os.cpu_count()} logical cores"],
+        ["load average at start (1, 5, 15 min)", ", ".join(f"{x:.1f}" for x in os.getloadavg())],
+        ["OS, Python", f"{platform.platform()}, {platform.python_version()}"],
+        ["torch, numpy", f"{torch.__version__} ({torch.get_num_threads()} threads), {numpy.__version__}"],
+        ["repository", git.stdout.strip() or "unknown"],
+        ["date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")],
+    ]
 
 
 def main(argv=None) -> int:
@@ -93,9 +109,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     command = shlex.join(["python", "benchmarks/run_all.py", *(sys.argv[1:] if argv is None else argv)])
-    sections = ["# Benchmark results", "", f"Produced by `{command}`. Each benchmark ran in a fresh Python process, "
-                "one after the other; the machine may have been shared: compare the ratios within this run rather "
-                "than absolute times across runs.", ""]
+    sections = [
+        "# Benchmark results",
+        "",
+        f"Produced by `{command}`. Each benchmark ran in a fresh Python process, "
+        "one after the other; the machine may have been shared: compare the ratios within this run rather "
+        "than absolute times across runs.",
+        "",
+    ]
     if args.quick:
         sections += ["> **Smoke run (`--quick`)**: reduced settings; these numbers do not measure the goals.", ""]
     sections += ["## Machine", ""] + table(["", ""], machine())
@@ -104,7 +125,7 @@ def main(argv=None) -> int:
             sections.append(run(name, (QUICK if args.quick else FULL).get(name, []), args.timeout))
     old = args.output.read_text() if args.output.exists() else ""
     if HANDMADE in old:
-        sections.append(old[old.index(HANDMADE):])
+        sections.append(old[old.index(HANDMADE) :])
     atomic_write(args.output, lambda f: f.write("\n".join(sections).encode()))
     failed = [s.split("\n")[0] for s in sections if "**Failed**" in s]
     print(f"\nwrote {args.output}" + (f"; FAILED: {', '.join(failed)}" if failed else ""))

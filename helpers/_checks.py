@@ -83,7 +83,9 @@ def check_array(name: str, x, *, ndim: int | None = None, last_dims: tuple = (),
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
     is_float = x.is_floating_point() if isinstance(x, torch.Tensor) else np.issubdtype(x.dtype, np.floating)
     is_int = (not is_float) and (
-        (not x.is_complex() and x.dtype != torch.bool) if isinstance(x, torch.Tensor) else np.issubdtype(x.dtype, np.integer)
+        (not x.is_complex() and x.dtype != torch.bool)
+        if isinstance(x, torch.Tensor)
+        else np.issubdtype(x.dtype, np.integer)
     )
     if not (is_float or is_int):
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
@@ -92,7 +94,7 @@ def check_array(name: str, x, *, ndim: int | None = None, last_dims: tuple = (),
     if ndim is not None and len(shape) != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions {expected}, got shape {shape}")
     if last_dims:
-        tail = shape[-len(last_dims):] if len(shape) >= len(last_dims) else ()
+        tail = shape[-len(last_dims) :] if len(shape) >= len(last_dims) else ()
         if len(tail) != len(last_dims) or any(d is not None and t != d for t, d in zip(tail, last_dims)):
             raise ValueError(f"{name} must have shape {expected}, got {shape}")
     if len(shape) == 0 or shape[0] < min_len:

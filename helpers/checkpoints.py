@@ -183,7 +183,11 @@ def load_checkpoint(path: str | os.PathLike, model: PolymerVAE | None = None):
             "or call load_checkpoint without a model"
         )
     elif model.config != config:
-        diff = {k: (config.get(k), model.config.get(k)) for k in set(config) | set(model.config) if config.get(k) != model.config.get(k)}
+        diff = {
+            k: (config.get(k), model.config.get(k))
+            for k in set(config) | set(model.config)
+            if config.get(k) != model.config.get(k)
+        }
         raise ValueError(
             f"checkpoint {path.name} does not match the model: (stored, model) differ in {diff}. "
             f"Build the model with PolymerVAE(**{config}) or call load_checkpoint without a model."

@@ -78,8 +78,15 @@ def polymer_energy(conformations, **force_field):
     return (energy + xp_sum(lj)) / p["kT"]
 
 
-def relax(conformations, steps: int = 20, step_size: float = 5e-4, max_step: float = 0.03,
-          temperature: float = 1.0, seed=0, **force_field):
+def relax(
+    conformations,
+    steps: int = 20,
+    step_size: float = 5e-4,
+    max_step: float = 0.03,
+    temperature: float = 1.0,
+    seed=0,
+    **force_field,
+):
     """A short, capped overdamped Langevin run in the force field of ``polymer_energy``.
 
     Each of ``steps`` updates moves every bead by ``-step_size * grad(U / kT)``, that drift

@@ -55,10 +55,20 @@ class PolymerGenerator(PolymerVAE):
     ``model.generate(n, seed=...)`` is ``generate(model, n, seed=...)``.
     """
 
-    def __init__(self, input_dim=24, hidden_dim=256, latent_dim=2, sigma="softplus", n_hidden=3,
-                 decoder="internal", condition=None):
+    def __init__(
+        self,
+        input_dim=24,
+        hidden_dim=256,
+        latent_dim=2,
+        sigma="softplus",
+        n_hidden=3,
+        decoder="internal",
+        condition=None,
+    ):
         if decoder != "internal":
-            raise ValueError(f"a PolymerGenerator builds chains from bonds: decoder must be 'internal', got {decoder!r}")
+            raise ValueError(
+                f"a PolymerGenerator builds chains from bonds: decoder must be 'internal', got {decoder!r}"
+            )
         super().__init__(input_dim, hidden_dim, latent_dim, sigma, n_hidden, decoder, condition)
         self.register_buffer("sampler_codes", torch.zeros(N_CODES, 2, latent_dim))
         self.register_buffer("bond_noise", torch.zeros(2))
@@ -119,7 +129,9 @@ def fit_generation(model, train, seed: int = 0, angle_std: float = ANGLE_NOISE) 
     _check_generator("fit_generation", model)
     check_seed("seed", seed)
     check_non_negative("angle_std", angle_std)
-    x = np.array(check_array("train", train, ndim=2, last_dims=(model.config["input_dim"],), min_len=2), dtype=np.float32)
+    x = np.array(
+        check_array("train", train, ndim=2, last_dims=(model.config["input_dim"],), min_len=2), dtype=np.float32
+    )
     mu, sigma = encode_all(model, x)
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randperm(len(x), generator=gen)[: min(N_CODES, len(x))]
@@ -136,8 +148,9 @@ def fit_generation(model, train, seed: int = 0, angle_std: float = ANGLE_NOISE) 
 
 
 @torch.no_grad()
-def generate(model, n: int, seed=None, *, rg=None, latent: str = "posterior", noise: bool = True,
-             relax: bool = True) -> np.ndarray:
+def generate(
+    model, n: int, seed=None, *, rg=None, latent: str = "posterior", noise: bool = True, relax: bool = True
+) -> np.ndarray:
     """Draw ``n`` conformations (n, beads, 2) in bead diameters from a ``PolymerGenerator``.
 
     latent: ``"posterior"`` samples z from the stored aggregated posterior, ``"prior"`` from N(0, I).
@@ -159,7 +172,9 @@ def generate(model, n: int, seed=None, *, rg=None, latent: str = "posterior", no
     if condition is None and rg is not None:
         raise ValueError("rg is only for a conditional model (PolymerVAE(condition=...)); this one has none")
     if condition is not None and rg is None:
-        raise ValueError(f"this conditional model needs a target rg in [{condition['min']:.3g}, {condition['max']:.3g}]")
+        raise ValueError(
+            f"this conditional model needs a target rg in [{condition['min']:.3g}, {condition['max']:.3g}]"
+        )
     if not torch.any(model.bond_noise > 0):
         raise ValueError("the model has no fitted sampler: call fit_generation(model, train) after training")
     model.eval()

@@ -42,7 +42,9 @@ def check_condition(condition):
         return None
     keys = ("max", "mean", "min", "std")
     if not isinstance(condition, dict) or sorted(condition) != list(keys):
-        raise ValueError(f"condition must be None or a dict with keys {list(keys)} (see rg_condition), got {condition!r}")
+        raise ValueError(
+            f"condition must be None or a dict with keys {list(keys)} (see rg_condition), got {condition!r}"
+        )
     values = {k: condition[k] for k in keys}
     if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in values.values()):
         raise ValueError(f"condition values must be finite numbers, got {condition!r}")
@@ -84,7 +86,14 @@ class PolymerVAE(nn.Module):
     """
 
     def __init__(
-        self, input_dim=24, hidden_dim=256, latent_dim=2, sigma="softplus", n_hidden=3, decoder="cartesian", condition=None
+        self,
+        input_dim=24,
+        hidden_dim=256,
+        latent_dim=2,
+        sigma="softplus",
+        n_hidden=3,
+        decoder="cartesian",
+        condition=None,
     ):
         super().__init__()
         check_positive_ints(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim, n_hidden=n_hidden)
@@ -92,8 +101,13 @@ class PolymerVAE(nn.Module):
         check_option("decoder", decoder, DECODERS)
         condition = check_condition(condition)
         self.config = dict(
-            input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim, sigma=sigma, n_hidden=n_hidden,
-            decoder=decoder, condition=condition,
+            input_dim=input_dim,
+            hidden_dim=hidden_dim,
+            latent_dim=latent_dim,
+            sigma=sigma,
+            n_hidden=n_hidden,
+            decoder=decoder,
+            condition=condition,
         )
         hidden, n_c = (hidden_dim,) * n_hidden, int(condition is not None)
         self.encoder = Encoder(input_dim + n_c, hidden, latent_dim, sigma)
@@ -115,7 +129,9 @@ class PolymerVAE(nn.Module):
             raise TypeError(f"{name} must be a float tensor, got {t.dtype}")
         dtype = next(self.parameters()).dtype
         if t.dtype != dtype:
-            raise TypeError(f"{name} has dtype {t.dtype} but the model's weights are {dtype}: convert it, e.g. {name}.float()")
+            raise TypeError(
+                f"{name} has dtype {t.dtype} but the model's weights are {dtype}: convert it, e.g. {name}.float()"
+            )
         return t
 
     def condition_of(self, x: torch.Tensor) -> torch.Tensor | None:
@@ -138,8 +154,10 @@ class PolymerVAE(nn.Module):
         """
         z = self._check("z", z, self.latent_dim)
         if c is None and self.config["condition"] is not None:
-            raise ValueError("this model is conditioned on R_g: decode(z, c) needs c (batch, 1), the standardised "
-                             "R_g (condition_of(x) for data x)")
+            raise ValueError(
+                "this model is conditioned on R_g: decode(z, c) needs c (batch, 1), the standardised "
+                "R_g (condition_of(x) for data x)"
+            )
         if c is not None and self.config["condition"] is None:
             raise ValueError("this model has no condition: decode(z) takes no c")
         return self.decoder(z if c is None else torch.cat([z, c.reshape(-1, 1).to(z.dtype)], -1))

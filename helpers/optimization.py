@@ -133,16 +133,18 @@ class PropertyPredictor(torch.nn.Module):
         super().__init__()
         for name, value in (("x_mean", x_mean), ("x_std", x_std), ("y_mean", y_mean), ("y_std", y_std)):
             self.register_buffer(name, value)
-        self.net = torch.nn.Sequential(torch.nn.Linear(len(x_mean), hidden), torch.nn.Tanh(),
-                                       torch.nn.Linear(hidden, len(y_mean)))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(len(x_mean), hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, len(y_mean))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x, dtype=torch.float32, device=self.x_mean.device).reshape(len(x), -1)
         return self.net((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
 
 
-def fit_property_predictor(conformations, properties, *, hidden: int = 32, steps: int = 300,
-                           lr: float = 1e-2, seed: int = 0) -> PropertyPredictor:
+def fit_property_predictor(
+    conformations, properties, *, hidden: int = 32, steps: int = 300, lr: float = 1e-2, seed: int = 0
+) -> PropertyPredictor:
     """Fit a ``PropertyPredictor`` by full-batch Adam on the mean squared (standardised) error.
 
     conformations: (n, beads, 2) or (n, 2 * beads); properties: (n,) or (n, k), numpy or torch.
@@ -156,8 +158,10 @@ def fit_property_predictor(conformations, properties, *, hidden: int = 32, steps
     y = torch.as_tensor(np.asarray(properties, dtype=np.float32))
     y = y[:, None] if y.ndim == 1 else y
     if y.ndim != 2 or len(y) != len(x):
-        raise ValueError(f"properties must have shape (n,) or (n, k) with n = {len(x)} conformations, "
-                         f"got {tuple(np.shape(properties))}")
+        raise ValueError(
+            f"properties must have shape (n,) or (n, k) with n = {len(x)} conformations, "
+            f"got {tuple(np.shape(properties))}"
+        )
     if len(x) < 2 or not (torch.isfinite(x).all() and torch.isfinite(y).all()):
         raise ValueError("fit_property_predictor needs at least 2 conformations and finite numbers")
     std = lambda a: a.std(0).clamp_min(1e-6)  # noqa: E731 (a constant column would divide by zero)
@@ -225,8 +229,11 @@ def optimize_latent(
 
     Deterministic: no randomness is drawn; the same inputs give the same path.
     """
-    if not (isinstance(model, torch.nn.Module) and callable(getattr(model, "decode", None))
-            and isinstance(getattr(model, "latent_dim", None), int)):
+    if not (
+        isinstance(model, torch.nn.Module)
+        and callable(getattr(model, "decode", None))
+        and isinstance(getattr(model, "latent_dim", None), int)
+    ):
         raise TypeError(
             f"model must be a trained PolymerVAE (a torch module with decode(z) and latent_dim), "
             f"got {type(model).__name__}"
@@ -236,8 +243,12 @@ def optimize_latent(
         raise TypeError(f"objective must be a function of decoded coordinates, got {type(objective).__name__}")
     check_positive_int("steps", steps)
     check_positive("lr", lr)
-    for name, value in (("prior_weight", prior_weight), ("bond_penalty", bond_penalty),
-                        ("contact_penalty", contact_penalty), ("margin", margin)):
+    for name, value in (
+        ("prior_weight", prior_weight),
+        ("bond_penalty", bond_penalty),
+        ("contact_penalty", contact_penalty),
+        ("margin", margin),
+    ):
         check_non_negative(name, value)
     if (bond_penalty > 0 or contact_penalty > 0) and reference is None:
         raise ValueError("bond_penalty and contact_penalty need reference= (a ValidityReference or the training data)")

@@ -56,12 +56,30 @@ def draw_polymer(ax, coords, *, color="C0", alpha=1.0, label=None, show_ends=Tru
     r = numpy_coordinates(coords, "coords")
     if r.ndim != 2:
         raise ValueError(f"draw_polymer draws one conformation (beads, 2); got shape {r.shape}")
-    (chain,) = ax.plot(r[:, 0], r[:, 1], "-o", color=color, alpha=alpha, label=label,
-                       markersize=6, linewidth=1.5, markeredgecolor="white", markeredgewidth=0.5)
+    (chain,) = ax.plot(
+        r[:, 0],
+        r[:, 1],
+        "-o",
+        color=color,
+        alpha=alpha,
+        label=label,
+        markersize=6,
+        linewidth=1.5,
+        markeredgecolor="white",
+        markeredgewidth=0.5,
+    )
     artists = [chain]
     if show_ends:
-        (start,) = ax.plot(r[:1, 0], r[:1, 1], "o", markersize=9, markerfacecolor="white",
-                           markeredgecolor=color, markeredgewidth=2, alpha=alpha)
+        (start,) = ax.plot(
+            r[:1, 0],
+            r[:1, 1],
+            "o",
+            markersize=9,
+            markerfacecolor="white",
+            markeredgecolor=color,
+            markeredgewidth=2,
+            alpha=alpha,
+        )
         artists.append(start)
     ax.set_aspect("equal")
     return artists
@@ -84,8 +102,9 @@ def polymer_row(conformations, titles=None, *, size=2.0, color="C0", lim=None, n
     return polymer_grid(conformations, titles, size=size, color=color, lim=lim, ncols=ncols)
 
 
-def polymer_grid(conformations, titles=None, *, reference=None, behind=None, row_labels=None, ncols=6,
-                 lim=None, size=2.0, color="C0"):
+def polymer_grid(
+    conformations, titles=None, *, reference=None, behind=None, row_labels=None, ncols=6, lim=None, size=2.0, color="C0"
+):
     """Polymers in a grid of panels with shared axes, optionally judged for validity.
 
     Args:
@@ -127,8 +146,15 @@ def polymer_grid(conformations, titles=None, *, reference=None, behind=None, row
             if reason:
                 colors[k] = "C3"
                 titles[k] = f"{titles[k]} ✗ {reason}".strip()
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.3), squeeze=False,
-                             sharex=True, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(size * cols, size * rows + 0.3),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        constrained_layout=True,
+    )
     for k, ax in enumerate(axes.flat):
         if k >= n:
             ax.set_visible(False)
@@ -170,8 +196,9 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     scale = 0.48 * cell / max(largest, 1e-9)  # the largest polymer fits its cell: none reaches a neighbour
     pad = 0.6 * cell
     fig, ax = plt.subplots(figsize=(size, size), constrained_layout=True)
-    fraction = validity_map(ax, model, reference, extent=(x0 - pad, x1 + pad, y0 - pad, y1 + pad), n=81,
-                            color="#f4d6d6")
+    fraction = validity_map(
+        ax, model, reference, extent=(x0 - pad, x1 + pad, y0 - pad, y1 + pad), n=81, color="#f4d6d6"
+    )
     if codes is not None:
         codes = to_numpy(codes)
         if codes.ndim != 2 or codes.shape[1] != 2:
@@ -186,8 +213,13 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     ax.plot([], [], "-o", color="C3", ms=3, label="decoder mean: invalid")
     ax.fill_between([], [], color="#f4d6d6", label=f"decodes invalid ({1 - fraction:.0%} of the plot)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
-    ax.set(xlim=(x0 - pad, x1 + pad), ylim=(y0 - pad, y1 + pad), xlabel="$z_1$", ylabel="$z_2$",
-           title="Decoded polymers $f_\\theta(z)$ over the latent plane")
+    ax.set(
+        xlim=(x0 - pad, x1 + pad),
+        ylim=(y0 - pad, y1 + pad),
+        xlabel="$z_1$",
+        ylabel="$z_2$",
+        title="Decoded polymers $f_\\theta(z)$ over the latent plane",
+    )
     return fig
 
 
@@ -228,8 +260,9 @@ def loss_curves(history):
     if history.test_recon:
         ax_r.plot(epochs, history.test_recon, label="test")
         ax_k.plot(epochs, history.test_kl, label="test")
-    ax_r.set(xlabel="epoch", ylabel=f"reconstruction (squared error, ({LENGTH_UNIT})²)", title="Reconstruction",
-             yscale="log")
+    ax_r.set(
+        xlabel="epoch", ylabel=f"reconstruction (squared error, ({LENGTH_UNIT})²)", title="Reconstruction", yscale="log"
+    )
     ax_k.set(xlabel="epoch", ylabel="KL (nats)", title=r"KL$(q_\phi(z\mid x)\,\|\,p(z))$")
     for ax in (ax_r, ax_k):
         ax.legend()
@@ -300,8 +333,14 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
         ax_b.plot(bonds, np.full_like(bonds, y), "|", ms=12, mew=2, color=col, label=lab)
     ax_b.set_ylim(0, top * (1.15 + 0.12 * len(c)))
     ax_b.axvspan(lo - 0.05, reference.bond_min, color="C3", alpha=0.12, lw=0)
-    ax_b.axvspan(reference.bond_max, max(data_bonds.max(), cand_bonds.max()) + 0.05, color="C3", alpha=0.12,
-                 lw=0, label="outside the data's range")
+    ax_b.axvspan(
+        reference.bond_max,
+        max(data_bonds.max(), cand_bonds.max()) + 0.05,
+        color="C3",
+        alpha=0.12,
+        lw=0,
+        label="outside the data's range",
+    )
     ax_b.set(xlabel=f"bond length ({LENGTH_UNIT})", ylabel="density", title="Bonds")
     ax_c.hist(data_contacts, bins=60, density=True, color="0.6", label="data (closest per frame)")
     for contact, lab, col in zip(cand_contacts, labels, colors):
@@ -354,11 +393,19 @@ def posterior_panel(ax, grid, i, gaussians=(), *, floor=1e-5):
     for mu, sigma, color, label in gaussians:
         mu, sigma = to_numpy(mu), to_numpy(sigma)
         for k in (1, 2):
-            ax.add_patch(Ellipse(mu, 2 * k * sigma[0], 2 * k * sigma[1], fill=False, color=color, lw=2,
-                                 ls="-" if k == 1 else "--"))
+            ax.add_patch(
+                Ellipse(
+                    mu, 2 * k * sigma[0], 2 * k * sigma[1], fill=False, color=color, lw=2, ls="-" if k == 1 else "--"
+                )
+            )
         ax.plot(*mu, "+", color=color, ms=12, mew=2, label=label)
         lo, hi = np.minimum(lo, mu - 3 * sigma), np.maximum(hi, mu + 3 * sigma)
     center, half = (lo + hi) / 2, 0.6 * float((hi - lo).max()) + 0.02
-    ax.set(xlim=(center[0] - half, center[0] + half), ylim=(center[1] - half, center[1] + half),
-           xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
+    ax.set(
+        xlim=(center[0] - half, center[0] + half),
+        ylim=(center[1] - half, center[1] + half),
+        xlabel="$z_1$",
+        ylabel="$z_2$",
+        aspect="equal",
+    )
     return dots

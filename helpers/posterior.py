@@ -47,7 +47,9 @@ def _check_model(name: str, model) -> torch.device:
     """An unconditional model with a 2-D latent space; returns its device."""
     check_unconditional(name, model)
     if getattr(model, "latent_dim", None) != 2:
-        raise ValueError(f"{name} needs a model with a 2-D latent space, got latent_dim={getattr(model, 'latent_dim', None)}")
+        raise ValueError(
+            f"{name} needs a model with a 2-D latent space, got latent_dim={getattr(model, 'latent_dim', None)}"
+        )
     return next(model.parameters()).device
 
 
@@ -125,8 +127,9 @@ class GridPosterior:
 
 
 @torch.no_grad()
-def quadrature(model, x, sigma_x: float, *, spacing: float = 0.04, extent: float = 4.8, subdivide: int = 6,
-               window: float = 15.0) -> GridPosterior:
+def quadrature(
+    model, x, sigma_x: float, *, spacing: float = 0.04, extent: float = 4.8, subdivide: int = 6, window: float = 15.0
+) -> GridPosterior:
     """log p_theta(x) and the posterior on a grid, for conformations x (N, 24) or (N, 12, 2).
 
     Args:
@@ -146,10 +149,13 @@ def quadrature(model, x, sigma_x: float, *, spacing: float = 0.04, extent: float
     n = len(x)
     axis = torch.arange(-extent, extent + 1e-9, spacing)
     z_coarse = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2).to(device)  # (G, 2)
-    decoded = model.decode(z_coarse)                                                         # (G, D)
+    decoded = model.decode(z_coarse)  # (G, D)
     d = x.shape[1]
-    coarse = (-0.5 * torch.cdist(x, decoded) ** 2 / sigma_x**2 - d * (math.log(sigma_x) + 0.5 * _LOG_2PI)
-              + _log_prior(z_coarse))                                                       # (N, G)
+    coarse = (
+        -0.5 * torch.cdist(x, decoded) ** 2 / sigma_x**2
+        - d * (math.log(sigma_x) + 0.5 * _LOG_2PI)
+        + _log_prior(z_coarse)
+    )  # (N, G)
     peak = coarse.max(1, keepdim=True).values
     active = (coarse > peak - window).float().reshape(n, 1, len(axis), len(axis))
     active = F.max_pool2d(active, 3, stride=1, padding=1).reshape(n, -1) > 0
@@ -160,8 +166,7 @@ def quadrature(model, x, sigma_x: float, *, spacing: float = 0.04, extent: float
     counts = (active.sum(1) * subdivide**2).tolist()
     z = torch.cat([(z_coarse[active[i]][:, None] + offsets).reshape(-1, 2) for i in range(n)])
     repeats = torch.tensor(counts, device=device)
-    values = (gaussian_log_likelihood(torch.repeat_interleave(x, repeats, 0), model.decode(z), sigma_x)
-              + _log_prior(z))
+    values = gaussian_log_likelihood(torch.repeat_interleave(x, repeats, 0), model.decode(z), sigma_x) + _log_prior(z)
     values, z = list(torch.split(values, counts)), list(torch.split(z, counts))
     fine = spacing / subdivide
     log_px = torch.stack([torch.logsumexp(v, 0) for v in values]) + 2 * math.log(fine)
@@ -176,14 +181,15 @@ def gaussian_elbo(model, x, mu, sigma, sigma_x: float, eps: torch.Tensor) -> tor
     closed-form KL(q_i || N(0, I)).
     """
     check_unconditional("gaussian_elbo", model)
-    z = mu[None] + sigma[None] * eps[:, None]                                  # (K, N, 2)
-    decoded = model.decode(z.reshape(-1, 2)).reshape(*z.shape[:2], -1)         # (K, N, D)
+    z = mu[None] + sigma[None] * eps[:, None]  # (K, N, 2)
+    decoded = model.decode(z.reshape(-1, 2)).reshape(*z.shape[:2], -1)  # (K, N, D)
     rec = gaussian_log_likelihood(x.expand_as(decoded), decoded, sigma_x).mean(0)
     return rec - kl_divergence(mu, sigma)
 
 
-def fit_gaussian(model, x, sigma_x: float, mu0, sigma0, *, steps: int = 150, n_samples: int = 64,
-                 lr: float = 0.01, seed: int = 0):
+def fit_gaussian(
+    model, x, sigma_x: float, mu0, sigma0, *, steps: int = 150, n_samples: int = 64, lr: float = 0.01, seed: int = 0
+):
     """The best Gaussian q_i = N(mu_i, diag sigma_i^2) for each conformation on its own, by gradient
     ascent on its ELBO: what an encoder serving only x_i could output (no amortization).
 
@@ -201,7 +207,13 @@ def fit_gaussian(model, x, sigma_x: float, mu0, sigma0, *, steps: int = 150, n_s
     device = _check_model("fit_gaussian", model)
     x = torch.as_tensor(x, dtype=torch.float32, device=device)
     x = _as_batch(x[None] if x.ndim == 1 else x)
-    mu = torch.as_tensor(mu0, dtype=torch.float32, device=device).detach().clone().reshape(len(x), 2).requires_grad_(True)
+    mu = (
+        torch.as_tensor(mu0, dtype=torch.float32, device=device)
+        .detach()
+        .clone()
+        .reshape(len(x), 2)
+        .requires_grad_(True)
+    )
     sigma0 = torch.as_tensor(sigma0, dtype=torch.float32).detach().reshape(len(x), 2)
     if torch.any(sigma0.cpu() <= 0):
         raise ValueError("sigma0 must be positive")
@@ -222,7 +234,7 @@ def fit_gaussian(model, x, sigma_x: float, mu0, sigma0, *, steps: int = 150, n_s
                 if step == steps:
                     break
                 optimizer.zero_grad()
-                (-value.sum()).backward()          # the conformations are independent: N separate ascents
+                (-value.sum()).backward()  # the conformations are independent: N separate ascents
                 optimizer.step()
     finally:
         for p in frozen:

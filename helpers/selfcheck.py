@@ -60,8 +60,11 @@ def prove_check(check, *, placeholder, wrong, solution) -> None:
     ``check`` is an exercise's self-check (one argument, returns a bool); its printed verdicts
     are swallowed here. Raises AssertionError naming the input that was judged wrongly.
     """
-    for name, answer, expected in (("placeholder", placeholder, False), ("wrong answer", wrong, False),
-                                   ("solution", solution, True)):
+    for name, answer, expected in (
+        ("placeholder", placeholder, False),
+        ("wrong answer", wrong, False),
+        ("solution", solution, True),
+    ):
         with contextlib.redirect_stdout(io.StringIO()):
             got = bool(check(answer))
         if got != expected:

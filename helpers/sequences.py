@@ -156,13 +156,23 @@ def sequence_vae_loss(encoder, decoder, onehot, residues, beta: float = 1.0, gen
     """
     mu, sigma = encoder(onehot)
     z = reparameterize(mu, sigma, generator=generator)
-    logits = decoder(z)                                            # (batch, length, 20)
+    logits = decoder(z)  # (batch, length, 20)
     recon = torch.nn.functional.cross_entropy(logits.transpose(1, 2), residues, reduction="none").sum(-1)
     return recon.mean(), kl_divergence(mu, sigma).mean()
 
 
-def train_sequence_vae(encoder, decoder, residues, *, epochs: int = 20, beta: float = 1.0, batch_size: int = 64,
-                       lr: float = 2e-3, seed: int = 0, progress: bool = True) -> np.ndarray:
+def train_sequence_vae(
+    encoder,
+    decoder,
+    residues,
+    *,
+    epochs: int = 20,
+    beta: float = 1.0,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> np.ndarray:
     """Train a ProteinEncoder/ProteinDecoder pair with Adam on cross-entropy + beta * KL.
 
     Args:

@@ -181,24 +181,41 @@ class LatentExplorer(_Explorer):
         ax_map, ax_pol = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=(1.25, 1)))
         # the map reaches a little beyond the sliders, so the marker is whole at the corners
         pad1, pad2 = (0.04 * (hi - lo) for lo, hi in (self.z1_range, self.z2_range))
-        self.map_extent = (self.z1_range[0] - pad1, self.z1_range[1] + pad1,
-                           self.z2_range[0] - pad2, self.z2_range[1] + pad2)
-        self.valid_fraction = plots.validity_map(ax_map, self.model, self.reference, extent=self.map_extent,
-                                                 n=n_validity, color="0.86")
+        self.map_extent = (
+            self.z1_range[0] - pad1,
+            self.z1_range[1] + pad1,
+            self.z2_range[0] - pad2,
+            self.z2_range[1] + pad2,
+        )
+        self.valid_fraction = plots.validity_map(
+            ax_map, self.model, self.reference, extent=self.map_extent, n=n_validity, color="0.86"
+        )
         plots.latent_map(ax_map, mu, rg, s=4)
         ax_map.plot(*self.z_pair.T, "--", color="k", lw=1.2, label="interpolation α")
         ax_map.plot(*self.z_pair.T, "o", color="k", ms=5, mfc="white")
         ax_map.fill_between([], [], color="0.86", label="decodes invalid")
-        ax_map.set(xlim=self.map_extent[:2], ylim=self.map_extent[2:], xlabel="$z_1$", ylabel="$z_2$",
-                   title="Latent map: training codes (encoder means)")
+        ax_map.set(
+            xlim=self.map_extent[:2],
+            ylim=self.map_extent[2:],
+            xlabel="$z_1$",
+            ylabel="$z_2$",
+            title="Latent map: training codes (encoder means)",
+        )
         ax_map.set_aspect("auto")
-        ax_map.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)  # clear of the marker
+        ax_map.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False
+        )  # clear of the marker
         # the polymer panel fits every polymer decoded inside the sliders' range
         g1, g2 = np.linspace(*self.z1_range, 25), np.linspace(*self.z2_range, 25)
         far = np.abs(decode_conformations(self.model, np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2))).max()
         lim = max(plots.DEFAULT_LIM, float(np.ceil(far + 0.6)))
-        ax_pol.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel=f"x ({LENGTH_UNIT})", ylabel=f"y ({LENGTH_UNIT})",
-                   title=r"Decoder mean $f_\theta(z)$")
+        ax_pol.set(
+            xlim=(-lim, lim),
+            ylim=(-lim, lim),
+            xlabel=f"x ({LENGTH_UNIT})",
+            ylabel=f"y ({LENGTH_UNIT})",
+            title=r"Decoder mean $f_\theta(z)$",
+        )
         ax_pol.set_aspect("equal")
         ax_pol.grid(alpha=0.3)
         (self._marker,) = ax_map.plot([0], [0], "P", color="C3", ms=13, mec="white", mew=1.5)
@@ -213,9 +230,16 @@ class LatentExplorer(_Explorer):
 
     def _build_widgets(self):
         def slider(description, css, value_range, step):
-            s = widgets.FloatSlider(value=value_range[0], min=value_range[0], max=value_range[1], step=step,
-                                    description=description, continuous_update=True, readout_format=".2f",
-                                    layout=widgets.Layout(width="330px"))
+            s = widgets.FloatSlider(
+                value=value_range[0],
+                min=value_range[0],
+                max=value_range[1],
+                step=step,
+                description=description,
+                continuous_update=True,
+                readout_format=".2f",
+                layout=widgets.Layout(width="330px"),
+            )
             s.add_class(css)
             return s
 
@@ -304,13 +328,17 @@ class LatentExplorer(_Explorer):
         for artist in self._dynamic:
             self.fig.draw_artist(artist)
         self.image.value = _png(self.canvas)
-        why = (f"bonds {report.bond_min:.2f}–{report.bond_max:.2f} {LENGTH_UNIT} (data {self.reference.bond_min:.2f}–"
-               f"{self.reference.bond_max:.2f}), closest contact {report.contact_min:.2f} {LENGTH_UNIT} "
-               f"(data ≥ {self.reference.contact_min:.2f})")
+        why = (
+            f"bonds {report.bond_min:.2f}–{report.bond_max:.2f} {LENGTH_UNIT} (data {self.reference.bond_min:.2f}–"
+            f"{self.reference.bond_max:.2f}), closest contact {report.contact_min:.2f} {LENGTH_UNIT} "
+            f"(data ≥ {self.reference.contact_min:.2f})"
+        )
         style = "" if ok else ' style="color:#d62728"'
         where = f"α = {self.alpha.value:.2f}" if self.on_path else "off the α path"
-        self.readout.value = (f"<span{style}>z = ({z[0]:.2f}, {z[1]:.2f}) · R_g = {rg:.2f} {LENGTH_UNIT} · "
-                              f"<b>{verdict}</b></span> · {where} · <small>{why}</small>")
+        self.readout.value = (
+            f"<span{style}>z = ({z[0]:.2f}, {z[1]:.2f}) · R_g = {rg:.2f} {LENGTH_UNIT} · "
+            f"<b>{verdict}</b></span> · {where} · <small>{why}</small>"
+        )
         self.polymer, self.rg, self.report = polymer, rg, report
         return polymer
 
@@ -321,7 +349,9 @@ class LatentExplorer(_Explorer):
         central 99% of the codes on each axis (the sliders also reach the sparse outliers)."""
         lo, hi = np.percentile(self.codes, [0.5, 99.5], axis=0)
         lo, hi = np.floor(lo * 2) / 2, np.ceil(hi * 2) / 2
-        return plots.latent_atlas(self.model, self.reference, codes=self.codes, extent=(lo[0], hi[0], lo[1], hi[1]), n=n)
+        return plots.latent_atlas(
+            self.model, self.reference, codes=self.codes, extent=(lo[0], hi[0], lo[1], hi[1]), n=n
+        )
 
 
 class BetaExplorer(_Explorer):
@@ -373,9 +403,13 @@ class BetaExplorer(_Explorer):
             beta = min(self.betas, key=lambda b: abs(np.log10(b)))
         if beta not in self.betas:
             raise ValueError(f"beta must be one of {self.betas}, got {beta}")
-        self.slider = widgets.SelectionSlider(options=[(f"{b:g}", b) for b in self.betas], value=beta,
-                                              description="β", continuous_update=True,
-                                              layout=widgets.Layout(width="420px"))
+        self.slider = widgets.SelectionSlider(
+            options=[(f"{b:g}", b) for b in self.betas],
+            value=beta,
+            description="β",
+            continuous_update=True,
+            layout=widgets.Layout(width="420px"),
+        )
         self.slider.add_class("beta-slider")
         self._syncing = False
         self.slider.observe(self._on_beta, names="value")
@@ -404,22 +438,32 @@ class BetaExplorer(_Explorer):
                 ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[], aspect="equal")
                 if row == 0:
                     plots.draw_polymer(ax, self.originals[k], color="0.7", show_ends=False)
-                store.append(plots.draw_polymer(ax, np.zeros((self.originals.shape[1], 2)),
-                                                color="C0" if row == 0 else "C1"))
+                store.append(
+                    plots.draw_polymer(ax, np.zeros((self.originals.shape[1], 2)), color="C0" if row == 0 else "C1")
+                )
                 if k == 0:
                     ax.set_ylabel("reconstruction\n(gray: input)" if row == 0 else "sample\nz ~ N(0, I)", fontsize=9)
         self._ax_rd = fig.add_subplot(grid[:, -1])
         kl, recon = self._rate_distortion()
         self._ax_rd.plot(kl, recon, "o-", color="0.5", ms=4)
-        labels = {}                                   # models at the same point share one label
+        labels = {}  # models at the same point share one label
         for b, k_, r_ in zip(self.betas, kl, recon):
             labels.setdefault((round(k_, 1), round(r_, 2)), []).append(f"{b:g}")
-        for j, ((k_, r_), bs) in enumerate(labels.items()):   # alternate above and below on the flat part
-            self._ax_rd.annotate(", ".join(bs), (k_, r_), textcoords="offset points", fontsize=7,
-                                 xytext=(4, 3) if j % 2 == 0 else (2, -9))
+        for j, ((k_, r_), bs) in enumerate(labels.items()):  # alternate above and below on the flat part
+            self._ax_rd.annotate(
+                ", ".join(bs),
+                (k_, r_),
+                textcoords="offset points",
+                fontsize=7,
+                xytext=(4, 3) if j % 2 == 0 else (2, -9),
+            )
         (self._rd_point,) = self._ax_rd.plot([kl[0]], [recon[0]], "o", color="C3", ms=11, mec="k")
-        self._ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion: error per coordinate (({LENGTH_UNIT})²)",
-                        title="rate–distortion (test set)", yscale="log")
+        self._ax_rd.set(
+            xlabel="rate: KL (nats)",
+            ylabel=f"distortion: error per coordinate (({LENGTH_UNIT})²)",
+            title="rate–distortion (test set)",
+            yscale="log",
+        )
         self._ax_rd.title.set_fontsize(9)
         self._title = fig.suptitle(f"β = 0.0001   KL = 00.00 nats   error per coordinate = 0.000 ({LENGTH_UNIT})²")
         self._init_canvas(fig)
@@ -472,14 +516,17 @@ class BetaExplorer(_Explorer):
         else:
             note = ""
         error = result["test_recon"] / self.input_dim
-        self._title.set_text(f"β = {self.betas[i]:g}   KL = {result['test_kl']:.2f} nats   "
-                             f"error per coordinate = {error:.3f} ({LENGTH_UNIT})²   {note}")
+        self._title.set_text(
+            f"β = {self.betas[i]:g}   KL = {result['test_kl']:.2f} nats   "
+            f"error per coordinate = {error:.3f} ({LENGTH_UNIT})²   {note}"
+        )
         self.canvas.restore_region(self._background)
         for artist in self._dynamic:
             self.fig.draw_artist(artist)
-        html = (f"β = {self.betas[i]:g} · KL = {result['test_kl']:.2f} nats · error per coordinate = "
-                f"{error:.3f} ({LENGTH_UNIT})² · spread of codes {spread:.2f}"
-                + (f" · <b>{note}</b>" if note else ""))
+        html = (
+            f"β = {self.betas[i]:g} · KL = {result['test_kl']:.2f} nats · error per coordinate = "
+            f"{error:.3f} ({LENGTH_UNIT})² · spread of codes {spread:.2f}" + (f" · <b>{note}</b>" if note else "")
+        )
         return _png(self.canvas), html
 
     def _rate_distortion(self):
@@ -494,19 +541,29 @@ class BetaExplorer(_Explorer):
 
         n, n_show = len(self.betas), len(self.samples[0])
         fig = plt.figure(figsize=(1.5 * n + 1, 3.2 + 1.4 * (1 + n_show)), layout="constrained")
-        grid = fig.add_gridspec(2 + n_show, n + 1, height_ratios=(1.6, 1.2, *([1] * n_show)),
-                                width_ratios=(*([1] * n), 0.12))
+        grid = fig.add_gridspec(
+            2 + n_show, n + 1, height_ratios=(1.6, 1.2, *([1] * n_show)), width_ratios=(*([1] * n), 0.12)
+        )
         ax_rd = fig.add_subplot(grid[0, :n])
         kl, recon = self._rate_distortion()
         ax_rd.plot(kl, recon, "o-")
-        labels = {}                                   # models at the same point share one label
+        labels = {}  # models at the same point share one label
         for b, k_, r_ in zip(self.betas, kl, recon):
             labels.setdefault((round(k_, 1), round(r_, 2)), []).append(f"{b:g}")
         for j, ((k_, r_), bs) in enumerate(labels.items()):
-            ax_rd.annotate("β=" + ", ".join(bs), (k_, r_), textcoords="offset points", fontsize=8,
-                           xytext=(4, 4) if j % 2 == 0 else (4, -11))
-        ax_rd.set(xlabel="rate: KL (nats)", ylabel=f"distortion: error per\ncoordinate (({LENGTH_UNIT})²)",
-                  yscale="log", title="Rate–distortion of the β sweep (test set)")
+            ax_rd.annotate(
+                "β=" + ", ".join(bs),
+                (k_, r_),
+                textcoords="offset points",
+                fontsize=8,
+                xytext=(4, 4) if j % 2 == 0 else (4, -11),
+            )
+        ax_rd.set(
+            xlabel="rate: KL (nats)",
+            ylabel=f"distortion: error per\ncoordinate (({LENGTH_UNIT})²)",
+            yscale="log",
+            title="Rate–distortion of the β sweep (test set)",
+        )
         lim = plots.DEFAULT_LIM
         for j, beta in enumerate(self.betas):
             ax = fig.add_subplot(grid[1, j])

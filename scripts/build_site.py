@@ -107,9 +107,17 @@ def plan(meta: dict | None = None) -> list[dict]:
     for path in notebook_sources():
         entry = course_meta.notebook(meta, path.stem)
         student = STUDENT / path.name
-        pages.append({"stem": path.stem, "page": f"{path.stem}.html", "title": f"{entry['number']} · {entry['heading']}",
-                      "number": entry["number"], "learn": entry["learn"], "source": f"notebooks/{path.name}",
-                      "student": f"downloads/student/{path.name}" if student.exists() else None})
+        pages.append(
+            {
+                "stem": path.stem,
+                "page": f"{path.stem}.html",
+                "title": f"{entry['number']} · {entry['heading']}",
+                "number": entry["number"],
+                "learn": entry["learn"],
+                "source": f"notebooks/{path.name}",
+                "student": f"downloads/student/{path.name}" if student.exists() else None,
+            }
+        )
     return pages
 
 
@@ -142,10 +150,22 @@ def execute(nb_path: Path, threads: int, allow_errors: bool) -> nbformat.Noteboo
     setup = nbformat.v4.new_code_cell(SETUP_CELL, metadata={"tags": ["site-setup"]})
     setup.id = "site-setup"
     nb.cells.insert(0, setup)
-    env = dict(os.environ, POLYMER_VAE_STRICT="1", PYDEVD_DISABLE_FILE_VALIDATION="1",
-               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MPLBACKEND="module://matplotlib_inline.backend_inline")
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}}, record_timing=False)
+    env = dict(
+        os.environ,
+        POLYMER_VAE_STRICT="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+    )
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        record_timing=False,
+    )
     try:
         client.execute(env=env, cwd=str(NOTEBOOKS))
     except CellExecutionError as err:
@@ -154,8 +174,9 @@ def execute(nb_path: Path, threads: int, allow_errors: bool) -> nbformat.Noteboo
     return nb
 
 
-def executed_notebooks(paths: list[Path], use_cache: bool, jobs: int, allow_errors: bool,
-                       log=print, threads: int | None = None) -> dict[Path, nbformat.NotebookNode]:
+def executed_notebooks(
+    paths: list[Path], use_cache: bool, jobs: int, allow_errors: bool, log=print, threads: int | None = None
+) -> dict[Path, nbformat.NotebookNode]:
     """{path: executed notebook}, from the cache where the key matches, else executed (``jobs`` at a
     time, each kernel with ``threads`` math threads; default: the cores shared among the jobs)."""
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -228,8 +249,12 @@ def prepare(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
             for o in cell.outputs:
                 if WIDGET_VIEW in o.get("data", {}):
                     continue
-                if o.output_type == "stream" and outputs and outputs[-1].output_type == "stream" \
-                        and outputs[-1].name == o.name:
+                if (
+                    o.output_type == "stream"
+                    and outputs
+                    and outputs[-1].output_type == "stream"
+                    and outputs[-1].name == o.name
+                ):
                     outputs[-1].text += o.text  # one stream, as a notebook front end shows it
                     continue
                 outputs.append(o)
@@ -242,8 +267,13 @@ def prepare(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
         cells.append(cell)
     nb.cells = cells
     nb.metadata.pop("widgets", None)
-    figures = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                  if any(t in o.get("data", {}) for t in FIGURE_TYPES))
+    figures = sum(
+        1
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if any(t in o.get("data", {}) for t in FIGURE_TYPES)
+    )
     return nb, figures
 
 
@@ -258,10 +288,18 @@ class KaTeX:
         if node is None:
             raise BuildError("Node.js ('node') is needed to render the math (KaTeX); install Node.js 18 or newer")
         if not (KATEX / "package.json").exists():
-            raise BuildError(f"KaTeX is not installed in {KATEX.parent}: run `python3 scripts/bootstrap.py --site` "
-                             "(or `npm ci --prefix site`)")
-        self.proc = subprocess.Popen([node, str(SITE / "katex_render.js")], cwd=SITE, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, encoding="utf-8")
+            raise BuildError(
+                f"KaTeX is not installed in {KATEX.parent}: run `python3 scripts/bootstrap.py --site` "
+                "(or `npm ci --prefix site`)"
+            )
+        self.proc = subprocess.Popen(
+            [node, str(SITE / "katex_render.js")],
+            cwd=SITE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
         self.memo: dict[tuple[str, bool], str] = {}
         self.where = ""
 
@@ -342,10 +380,18 @@ def exporter_class():
         @pass_context
         def markdown2html(self, context, source):
             cell = context.get("cell", {})
-            renderer = Renderer(escape=False, attachments=cell.get("attachments", {}), embed_images=self.embed_images,
-                                path="", anchor_link_text=self.anchor_link_text,
-                                exclude_anchor_links=self.exclude_anchor_links, katex=self.katex,
-                                links=self.links, base=self.base, **self.lexer_options)
+            renderer = Renderer(
+                escape=False,
+                attachments=cell.get("attachments", {}),
+                embed_images=self.embed_images,
+                path="",
+                anchor_link_text=self.anchor_link_text,
+                exclude_anchor_links=self.exclude_anchor_links,
+                katex=self.katex,
+                links=self.links,
+                base=self.base,
+                **self.lexer_options,
+            )
             return MarkdownWithMath(renderer=renderer).render(source)
 
     return SiteExporter, Renderer, MarkdownWithMath
@@ -356,9 +402,16 @@ def exporter_class():
 
 def render_notebook(exporter, nb, page: dict, pages: list[dict], meta: dict) -> str:
     i = pages.index(page)
-    resources = {"metadata": {"name": page["title"]}, "course": {
-        "page": page, "prev": pages[i - 1] if i > 0 else None, "next": pages[i + 1] if i + 1 < len(pages) else None,
-        "repository": meta["repository"], "branch": meta["branch"]}}
+    resources = {
+        "metadata": {"name": page["title"]},
+        "course": {
+            "page": page,
+            "prev": pages[i - 1] if i > 0 else None,
+            "next": pages[i + 1] if i + 1 < len(pages) else None,
+            "repository": meta["repository"],
+            "branch": meta["branch"],
+        },
+    }
     exporter.katex.where = page["source"]
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body
@@ -382,17 +435,32 @@ def render_index(render_md, pages: list[dict], figures: dict, meta: dict) -> str
     rows = []
     for p in pages:
         folder = "student" if p["student"] else "notebooks"
-        rows.append({"page": p["page"], "title": p["title"], "learn_html": Markup(render_md(p["learn"], "")),
-                     "figures": figures[p["stem"]], "student": p["student"],
-                     "colab": course_meta.colab_url(meta, f"{folder}/{p['stem']}.ipynb"),
-                     "binder": course_meta.binder_url(meta, f"notebooks/{p['stem']}.ipynb")})
-    env = Environment(loader=FileSystemLoader(str(SITE / "templates")), autoescape=True,
-                      undefined=StrictUndefined, keep_trailing_newline=True)
+        rows.append(
+            {
+                "page": p["page"],
+                "title": p["title"],
+                "learn_html": Markup(render_md(p["learn"], "")),
+                "figures": figures[p["stem"]],
+                "student": p["student"],
+                "colab": course_meta.colab_url(meta, f"{folder}/{p['stem']}.ipynb"),
+                "binder": course_meta.binder_url(meta, f"notebooks/{p['stem']}.ipynb"),
+            }
+        )
+    env = Environment(
+        loader=FileSystemLoader(str(SITE / "templates")),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
     return env.get_template("home.html.j2").render(
-        title=title, intro_html=Markup(render_md(intro, "")), rows=rows,
-        any_student=any(p["student"] for p in pages), clone=course_meta.github_url(meta),
+        title=title,
+        intro_html=Markup(render_md(intro, "")),
+        rows=rows,
+        any_student=any(p["student"] for p in pages),
+        clone=course_meta.github_url(meta),
         setup=setup.group(1).strip() if setup else "",
-        mistakes_html=Markup(render_md(_readme_section(readme, "Known mistakes"), "")))
+        mistakes_html=Markup(render_md(_readme_section(readme, "Known mistakes"), "")),
+    )
 
 
 def copy_static(out: Path) -> None:
@@ -422,8 +490,14 @@ def copy_downloads(out: Path, pages: list[dict]) -> None:
 # ----------------------------------------------------------------------------- the build
 
 
-def build(out: Path = DEFAULT_OUT, use_cache: bool = True, jobs: int = 2, allow_errors: bool = False,
-          log=print, threads: int | None = None) -> list[dict]:
+def build(
+    out: Path = DEFAULT_OUT,
+    use_cache: bool = True,
+    jobs: int = 2,
+    allow_errors: bool = False,
+    log=print,
+    threads: int | None = None,
+) -> list[dict]:
     """Build the site into ``out`` (replaced whole at the end). Returns the page list (pages.json)."""
     t0 = time.monotonic()
     out = Path(out).resolve()
@@ -433,13 +507,20 @@ def build(out: Path = DEFAULT_OUT, use_cache: bool = True, jobs: int = 2, allow_
         raise BuildError(f"no notebooks to publish in {NOTEBOOKS}")
     katex = KaTeX()  # fail early if Node.js or KaTeX is missing
     try:
-        log(f"executing {len(pages)} notebooks ({'cache in ' + str(CACHE.relative_to(ROOT)) if use_cache else 'no cache'})")
-        executed = executed_notebooks([NOTEBOOKS / f"{p['stem']}.ipynb" for p in pages], use_cache, jobs,
-                                      allow_errors, log, threads)
+        log(
+            f"executing {len(pages)} notebooks ({'cache in ' + str(CACHE.relative_to(ROOT)) if use_cache else 'no cache'})"
+        )
+        executed = executed_notebooks(
+            [NOTEBOOKS / f"{p['stem']}.ipynb" for p in pages], use_cache, jobs, allow_errors, log, threads
+        )
         SiteExporter, Renderer, MarkdownWithMath = exporter_class()
         links = Links(pages, meta)
-        exporter = SiteExporter(template_name="course", extra_template_basedirs=[str(SITE / "templates")],
-                                exclude_input_prompt=True, exclude_output_prompt=True)
+        exporter = SiteExporter(
+            template_name="course",
+            extra_template_basedirs=[str(SITE / "templates")],
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+        )
         exporter.katex, exporter.links = katex, links
 
         def render_md(text: str, base: str) -> str:
@@ -459,9 +540,17 @@ def build(out: Path = DEFAULT_OUT, use_cache: bool = True, jobs: int = 2, allow_
                 page["figures"] = figures[page["stem"]]
             katex.where = "README.md"
             (tmp / "index.html").write_text(render_index(render_md, pages, figures, meta), encoding="utf-8")
-            (tmp / "pages.json").write_text(json.dumps(
-                {"repository": meta["repository"], "branch": meta["branch"],
-                 "pages": [{"page": "index.html", "title": "Course home"}] + pages}, indent=2) + "\n")
+            (tmp / "pages.json").write_text(
+                json.dumps(
+                    {
+                        "repository": meta["repository"],
+                        "branch": meta["branch"],
+                        "pages": [{"page": "index.html", "title": "Course home"}] + pages,
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
             (tmp / ".nojekyll").write_text("")
             if out.exists():
                 shutil.rmtree(out)
@@ -471,8 +560,10 @@ def build(out: Path = DEFAULT_OUT, use_cache: bool = True, jobs: int = 2, allow_
             raise
     finally:
         katex.close()
-    log(f"built {out} in {time.monotonic() - t0:.1f} s: index.html + " +
-        ", ".join(f"{p['page']} ({p['figures']} figures)" for p in pages))
+    log(
+        f"built {out} in {time.monotonic() - t0:.1f} s: index.html + "
+        + ", ".join(f"{p['page']} ({p['figures']} figures)" for p in pages)
+    )
     return pages
 
 

@@ -44,8 +44,15 @@ def load(root: Path = ROOT) -> dict:
         missing = {"file", "title", "heading", "learn"} - set(entry)
         if missing or not re.match(r"^\d\d_[\w-]+$", str(entry.get("file", ""))):
             raise SystemExit(f"{FILE}: a [[notebook]] needs file = 'NN_name', title, heading and learn: {entry}")
-        notebooks.append({"stem": entry["file"], "number": int(entry["file"][:2]), "title": entry["title"],
-                          "heading": entry["heading"], "learn": entry["learn"]})
+        notebooks.append(
+            {
+                "stem": entry["file"],
+                "number": int(entry["file"][:2]),
+                "title": entry["title"],
+                "heading": entry["heading"],
+                "learn": entry["learn"],
+            }
+        )
     stems = [n["stem"] for n in notebooks]
     if stems != sorted(set(stems)):
         raise SystemExit(f"{FILE}: notebooks must be listed once each, in course order: {stems}")
@@ -88,8 +95,9 @@ def heading_line(entry: dict) -> str:
 
 def launch_line(meta: dict, path: str) -> str:
     """The first cell's last line: open ``path`` on Colab or Binder (markdown)."""
-    return (f"Run it: [Open in Colab]({colab_url(meta, path)}) · [Binder]({binder_url(meta, path)})"
-            " · locally: see README")
+    return (
+        f"Run it: [Open in Colab]({colab_url(meta, path)}) · [Binder]({binder_url(meta, path)}) · locally: see README"
+    )
 
 
 def readme_table(meta: dict) -> str:
@@ -99,11 +107,16 @@ def readme_table(meta: dict) -> str:
     for n in meta["notebooks"]:
         path = f"student/{n['stem']}.ipynb"
         learn = n["learn"].replace("|", "\\|")
-        lines.append(f"| {n['number']} | [{n['title']}]({path}) | {learn} | "
-                     f"[![Colab]({badge})]({colab_url(meta, path)}) |")
+        lines.append(
+            f"| {n['number']} | [{n['title']}]({path}) | {learn} | [![Colab]({badge})]({colab_url(meta, path)}) |"
+        )
     first = f"student/{meta['notebooks'][0]['stem']}.ipynb" if meta["notebooks"] else "student/"
-    lines += ["", "All student notebooks on Binder (CPU image, opens JupyterLab):",
-              f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder_url(meta, first)})", README_END]
+    lines += [
+        "",
+        "All student notebooks on Binder (CPU image, opens JupyterLab):",
+        f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder_url(meta, first)})",
+        README_END,
+    ]
     return "\n".join(lines)
 
 
@@ -112,7 +125,7 @@ def with_readme_table(readme: str, meta: dict) -> str:
     start, end = readme.find(README_BEGIN), readme.find(README_END)
     if start < 0 or end < start:
         raise SystemExit(f"README.md has no notebook table markers ({README_BEGIN} ... {README_END})")
-    return readme[:start] + readme_table(meta) + readme[end + len(README_END):]
+    return readme[:start] + readme_table(meta) + readme[end + len(README_END) :]
 
 
 # ----------------------------------------------------------------------------- changing the setting

@@ -32,7 +32,10 @@ _NAME = r"[A-Za-z0-9_.-]+"
 
 # (kind, pattern): group "repo" is OWNER/NAME, group "branch" (if any) the branch
 LINK_PATTERNS = [
-    ("colab", re.compile(rf"colab\.research\.google\.com/github/(?P<repo>{_NAME}/{_NAME})/blob/(?P<branch>[^/\s)\"']+)")),
+    (
+        "colab",
+        re.compile(rf"colab\.research\.google\.com/github/(?P<repo>{_NAME}/{_NAME})/blob/(?P<branch>[^/\s)\"']+)"),
+    ),
     ("binder", re.compile(rf"mybinder\.org/v2/gh/(?P<repo>{_NAME}/{_NAME})/(?P<branch>[^/?\s)\"']+)")),
     ("github", re.compile(rf"(?<![\w.])github\.com/(?P<repo>{_NAME}/{_NAME})")),
 ]
@@ -46,8 +49,12 @@ def settings(root: Path = ROOT) -> dict:
 
 def governed_files(root: Path = ROOT) -> list[Path]:
     """The files whose course links must agree with the setting: README, the sources, both editions."""
-    return [root / "README.md", *sorted((root / "notebooks").glob("[0-9][0-9]_*.py")),
-            *sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")), *sorted((root / "student").glob("*.ipynb"))]
+    return [
+        root / "README.md",
+        *sorted((root / "notebooks").glob("[0-9][0-9]_*.py")),
+        *sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")),
+        *sorted((root / "student").glob("*.ipynb")),
+    ]
 
 
 def links(text: str) -> list[tuple[str, str, str | None]]:

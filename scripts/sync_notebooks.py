@@ -53,9 +53,15 @@ def tags(cell) -> set[str]:
 
 def cells(nb) -> list[tuple]:
     """What an edition must agree on: each cell's type, source, tags and collapsed state."""
-    return [(c.cell_type, c.source.strip(), sorted(tags(c)),
-             bool(c.get("metadata", {}).get("jupyter", {}).get("source_hidden")))
-            for c in nb.cells]
+    return [
+        (
+            c.cell_type,
+            c.source.strip(),
+            sorted(tags(c)),
+            bool(c.get("metadata", {}).get("jupyter", {}).get("source_hidden")),
+        )
+        for c in nb.cells
+    ]
 
 
 def _keep_ids(nb, old_path: Path) -> None:
@@ -78,12 +84,21 @@ def _keep_ids(nb, old_path: Path) -> None:
 
 # what course.toml decides in a .py source: (what, pattern, replacement(meta, entry, stem))
 STAMPS = [
-    ("title line '# # N · heading'", re.compile(r"^# # \d+ · .*$", re.M),
-     lambda meta, entry, stem: "# " + course_meta.heading_line(entry)),
-    ("launch line '# Run it: ...'", re.compile(r"^# Run it: .*$", re.M),
-     lambda meta, entry, stem: "# " + course_meta.launch_line(meta, f"notebooks/{stem}.ipynb")),
-    ("Colab install of 'git+https://github.com/OWNER/NAME'", re.compile(r"git\+https://github\.com/[^\s\"']+"),
-     lambda meta, entry, stem: course_meta.install_url(meta)),
+    (
+        "title line '# # N · heading'",
+        re.compile(r"^# # \d+ · .*$", re.M),
+        lambda meta, entry, stem: "# " + course_meta.heading_line(entry),
+    ),
+    (
+        "launch line '# Run it: ...'",
+        re.compile(r"^# Run it: .*$", re.M),
+        lambda meta, entry, stem: "# " + course_meta.launch_line(meta, f"notebooks/{stem}.ipynb"),
+    ),
+    (
+        "Colab install of 'git+https://github.com/OWNER/NAME'",
+        re.compile(r"git\+https://github\.com/[^\s\"']+"),
+        lambda meta, entry, stem: course_meta.install_url(meta),
+    ),
 ]
 
 
@@ -131,8 +146,11 @@ def stale() -> list[str]:
     """Sources and README out of step with course.toml, editions that are missing or differ from
     their source, and editions without a source."""
     meta = course_meta.load(ROOT)
-    bad = [f"course.toml: {n['stem']} (no source)" for n in meta["notebooks"]
-           if not (NOTEBOOKS / f"{n['stem']}.py").exists()]
+    bad = [
+        f"course.toml: {n['stem']} (no source)"
+        for n in meta["notebooks"]
+        if not (NOTEBOOKS / f"{n['stem']}.py").exists()
+    ]
     for py in sources():
         text = py.read_text(encoding="utf-8")
         if stamp(text, py.stem, meta) != text:

@@ -31,4 +31,6 @@ def assert_table(check, *, accept: dict, reject: dict) -> None:
         ok, printed = judge(check, answer)
         assert not ok and "not yet" in printed, f"{check.__name__} accepts the misconception {name!r}"
         if word:
-            assert word.lower() in printed.lower(), f"{check.__name__}: the hint for {name!r} should say {word!r}: {printed}"
+            assert word.lower() in printed.lower(), (
+                f"{check.__name__}: the hint for {name!r} should say {word!r}: {printed}"
+            )

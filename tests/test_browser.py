@@ -85,15 +85,31 @@ def lab(tmp_path_factory):
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
 
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={tmp / 'root'}", "--LabApp.expose_app_in_browser=True",
-           "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
-           "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-           "--ServerApp.terminals_enabled=False"]
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_DATA_DIR=str(tmp / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        IPYTHONDIR=str(tmp / "ipython"),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp / 'root'}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        "--ServerApp.terminals_enabled=False",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and CI runners often run as root
     ARTIFACTS.mkdir(exist_ok=True)
@@ -176,8 +192,11 @@ FIND_PANEL = """(name) => {
         w => w.context && w.context.path.endsWith(name) && w.content && w.sessionContext) || null;
 }"""
 
-NOTEBOOK_STATE = """(name) => {
-    const panel = (""" + FIND_PANEL + """)(name);
+NOTEBOOK_STATE = (
+    """(name) => {
+    const panel = ("""
+    + FIND_PANEL
+    + """)(name);
     if (!panel) return null;
     const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
     const cells = panel.content.widgets.filter(c => c.model.type === 'code');
@@ -193,6 +212,7 @@ NOTEBOOK_STATE = """(name) => {
         errors,
     };
 }"""
+)
 
 INSTALL_PROBE = """(img) => {
     const probe = {t0: null, latencies: [], loads: 0};
@@ -215,17 +235,27 @@ IMAGE_BYTES = """async (img) => {
 def run_all(page, name: str) -> dict:
     """Run every cell and wait until the kernel is idle with nothing queued. Returns the state."""
     page.wait_for_function(f"(name) => ({FIND_PANEL})(name) !== null", arg=name, timeout=60_000)
-    page.wait_for_function(f"""(name) => {{ const s = ({FIND_PANEL})(name).sessionContext;
+    page.wait_for_function(
+        f"""(name) => {{ const s = ({FIND_PANEL})(name).sessionContext;
                                return s.session && s.session.kernel && s.session.kernel.status === 'idle'; }}""",
-                           arg=name, timeout=60_000)
-    page.evaluate(f"""async (name) => {{ const panel = ({FIND_PANEL})(name);
+        arg=name,
+        timeout=60_000,
+    )
+    page.evaluate(
+        f"""async (name) => {{ const panel = ({FIND_PANEL})(name);
                       window.jupyterapp.shell.activateById(panel.id);
-                      await window.jupyterapp.commands.execute('notebook:run-all-cells'); }}""", name)
+                      await window.jupyterapp.commands.execute('notebook:run-all-cells'); }}""",
+        name,
+    )
     deadline, settled = time.monotonic() + RUN_TIMEOUT_S, 0
     while True:
         state = page.evaluate(NOTEBOOK_STATE, name)
-        done = state and state["status"] == "idle" and state["pending"] == 0 and (
-            state["executed"] == state["total"] or state["errors"])
+        done = (
+            state
+            and state["status"] == "idle"
+            and state["pending"] == 0
+            and (state["executed"] == state["total"] or state["errors"])
+        )
         settled = settled + 1 if done else 0
         if settled >= 3:  # idle on three polls in a row: no cell still queued
             return state
@@ -263,7 +293,8 @@ def test_explorer_in_jupyterlab(lab, browser, notebook, box, description, reques
         image.wait_for(state="visible", timeout=20_000)
         assert image.evaluate("img => img.complete && img.naturalWidth > 300"), "explorer image did not load"
         slider = explorer.locator(".widget-slider").filter(
-            has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(description)}$")))
+            has=page.locator(".widget-label", has_text=re.compile(f"^{re.escape(description)}$"))
+        )
         assert slider.count() == 1, f"no slider described {description!r} in .{box}"
         handle = slider.locator(".noUi-handle, .ui-slider-handle").first
         page.screenshot(path=str(ARTIFACTS / f"{case}-notebook.png"), full_page=False)
@@ -274,8 +305,9 @@ def test_explorer_in_jupyterlab(lab, browser, notebook, box, description, reques
         handle.focus()
         key, texts, flipped = "ArrowRight", [first_text], False
         while len(texts) <= PRESSES:
-            if handle.get_attribute("aria-valuenow") is not None and \
-                    handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax"):
+            if handle.get_attribute("aria-valuenow") is not None and handle.get_attribute(
+                "aria-valuenow"
+            ) == handle.get_attribute("aria-valuemax"):
                 key = "ArrowLeft"  # at the end of the range: walk back
             loads = page.evaluate("() => window.__probe.loads")
             page.keyboard.press(key)
@@ -283,12 +315,16 @@ def test_explorer_in_jupyterlab(lab, browser, notebook, box, description, reques
                 page.wait_for_function(f"() => window.__probe.loads > {loads}", timeout=5_000)
             except Exception:
                 if flipped:
-                    raise AssertionError(f"pressing {key} on the {description} slider did not update the image") from None
+                    raise AssertionError(
+                        f"pressing {key} on the {description} slider did not update the image"
+                    ) from None
                 key, flipped = ("ArrowLeft" if key == "ArrowRight" else "ArrowRight"), True
                 page.evaluate("() => { window.__probe.t0 = null; }")
                 continue
-            page.wait_for_function(f"() => document.querySelector('.{box} .explorer-readout')"
-                                   f".innerText !== {json.dumps(texts[-1])}", timeout=5_000)
+            page.wait_for_function(
+                f"() => document.querySelector('.{box} .explorer-readout').innerText !== {json.dumps(texts[-1])}",
+                timeout=5_000,
+            )
             texts.append(readout.inner_text())
         latencies = page.evaluate("() => window.__probe.latencies")
         image_loads = page.evaluate("() => window.__probe.loads")
@@ -303,10 +339,20 @@ def test_explorer_in_jupyterlab(lab, browser, notebook, box, description, reques
     assert all(a != b for a, b in zip(texts, texts[1:])), f"readout did not change with every press: {texts}"
     assert len(set(texts)) >= 3, texts
     median = sorted(latencies)[len(latencies) // 2]
-    result = {"case": case, "notebook": notebook, "slider": description, "presses": len(latencies),
-              "latencies_ms": [round(t, 1) for t in latencies], "median_ms": round(median, 1),
-              "readouts": texts}
+    result = {
+        "case": case,
+        "notebook": notebook,
+        "slider": description,
+        "presses": len(latencies),
+        "latencies_ms": [round(t, 1) for t in latencies],
+        "median_ms": round(median, 1),
+        "readouts": texts,
+    }
     _write_json(ARTIFACTS / f"{case}-latency.json", result)
-    print(f"\n{case}: key press -> new image, median {median:.1f} ms over {len(latencies)} presses "
-          f"({', '.join(f'{t:.0f}' for t in latencies)} ms)")
-    assert image_loads == len(texts) - 1 >= 5, f"one new image per key press: {image_loads} images, {len(texts) - 1} presses"
+    print(
+        f"\n{case}: key press -> new image, median {median:.1f} ms over {len(latencies)} presses "
+        f"({', '.join(f'{t:.0f}' for t in latencies)} ms)"
+    )
+    assert image_loads == len(texts) - 1 >= 5, (
+        f"one new image per key press: {image_loads} images, {len(texts) - 1} presses"
+    )

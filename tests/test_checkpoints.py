@@ -168,7 +168,13 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path, tiny_model):
     small, big = tiny_model(hidden_dim=32), tiny_model(hidden_dim=64)
     digest = checkpoints._digest(small.config, {}, [big.state_dict()])
     torch.save(
-        {"format": checkpoints.FORMAT, "config": small.config, "state_dict": big.state_dict(), "metadata": {}, "sha256": digest},
+        {
+            "format": checkpoints.FORMAT,
+            "config": small.config,
+            "state_dict": big.state_dict(),
+            "metadata": {},
+            "sha256": digest,
+        },
         tmp_path / "mixed.pt",
     )
     with pytest.raises(ValueError, match="do not fit the model"):
@@ -205,7 +211,9 @@ def test_a_file_without_its_checksum_is_refused(tmp_path, tiny_model):
 @pytest.mark.parametrize("stored, given", [("internal", "cartesian"), ("cartesian", "internal")])
 def test_a_checkpoint_of_one_decoder_kind_is_refused_by_the_other(tmp_path, tiny_model, stored, given):
     helpers.save_checkpoint(tiny_model(decoder=stored), tmp_path / "m.pt")
-    with pytest.raises(ValueError, match=f"holds a model with a '{stored}' decoder, but the model given has a '{given}'"):
+    with pytest.raises(
+        ValueError, match=f"holds a model with a '{stored}' decoder, but the model given has a '{given}'"
+    ):
         helpers.load_checkpoint(tmp_path / "m.pt", model=tiny_model(decoder=given))
     loaded, _ = helpers.load_checkpoint(tmp_path / "m.pt")  # without a model: the stored kind
     assert loaded.config["decoder"] == stored

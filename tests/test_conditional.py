@@ -68,14 +68,19 @@ def _iwae_decodes_with_each_frames_condition(model, x):
     mu, sigma, z, log_lik = _by_hand(model, x)
     normal = torch.distributions.Normal
     log_w = log_lik + normal(0.0, 1.0).log_prob(z).sum(-1) - normal(mu, sigma).log_prob(z).sum(-1)
-    got = helpers.importance_weighted_log_likelihood(model, x, SIGMA_X, n_samples=K,
-                                                     generator=torch.Generator().manual_seed(0))
+    got = helpers.importance_weighted_log_likelihood(
+        model, x, SIGMA_X, n_samples=K, generator=torch.Generator().manual_seed(0)
+    )
     torch.testing.assert_close(got, torch.logsumexp(log_w, 0) - math.log(K))
 
 
 TABLE = {
-    "decode_conformations": _refused("decode_conformations", lambda m, x: helpers.decode_conformations(m, np.zeros((3, 2)))),
-    "optimize_latent": _refused("optimize_latent", lambda m, x: optimize_latent(m, helpers.radius_of_gyration, np.zeros(2))),
+    "decode_conformations": _refused(
+        "decode_conformations", lambda m, x: helpers.decode_conformations(m, np.zeros((3, 2)))
+    ),
+    "optimize_latent": _refused(
+        "optimize_latent", lambda m, x: optimize_latent(m, helpers.radius_of_gyration, np.zeros(2))
+    ),
     "elbo": _elbo_decodes_with_each_frames_condition,
     "importance_weighted_log_likelihood": _iwae_decodes_with_each_frames_condition,
     "posterior.quadrature": _refused("quadrature", lambda m, x: posterior.quadrature(m, x, SIGMA_X)),

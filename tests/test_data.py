@@ -303,7 +303,8 @@ def test_alignment_is_vectorised_and_frame_independent(small_paths):
     # vectorised: 10,000 frames take exactly as many Python and numpy calls as 400 (a per-frame
     # loop would make 25 times more)
     assert function_calls(helpers.preprocess, np.tile(small_paths, (25, 1, 1))) == function_calls(
-        helpers.preprocess, small_paths)
+        helpers.preprocess, small_paths
+    )
 
 
 def test_single_frame_and_torch_input(small_paths):

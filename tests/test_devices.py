@@ -104,19 +104,23 @@ CALLS = {
     "reconstruction_error": lambda m, d, dev: helpers.reconstruction_error(m["cartesian"], d[1]),
     "elbo": lambda m, d, dev: helpers.elbo(m["cartesian"], torch.as_tensor(d[1], device=dev), 0.3, n_samples=3),
     "importance_weighted_log_likelihood": lambda m, d, dev: helpers.importance_weighted_log_likelihood(
-        m["cartesian"], torch.as_tensor(d[1], device=dev), 0.3, n_samples=3),
+        m["cartesian"], torch.as_tensor(d[1], device=dev), 0.3, n_samples=3
+    ),
     "posterior.quadrature": lambda m, d, dev: posterior.quadrature(m["cartesian"], d[1][:2], 0.3, spacing=0.4),
     "posterior.fit_gaussian": lambda m, d, dev: posterior.fit_gaussian(
-        m["cartesian"], d[1][:2], 0.3, np.zeros((2, 2)), np.ones((2, 2)), steps=2, n_samples=4),
-    "optimize_latent": lambda m, d, dev: optimize_latent(m["cartesian"], helpers.radius_of_gyration, np.zeros(2),
-                                                         steps=3, bond_penalty=1.0, reference=d[0]),
+        m["cartesian"], d[1][:2], 0.3, np.zeros((2, 2)), np.ones((2, 2)), steps=2, n_samples=4
+    ),
+    "optimize_latent": lambda m, d, dev: optimize_latent(
+        m["cartesian"], helpers.radius_of_gyration, np.zeros(2), steps=3, bond_penalty=1.0, reference=d[0]
+    ),
     "LatentExplorer": lambda m, d, dev: LatentExplorer(m["cartesian"], d[0], n_map=32, n_validity=5).update(z1=0.5),
     "fit_generation": lambda m, d, dev: generation.fit_generation(m["generator"], d[0]),
     "generate": lambda m, d, dev: m["generator"].generate(8, seed=0),
     "generate (prior, unseeded)": lambda m, d, dev: m["generator"].generate(8, latent="prior"),
     "energy.relax": lambda m, d, dev: relax(torch.as_tensor(d[1], device=dev, dtype=torch.float64), steps=2),
-    "sequences.train_sequence_vae": lambda m, d, dev: train_sequence_vae(*m["sequence"], RESIDUES, epochs=2,
-                                                                         progress=False),
+    "sequences.train_sequence_vae": lambda m, d, dev: train_sequence_vae(
+        *m["sequence"], RESIDUES, epochs=2, progress=False
+    ),
     "sequences.reconstruction_accuracy": lambda m, d, dev: reconstruction_accuracy(*m["sequence"], RESIDUES),
 }
 
@@ -127,8 +131,11 @@ NOT_ON_META = {"posterior.quadrature": "the refined grid's shape depends on the 
 
 
 def _models(cartesian, generator, device):
-    return dict(cartesian=copy.deepcopy(cartesian).to(device), generator=copy.deepcopy(generator).to(device),
-                sequence=tuple(net.to(device) for net in _sequence_pair()))
+    return dict(
+        cartesian=copy.deepcopy(cartesian).to(device),
+        generator=copy.deepcopy(generator).to(device),
+        sequence=tuple(net.to(device) for net in _sequence_pair()),
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)

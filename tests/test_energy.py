@@ -20,7 +20,9 @@ def test_minus_the_gradient_is_the_simulators_force_on_real_frames(small_paths, 
     r = torch.tensor(frames, dtype=torch.float64, requires_grad=True)
     polymer_energy(r, **params).sum().backward()
     force = -r.grad.numpy() * kT  # energy is in kT; polymer_forces in epsilon / sigma
-    expected = polymer_forces(frames.transpose(2, 1, 0).copy(), **{**FORCES, **{k: v for k, v in params.items() if k != "kT"}})
+    expected = polymer_forces(
+        frames.transpose(2, 1, 0).copy(), **{**FORCES, **{k: v for k, v in params.items() if k != "kT"}}
+    )
     np.testing.assert_allclose(force, expected.transpose(2, 1, 0), rtol=1e-7, atol=1e-8)
 
 

@@ -31,31 +31,31 @@ def test_crossing_length():
             L += 1
         return L
 
-    def reaches(a, e):                                     # >= instead of >
+    def reaches(a, e):  # >= instead of >
         L = 1
         while a**L < 10**e:
             L += 1
         return L
 
-    def last_that_does_not_exceed(a, e):                  # the loop overshoots, then steps back
+    def last_that_does_not_exceed(a, e):  # the loop overshoots, then steps back
         L = 0
         while a**L <= 10**e:
             L += 1
         return L - 1
 
-    def digit_count(a, e):                                # "more digits than 10**e" means >= 10**e
+    def digit_count(a, e):  # "more digits than 10**e" means >= 10**e
         L = 1
         while len(str(a**L)) <= e:
             L += 1
         return L
 
-    def float_threshold(a, e):                            # 10.0**e is a float, not exactly 10**e
+    def float_threshold(a, e):  # 10.0**e is a float, not exactly 10**e
         L = 1
         while a**L <= 10.0**e:
             L += 1
         return L
 
-    def numpy_integers(a, e):                              # int64 overflows long before 20**62
+    def numpy_integers(a, e):  # int64 overflows long before 20**62
         L = np.arange(1, 400)
         return int(L[np.power(a, L) > 10**e][0])
 
@@ -102,7 +102,9 @@ def test_constant_error():
             "mean over everything": lambda x, c: float(((x - c) ** 2).mean()),
             "np.mean, numpy scalar": lambda x, c: np.mean((x - c) ** 2),
             "per frame, divided by 24": lambda x, c: ((x - c) ** 2).sum(axis=1).mean() / 24,
-            "the identity: variance plus offset": lambda x, c: x.var(axis=0).mean() + ((x.mean(axis=0) - c) ** 2).mean(),
+            "the identity: variance plus offset": lambda x, c: (
+                x.var(axis=0).mean() + ((x.mean(axis=0) - c) ** 2).mean()
+            ),
             "torch": lambda x, c: ((torch.as_tensor(x) - torch.as_tensor(c)) ** 2).mean(),
             "absolute value squared": lambda x, c: np.mean(np.abs(x - c) ** 2),
             "Frobenius norm squared over the size": lambda x, c: np.linalg.norm(x - c) ** 2 / x.size,
@@ -127,15 +129,21 @@ def test_constant_error():
             "square of the mean residual": (lambda x, c: np.mean(x - c) ** 2, None),
             "divided by 24 twice": (lambda x, c: ((x - c) ** 2).mean() / 24, None),
             "times 24": (lambda x, c: ((x - c) ** 2).mean() * 24, "summed over the 24"),
-            "the frames' own mean instead of c": (lambda x, c: ((x - x.mean(axis=0)) ** 2).mean(), "does not depend on c"),
+            "the frames' own mean instead of c": (
+                lambda x, c: ((x - x.mean(axis=0)) ** 2).mean(),
+                "does not depend on c",
+            ),
             "variance plus variance of c": (lambda x, c: x.var(axis=0).mean() + np.var(c), None),
         },
     )
 
 
 REFERENCE_EXPRESSIONS = {
-    "1.1": ["math.floor(exponent / math.log10(alphabet_size))", "math.ceil(80 / math.log10(20))",
-            "alphabet_size**L <= 10**exponent"],
+    "1.1": [
+        "math.floor(exponent / math.log10(alphabet_size))",
+        "math.ceil(80 / math.log10(20))",
+        "alphabet_size**L <= 10**exponent",
+    ],
     "1.2": ["((x - c) ** 2).mean()", "((train - c) ** 2).mean()"],
 }
 

@@ -33,9 +33,11 @@ def test_subfamily_ceiling():
 
     def with_numpy(train_seqs, train_labels, test_seqs, test_labels):
         train, test = np.asarray(train_seqs), np.asarray(test_seqs)
-        modes = {k: np.array([np.bincount(col, minlength=20).argmax() for col in train[train_labels == k].T])
-                 for k in np.unique(train_labels)}
-        return np.mean([np.mean(seq == modes[k]) for seq, k in zip(test, test_labels)])   # a numpy float
+        modes = {
+            k: np.array([np.bincount(col, minlength=20).argmax() for col in train[train_labels == k].T])
+            for k in np.unique(train_labels)
+        }
+        return np.mean([np.mean(seq == modes[k]) for seq, k in zip(test, test_labels)])  # a numpy float
 
     def with_counter(train_seqs, train_labels, test_seqs, test_labels):
         right = total = 0
@@ -47,7 +49,7 @@ def test_subfamily_ceiling():
         return right / total
 
     def with_helper(train_seqs, train_labels, test_seqs, test_labels):
-        return (test_seqs == consensus(train_seqs, train_labels)[test_labels]).float().mean()   # a 0-d tensor
+        return (test_seqs == consensus(train_seqs, train_labels)[test_labels]).float().mean()  # a 0-d tensor
 
     def held_out_modes(train_seqs, train_labels, test_seqs, test_labels):
         return intended(test_seqs, test_labels, test_seqs, test_labels)
@@ -70,11 +72,11 @@ def test_subfamily_ceiling():
         modes = _modes(train_seqs, train_labels, range(int(train_labels.max()) + 1))
         return (test_seqs == modes[test_labels]).float().mean(0)
 
-    def notebook_globals(train_seqs, train_labels, test_seqs, test_labels):   # the notebook's data, not the arguments
+    def notebook_globals(train_seqs, train_labels, test_seqs, test_labels):  # the notebook's data, not the arguments
         seqs, labels = helpers.synthetic_family(2000, 40, 3, seed=0)
         return intended(torch.as_tensor(seqs[:1600]), labels[:1600], torch.as_tensor(seqs[1600:]), labels[1600:])
 
-    def mode_per_sequence(train_seqs, train_labels, test_seqs, test_labels):   # torch.mode along the wrong axis
+    def mode_per_sequence(train_seqs, train_labels, test_seqs, test_labels):  # torch.mode along the wrong axis
         modes = [torch.mode(train_seqs[torch.as_tensor(train_labels == k)], dim=1).values for k in range(3)]
         return float((test_seqs == torch.stack(modes)[test_labels]).float().mean())
 
@@ -82,19 +84,21 @@ def test_subfamily_ceiling():
         modes = _modes(train_seqs, train_labels, range(int(train_labels.max()) + 1))
         return float((test_seqs == modes[test_labels]).all(1).float().mean())
 
-    def mean_of_modes(train_seqs, train_labels, test_seqs, test_labels):   # rounded mean residue index, not the mode
+    def mean_of_modes(train_seqs, train_labels, test_seqs, test_labels):  # rounded mean residue index, not the mode
         groups = range(int(train_labels.max()) + 1)
-        means = torch.stack([train_seqs[torch.as_tensor(train_labels == k)].float().mean(0).round().long() for k in groups])
+        means = torch.stack(
+            [train_seqs[torch.as_tensor(train_labels == k)].float().mean(0).round().long() for k in groups]
+        )
         return float((test_seqs == means[test_labels]).float().mean())
 
-    def error_rate(train_seqs, train_labels, test_seqs, test_labels):   # fraction wrong instead of right
+    def error_rate(train_seqs, train_labels, test_seqs, test_labels):  # fraction wrong instead of right
         return 1 - intended(train_seqs, train_labels, test_seqs, test_labels)
 
     # invented by a student reader of the student edition (not from the issue's list)
     seqs, labels = helpers.synthetic_family(2000, 40, 3, seed=0)
     notebook_train, notebook_labels = torch.as_tensor(seqs[:1600]), labels[:1600]
 
-    def notebook_modes(train_seqs, train_labels, test_seqs, test_labels):   # modes of the notebook's seq_train
+    def notebook_modes(train_seqs, train_labels, test_seqs, test_labels):  # modes of the notebook's seq_train
         modes = _modes(notebook_train, notebook_labels, range(3))
         return float((test_seqs == modes[test_labels]).float().mean())
 
@@ -105,14 +109,16 @@ def test_subfamily_ceiling():
 
     def list_per_subfamily(train_seqs, train_labels, test_seqs, test_labels):
         modes = _modes(train_seqs, train_labels, range(int(train_labels.max()) + 1))
-        return [float((test_seqs[torch.as_tensor(test_labels == k)] == modes[k]).float().mean())
-                for k in range(int(train_labels.max()) + 1)]
+        return [
+            float((test_seqs[torch.as_tensor(test_labels == k)] == modes[k]).float().mean())
+            for k in range(int(train_labels.max()) + 1)
+        ]
 
-    def per_sequence_count(train_seqs, train_labels, test_seqs, test_labels):   # divided by sequences only
+    def per_sequence_count(train_seqs, train_labels, test_seqs, test_labels):  # divided by sequences only
         modes = _modes(train_seqs, train_labels, range(int(train_labels.max()) + 1))
         return float((test_seqs == modes[test_labels]).float().sum() / len(test_seqs))
 
-    def integer_mean(train_seqs, train_labels, test_seqs, test_labels):         # raises: mean of a Long tensor
+    def integer_mean(train_seqs, train_labels, test_seqs, test_labels):  # raises: mean of a Long tensor
         modes = _modes(train_seqs, train_labels, range(int(train_labels.max()) + 1))
         return (test_seqs == modes[test_labels]).long().mean()
 
@@ -163,8 +169,17 @@ def test_count_params():
         return encoder + decoder
 
     def layer_list(hidden):
-        layers = [(24, hidden), (hidden, hidden), (hidden, hidden), (hidden, 2), (hidden, 2),
-                  (2, hidden), (hidden, hidden), (hidden, hidden), (hidden, 24)]
+        layers = [
+            (24, hidden),
+            (hidden, hidden),
+            (hidden, hidden),
+            (hidden, 2),
+            (hidden, 2),
+            (2, hidden),
+            (hidden, hidden),
+            (hidden, hidden),
+            (hidden, 24),
+        ]
         return sum((n_in + 1) * n_out for n_in, n_out in layers)
 
     assert_table(
@@ -174,7 +189,9 @@ def test_count_params():
             "expanded polynomial": lambda h: 4 * h**2 + 60 * h + 28,
             "(n_in + 1) * n_out over a list of layers": layer_list,
             "a whole float": lambda h: float(4 * h**2 + 60 * h + 28),
-            "counted from a built model": lambda h: sum(p.numel() for p in helpers.PolymerVAE(hidden_dim=h).parameters()),
+            "counted from a built model": lambda h: sum(
+                p.numel() for p in helpers.PolymerVAE(hidden_dim=h).parameters()
+            ),
             "a numpy integer": lambda h: np.int64(4 * h**2 + 60 * h + 28),
             "a 0-d tensor": lambda h: torch.tensor(4 * h**2 + 60 * h + 28),
         },
@@ -184,8 +201,12 @@ def test_count_params():
             "weights without biases": (lambda h: 4 * h**2 + 54 * h, "bias"),
             "one encoder head": (lambda h: 4 * h**2 + 58 * h + 26, "two heads"),
             "three h x h layers per network": (lambda h: 6 * h**2 + 62 * h + 28, "two h x h layers"),
-            "one bias per input": (lambda h: sum(a * b + a for a, b in [(24, h), (h, h), (h, h), (h, 2), (h, 2),
-                                                                         (2, h), (h, h), (h, h), (h, 24)]), "per output"),
+            "one bias per input": (
+                lambda h: sum(
+                    a * b + a for a, b in [(24, h), (h, h), (h, h), (h, 2), (h, 2), (2, h), (h, h), (h, h), (h, 24)]
+                ),
+                "per output",
+            ),
             "decoder counted as a copy of the encoder": (lambda h: 2 * (2 * h**2 + 31 * h + 4), "not a copy"),
             "hard-coded 277,532": (lambda h: 277_532, "every width"),
             "not a whole number": (lambda h: 4 * h**2 + 60 * h + 28.5, "whole number"),
@@ -196,8 +217,10 @@ def test_count_params():
             # invented by a student reader of the student edition
             "the encoder only": (lambda h: 2 * h**2 + 31 * h + 4, None),
             "a formatted string": (lambda h: f"{4 * h**2 + 60 * h + 28:,}", "whole number"),
-            "first layer counted as h x h": (lambda h: sum((a + 1) * b for a, b in [(h, h)] * 3 + [(h, 2)] * 2 + [(h, h)] * 3
-                                                                                    + [(h, 24)]), None),
+            "first layer counted as h x h": (
+                lambda h: sum((a + 1) * b for a, b in [(h, h)] * 3 + [(h, 2)] * 2 + [(h, h)] * 3 + [(h, 24)]),
+                None,
+            ),
             "decoder outputs a mean and a variance": (lambda h: 4 * h**2 + 84 * h + 52, None),
         },
     )
@@ -247,7 +270,7 @@ def test_fitted_gaussian():
 
     def uniform(codes, n, seed=0):
         mean, cov = _mean_cov(codes)
-        u = np.random.default_rng(seed).uniform(-3**0.5, 3**0.5, (n, len(mean)))
+        u = np.random.default_rng(seed).uniform(-(3**0.5), 3**0.5, (n, len(mean)))
         return mean + u @ np.linalg.cholesky(cov).T
 
     def times_covariance(codes, n, seed=0):
@@ -273,15 +296,17 @@ def test_fitted_gaussian():
     def cov_of_rows(codes, n, seed=0):
         return np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.cov(codes), size=n)
 
-    def variance_as_std(codes, n, seed=0):          # diagonal, and the variance used as a standard deviation
+    def variance_as_std(codes, n, seed=0):  # diagonal, and the variance used as a standard deviation
         return codes.mean(0) + codes.var(0) * np.random.default_rng(seed).standard_normal((n, codes.shape[1]))
 
-    def clumps_as_gaussians(codes, n, seed=0):      # a Gaussian around each of a few codes: a mixture, not one Gaussian
+    def clumps_as_gaussians(codes, n, seed=0):  # a Gaussian around each of a few codes: a mixture, not one Gaussian
         rng = np.random.default_rng(seed)
         centres = codes[rng.integers(0, len(codes), 5)]
-        return centres[rng.integers(0, 5, n)] + rng.multivariate_normal(np.zeros(codes.shape[1]), np.cov(codes.T) / 4, size=n)
+        return centres[rng.integers(0, 5, n)] + rng.multivariate_normal(
+            np.zeros(codes.shape[1]), np.cov(codes.T) / 4, size=n
+        )
 
-    def half_spread(codes, n, seed=0):              # standard deviation halved (e.g. cov / 2 as a scale)
+    def half_spread(codes, n, seed=0):  # standard deviation halved (e.g. cov / 2 as a scale)
         mean, cov = _mean_cov(codes)
         return np.random.default_rng(seed).multivariate_normal(mean, cov / 2, size=n)
 
@@ -289,22 +314,24 @@ def test_fitted_gaussian():
     def correlation_matrix(codes, n, seed=0):
         return np.random.default_rng(seed).multivariate_normal(codes.mean(0), np.corrcoef(codes.T), size=n)
 
-    def one_scalar(codes, n, seed=0):               # one mean and one spread for all entries
-        return torch.randn(n, codes.shape[1], generator=torch.Generator().manual_seed(seed)) * codes.std() + codes.mean()
+    def one_scalar(codes, n, seed=0):  # one mean and one spread for all entries
+        return (
+            torch.randn(n, codes.shape[1], generator=torch.Generator().manual_seed(seed)) * codes.std() + codes.mean()
+        )
 
     def half_as_many(codes, n, seed=0):
         return intended(codes, n // 2, seed)
 
-    def clipped(codes, n, seed=0):                  # noise clipped to +-1.5 "to stay near the data"
+    def clipped(codes, n, seed=0):  # noise clipped to +-1.5 "to stay near the data"
         mean, cov = _mean_cov(codes)
         eps = np.clip(np.random.default_rng(seed).standard_normal((n, len(mean))), -1.5, 1.5)
         return mean + eps @ np.linalg.cholesky(cov).T
 
-    def standardized_codes(codes, n, seed=0):       # fitted to z-scored codes, never scaled back
+    def standardized_codes(codes, n, seed=0):  # fitted to z-scored codes, never scaled back
         s = (codes - codes.mean(0)) / codes.std(0)
         return np.random.default_rng(seed).multivariate_normal(s.mean(0), np.cov(s.T), size=n)
 
-    def student_t(codes, n, seed=0):                # heavy-tailed noise with unit variance
+    def student_t(codes, n, seed=0):  # heavy-tailed noise with unit variance
         mean, cov = _mean_cov(codes)
         eps = np.random.default_rng(seed).standard_t(5, (n, len(mean))) / np.sqrt(5 / 3)
         return mean + eps @ np.linalg.cholesky(cov).T
@@ -317,7 +344,8 @@ def test_fitted_gaussian():
             "symmetric square root of the covariance": symmetric_root,
             "torch.distributions with manual_seed": torch_distribution,
             "biased covariance (divided by N)": lambda c, n, seed=0: np.random.default_rng(seed).multivariate_normal(
-                c.mean(0), np.cov(c.T, bias=True), size=n),
+                c.mean(0), np.cov(c.T, bias=True), size=n
+            ),
             "float16 tensor": lambda c, n, seed=0: intended(c, n, seed).half(),
         },
         reject={
@@ -358,13 +386,13 @@ def test_fitted_draws_use_the_reference_until_solved():
 # ---------------------------------------------------------------- no answers in the student edition
 
 REFERENCE_EXPRESSIONS = [
-    "torch.mode(train_seqs[train_labels == k]",     # 2.1: the solution's modes
-    "consensus(seq_train, sub_train",               # 2.1: the old reference, helpers' per-subfamily consensus
-    "ceiling = ",                                   # 2.1: a stored reference value (subfamily_accuracy = ceiling)
-    "2 * (hidden * hidden + hidden)",               # 2.2: the solution's formula
-    "4 h^2 + 60 h + 28",                            # 2.2: its expanded form
+    "torch.mode(train_seqs[train_labels == k]",  # 2.1: the solution's modes
+    "consensus(seq_train, sub_train",  # 2.1: the old reference, helpers' per-subfamily consensus
+    "ceiling = ",  # 2.1: a stored reference value (subfamily_accuracy = ceiling)
+    "2 * (hidden * hidden + hidden)",  # 2.2: the solution's formula
+    "4 h^2 + 60 h + 28",  # 2.2: its expanded form
     "4 * h**2 + 60 * h + 28",
-    "multivariate_normal(",                         # 2.3: the solution's draws
+    "multivariate_normal(",  # 2.3: the solution's draws
     "np.cov(codes.T)",
     "np.cov(ae8_codes",
 ]

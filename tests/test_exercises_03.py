@@ -42,7 +42,10 @@ def test_kl_from_logvar():
         },
         reject={
             "placeholder": (lambda mu, lv: torch.zeros(mu.shape[0]), None),
-            "logvar taken as log sigma": (lambda mu, lv: 0.5 * (mu**2 + lv.exp() ** 2 - 1 - 2 * lv).sum(-1), "log sigma²"),
+            "logvar taken as log sigma": (
+                lambda mu, lv: 0.5 * (mu**2 + lv.exp() ** 2 - 1 - 2 * lv).sum(-1),
+                "log sigma²",
+            ),
             "sigma where sigma^2 belongs": (lambda mu, lv: 0.5 * (mu**2 + (lv / 2).exp() - 1 - lv).sum(-1), "variance"),
             "no -1": (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "-1"),
             "no 1/2": (lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(-1), "1/2"),
@@ -56,12 +59,17 @@ def test_kl_from_logvar():
             "numpy on a tensor with gradients": (lambda mu, lv: torch.as_tensor(np.exp(lv.numpy())), ".numpy()"),
             "two latent dimensions hard-coded": (first_two, "first two"),
             # found by trying the student edition
-            "-1/2 form summed over the batch too": (lambda mu, lv: -0.5 * (1 + lv - mu**2 - lv.exp()).sum(), "one number"),
+            "-1/2 form summed over the batch too": (
+                lambda mu, lv: -0.5 * (1 + lv - mu**2 - lv.exp()).sum(),
+                "one number",
+            ),
             "summed over the batch axis": (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(0), "expected shape"),
             "exp(logvar) ** 0.5": (lambda mu, lv: 0.5 * (mu**2 + lv.exp() ** 0.5 - 1 - lv).sum(-1), "variance"),
             "log of logvar": (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - torch.log(lv)).sum(-1), None),
-            "Normal(mu, exp(logvar))": (lambda mu, lv: kl_divergence(Normal(mu, lv.exp()), Normal(0.0, 1.0)).sum(-1),
-                                        "log sigma²"),
+            "Normal(mu, exp(logvar))": (
+                lambda mu, lv: kl_divergence(Normal(mu, lv.exp()), Normal(0.0, 1.0)).sum(-1),
+                "log sigma²",
+            ),
             "keepdim": (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(-1, keepdim=True), "expected shape"),
             "mean over the batch": (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(-1).mean(), "one number"),
             "logvar taken as the variance": (lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv.abs())).sum(-1), None),
@@ -87,7 +95,10 @@ def test_kl_to_posterior():
             "Bayes upside down": (lambda lq, lj, lp: (lq - (lj + lp)).mean(0), "divides"),
             "log q missing": (lambda lq, lj, lp: (lp - lj).mean(0), "log q(z|x) is missing"),
             "sum over samples": (lambda lq, lj, lp: (lq - (lj - lp)).sum(0), "mean"),
-            "log of the mean": (lambda lq, lj, lp: torch.logsumexp(lq - lj + lp, 0) - np.log(len(lq)), "log of the mean"),
+            "log of the mean": (
+                lambda lq, lj, lp: torch.logsumexp(lq - lj + lp, 0) - np.log(len(lq)),
+                "log of the mean",
+            ),
             "weighted by q": (lambda lq, lj, lp: (lq.exp() * (lq - lj + lp)).sum(0), "twice"),
             "mean over conformations": (lambda lq, lj, lp: (lq - lj + lp).mean(1), "axis 0"),
             "one number": (lambda lq, lj, lp: (lq - lj + lp).mean(), "shape"),

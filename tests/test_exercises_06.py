@@ -52,7 +52,9 @@ def test_check_move():
         exercises.check_move,
         accept={
             "turn about the origin, then shift": lambda f, d, s: f @ rotation(np.deg2rad(d)).T + np.asarray(s),
-            "turn about the centre, then shift": lambda f, d, s: (f - f.mean(0)) @ rotation(np.radians(d)).T + f.mean(0) + s,
+            "turn about the centre, then shift": lambda f, d, s: (
+                (f - f.mean(0)) @ rotation(np.radians(d)).T + f.mean(0) + s
+            ),
             "R @ frame.T, transposed back": lambda f, d, s: (rotation(np.deg2rad(d)) @ f.T).T + np.array(s),
             "complex numbers": _move_with_complex_numbers,
             "torch, with gradients": _move_in_torch,
@@ -61,15 +63,26 @@ def test_check_move():
             "the placeholder": (lambda f, d, s: f.copy(), "unchanged"),
             "shift without the turn": (lambda f, d, s: f + np.asarray(s), "not turned"),
             "turn without the shift": (lambda f, d, s: f @ rotation(np.deg2rad(d)).T, "not shifted"),
-            "shift first, then turn": (lambda f, d, s: (f + np.asarray(s)) @ rotation(np.deg2rad(d)).T, "shifted first"),
+            "shift first, then turn": (
+                lambda f, d, s: (f + np.asarray(s)) @ rotation(np.deg2rad(d)).T,
+                "shifted first",
+            ),
             "clockwise (frame @ R)": (lambda f, d, s: f @ rotation(np.deg2rad(d)) + np.asarray(s), "opposite way"),
             "degrees given to cos/sin": (lambda f, d, s: f @ rotation(d).T + np.asarray(s), "radians"),
             "a mirror image": (lambda f, d, s: f * [1.0, -1.0] + np.asarray(s), "mirror"),
-            "37 degrees hard-coded": (lambda f, d, s: f @ rotation(np.deg2rad(37)).T + np.asarray(s), "although `degrees`"),
+            "37 degrees hard-coded": (
+                lambda f, d, s: f @ rotation(np.deg2rad(37)).T + np.asarray(s),
+                "although `degrees`",
+            ),
             "(5, -2) hard-coded": (lambda f, d, s: f @ rotation(np.deg2rad(d)).T + [5.0, -2.0], "although `shift`"),
-            "shift components swapped": (lambda f, d, s: f @ rotation(np.deg2rad(d)).T + np.asarray(s)[::-1], "order and signs"),
+            "shift components swapped": (
+                lambda f, d, s: f @ rotation(np.deg2rad(d)).T + np.asarray(s)[::-1],
+                "order and signs",
+            ),
             "the notebook's frame instead of the argument": (
-                lambda f, d, s: NOTEBOOK_FRAME @ rotation(np.deg2rad(d)).T + np.asarray(s), "argument `frame`"),
+                lambda f, d, s: NOTEBOOK_FRAME @ rotation(np.deg2rad(d)).T + np.asarray(s),
+                "argument `frame`",
+            ),
             "changes the input in place": (_move_in_place, "in place"),
             "R @ frame.T, not transposed back": (lambda f, d, s: rotation(np.deg2rad(d)) @ f.T, "transposed"),
             "flattened": (lambda f, d, s: (f @ rotation(np.deg2rad(d)).T + np.asarray(s)).ravel(), "same shape"),
@@ -77,14 +90,24 @@ def test_check_move():
             "a function that raises": (lambda f, d: f, "raised TypeError"),
             # found by trying the student edition as a student
             "the centre put at the shift": (
-                lambda f, d, s: (f - f.mean(0)) @ rotation(np.deg2rad(d)).T + np.asarray(s), "does not put its centre"),
+                lambda f, d, s: (f - f.mean(0)) @ rotation(np.deg2rad(d)).T + np.asarray(s),
+                "does not put its centre",
+            ),
             "a typo in the matrix": (_move_with_a_typo, "another shape"),
             "x updated before y is computed": (_move_with_updated_x, "another shape"),
             "degrees / 180 without pi": (lambda f, d, s: f @ rotation(d / 180).T + np.asarray(s), "11.8°"),
-            "one number added to both coordinates": (lambda f, d, s: f @ rotation(np.deg2rad(d)).T + s[0], "(5.00, 5.00)"),
-            "the size of the angle only": (lambda f, d, s: f @ rotation(np.deg2rad(abs(d))).T + np.asarray(s), "opposite way"),
+            "one number added to both coordinates": (
+                lambda f, d, s: f @ rotation(np.deg2rad(d)).T + s[0],
+                "(5.00, 5.00)",
+            ),
+            "the size of the angle only": (
+                lambda f, d, s: f @ rotation(np.deg2rad(abs(d))).T + np.asarray(s),
+                "opposite way",
+            ),
             "turned about the shift": (
-                lambda f, d, s: (f - np.asarray(s)) @ rotation(np.deg2rad(d)).T + np.asarray(s), "shifted by"),
+                lambda f, d, s: (f - np.asarray(s)) @ rotation(np.deg2rad(d)).T + np.asarray(s),
+                "shifted by",
+            ),
         },
     )
 
@@ -192,8 +215,7 @@ def test_check_bend_angles():
             "the angle at the bead": (lambda r: np.pi - _turns_arctan2(r), "angle at the bead"),
             "the cosine": (_cosines, "cosine"),
             "signed turns": (_turns_signed, "signed"),
-            "unwrapped direction differences": (
-                lambda r: np.abs(np.diff(_directions(r), axis=-1)), "wrapped"),
+            "unwrapped direction differences": (lambda r: np.abs(np.diff(_directions(r), axis=-1)), "wrapped"),
             "bonds not normalised": (_turns_unnormalised, "bond lengths"),
             "cosine not clipped": (_arccos_unclipped, "clip"),
             "the chain wrapped around (np.roll)": (_turns_wrapping_around, "np.roll"),
@@ -201,17 +223,32 @@ def test_check_bend_angles():
             "averaged over beads": (lambda r: _turns_arctan2(r).mean(axis=1), "averaged"),
             "12 beads hard-coded": (_turns_for_12_beads, "shape"),
             "positions instead of bonds": (
-                lambda r: np.arccos(np.clip((r[:, :-2] * r[:, 2:]).sum(-1) / np.linalg.norm(r[:, :-2], axis=-1)
-                                            / np.linalg.norm(r[:, 2:], axis=-1), -1, 1)), "not the positions"),
+                lambda r: np.arccos(
+                    np.clip(
+                        (r[:, :-2] * r[:, 2:]).sum(-1)
+                        / np.linalg.norm(r[:, :-2], axis=-1)
+                        / np.linalg.norm(r[:, 2:], axis=-1),
+                        -1,
+                        1,
+                    )
+                ),
+                "not the positions",
+            ),
             "not a function": (np.zeros((1, 10)), "should be a function"),
             # found by trying the student edition as a student
             "bonds two apart": (lambda r: np.arccos(_cosines_between(np.diff(r, axis=1), 2)), "shape"),
-            "np.gradient for the bonds": (lambda r: np.arccos(_cosines_between(np.gradient(r, axis=1), 1)), "one per bond"),
+            "np.gradient for the bonds": (
+                lambda r: np.arccos(_cosines_between(np.gradient(r, axis=1), 1)),
+                "one per bond",
+            ),
             "arctan2(dot, cross)": (_turns_atan2_swapped, "differ"),
             "bond directions, not turns": (lambda r: np.abs(_directions(r)), "one per bond"),
             "torch acos without clamp": (_turns_in_torch_unclamped, "clip"),
             "1 - cos": (lambda r: 1 - _cosines(r), "differ"),
-            "one frame only (diff along axis 0)": (lambda r: np.arccos(_cosines_between(np.diff(r, axis=0), 1)), "shape"),
+            "one frame only (diff along axis 0)": (
+                lambda r: np.arccos(_cosines_between(np.diff(r, axis=0), 1)),
+                "shape",
+            ),
             "half the turn": (lambda r: _turns_arctan2(r) / 2, "differ"),
         },
     )
@@ -251,7 +288,7 @@ def _codes_with_no_grad(model, frames):
 
 
 def _codes_with_grad(model, frames):
-    return torch.cat([model.encode(torch.as_tensor(frames[i:i + 1]))[0] for i in _ends(frames)])
+    return torch.cat([model.encode(torch.as_tensor(frames[i : i + 1]))[0] for i in _ends(frames)])
 
 
 def _codes_float64(model, frames):
@@ -282,7 +319,8 @@ def test_check_end_codes():
             "torch.stack of 1-D codes": lambda m, f: torch.stack(_codes_as_list(m, f)),
             "mu from model(x)": lambda m, f: m(torch.as_tensor(f[_ends(f)]))[1],
             "|x| as the size (= sqrt(12) R_g for centred frames)": (
-                lambda m, f: m.encode(torch.as_tensor(f[_ends(f, lambda x: np.linalg.norm(x, axis=1))]))[0]),
+                lambda m, f: m.encode(torch.as_tensor(f[_ends(f, lambda x: np.linalg.norm(x, axis=1))]))[0]
+            ),
         },
         reject={
             "the placeholder": (lambda m, f: torch.zeros(2, 2), "differ"),
@@ -292,17 +330,21 @@ def test_check_end_codes():
             "the notebook's model": (lambda m, f: _encode(SHIPPED, f), "another model"),
             "the notebook's test set": (lambda m, f: _encode(m, TEST), "`test` set"),
             "by end-to-end distance": (
-                lambda m, f: m.encode(torch.as_tensor(f[_ends(f, helpers.end_to_end_distance)]))[0], "end-to-end"),
+                lambda m, f: m.encode(torch.as_tensor(f[_ends(f, helpers.end_to_end_distance)]))[0],
+                "end-to-end",
+            ),
             "the most compact twice": (lambda m, f: _encode(m, f)[[0, 0]], "one frame"),
             "torch.cat of 1-D codes": (lambda m, f: torch.cat(_codes_as_list(m, f)), "batch axis"),
             "decoded frames, not codes": (lambda m, f: m.decode(_encode(m, f)), "not their codes"),
-            "indices from the notebook's rg_test": (
-                lambda m, f: m.encode(torch.as_tensor(f[_ends(TEST)]))[0], None),
+            "indices from the notebook's rg_test": (lambda m, f: m.encode(torch.as_tensor(f[_ends(TEST)]))[0], None),
             "not a function": (torch.zeros(2, 2), "should be a function"),
             # found by trying the student edition as a student
             "reconstructions from model(x)": (lambda m, f: m(torch.as_tensor(f[_ends(f)]))[0], "not their codes"),
             "the sorted R_g values as indices": (_codes_indexed_by_values, "your rows encode"),
-            "the two most compact": (lambda m, f: m.encode(torch.as_tensor(f[np.argsort(_rg(f))[:2]]))[0], "your rows encode"),
+            "the two most compact": (
+                lambda m, f: m.encode(torch.as_tensor(f[np.argsort(_rg(f))[:2]]))[0],
+                "your rows encode",
+            ),
             "R_g of the reconstructions": (_codes_by_reconstruction, "your rows encode"),
             "log sigma^2": (lambda m, f: torch.log(_encode(m, f, 1) ** 2), "differ"),
             "the first and the last frame": (lambda m, f: m.encode(torch.as_tensor(f[[0, -1]]))[0], "your rows encode"),

@@ -128,7 +128,9 @@ def test_conditional_model_sees_rg_and_generates_at_a_target(conditional, small_
     mse = helpers.reconstruction_error(conditional, small_split[1])  # decodes with c(x)
     with torch.no_grad():
         xt = torch.tensor(small_split[1])
-        expected = float(((conditional.decode(conditional.encode(xt)[0], conditional.condition_of(xt)) - xt) ** 2).mean())
+        expected = float(
+            ((conditional.decode(conditional.encode(xt)[0], conditional.condition_of(xt)) - xt) ** 2).mean()
+        )
     assert np.isfinite(mse) and mse == pytest.approx(expected, rel=1e-6)
 
 

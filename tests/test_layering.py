@@ -97,7 +97,9 @@ def _closure(module: str) -> set[str]:
 
 def test_no_helpers_module_is_imported_inside_a_function():
     hidden = {(module, imported) for module, (_, local) in GRAPH.items() for imported in local}
-    assert hidden <= set(ON_DEMAND), f"imports inside functions (move them to the top of the module): {sorted(hidden - set(ON_DEMAND))}"
+    assert hidden <= set(ON_DEMAND), (
+        f"imports inside functions (move them to the top of the module): {sorted(hidden - set(ON_DEMAND))}"
+    )
 
 
 def test_the_module_level_import_graph_has_no_cycle():
@@ -116,8 +118,17 @@ def test_the_docstrings_module_list_is_complete_and_each_module_imports_only_mod
         assert GRAPH[module][0] <= set(private), f"the private {module} imports public modules"
 
 
-@pytest.mark.parametrize("lower, upper", [("layers", "models"), ("models", "training"), ("training", "generation"),
-                                          ("generation", "checkpoints"), ("models", "plots"), ("plots", "widgets")])
+@pytest.mark.parametrize(
+    "lower, upper",
+    [
+        ("layers", "models"),
+        ("models", "training"),
+        ("training", "generation"),
+        ("generation", "checkpoints"),
+        ("models", "plots"),
+        ("plots", "widgets"),
+    ],
+)
 def test_imports_run_one_way_from_layers_to_the_widgets(lower, upper):
     assert lower in _closure(upper) and upper not in _closure(lower)
 
@@ -129,11 +140,13 @@ def test_the_parser_sees_every_kind_of_import(tmp_path):
     (tmp_path / "probe.py").write_text(
         "from . import plots\nfrom .models import PolymerVAE\nimport helpers.energy\nfrom helpers import data, train_vae\n"
         "try:\n    from .layers import mlp\nexcept ImportError:\n    pass\n"
-        "def f():\n    from .training import train_vae\n\nclass C:\n    import helpers.widgets\n")
+        "def f():\n    from .training import train_vae\n\nclass C:\n    import helpers.widgets\n"
+    )
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "__init__.py").write_text("from . import part\n")
-    (tmp_path / "sub" / "part.py").write_text("from ..models import PolymerVAE\nfrom . import other\n"
-                                              "def f():\n    from .. import training\n")
+    (tmp_path / "sub" / "part.py").write_text(
+        "from ..models import PolymerVAE\nfrom . import other\ndef f():\n    from .. import training\n"
+    )
     (tmp_path / "sub" / "other.py").write_text("")
     modules = _modules(tmp_path)
     top, hidden = _imports("probe", modules)

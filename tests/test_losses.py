@@ -60,7 +60,9 @@ def test_kl_gradients_match_autograd_of_the_reference():
 def test_reparameterized_samples_have_the_right_moments():
     mu = torch.tensor([1.0, -2.0, 0.0])
     sigma = torch.tensor([0.5, 2.0, 1e-3])
-    z = helpers.reparameterize(mu.expand(200_000, 3), sigma.expand(200_000, 3), generator=torch.Generator().manual_seed(0))
+    z = helpers.reparameterize(
+        mu.expand(200_000, 3), sigma.expand(200_000, 3), generator=torch.Generator().manual_seed(0)
+    )
     torch.testing.assert_close(z.mean(0), mu, atol=0.02, rtol=0)
     torch.testing.assert_close(z.std(0), sigma, atol=0.01, rtol=0.01)
     # independent coordinates
@@ -188,7 +190,9 @@ def test_elbo_equals_log_px_when_q_is_the_true_posterior():
     x = _data(model)
     elbo = helpers.elbo(model, x, sigma_x=model.sigma_x, n_samples=4000, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(elbo, model.log_px(x), atol=0.05, rtol=0)
-    iw = helpers.importance_weighted_log_likelihood(model, x, model.sigma_x, n_samples=3, generator=torch.Generator().manual_seed(0))
+    iw = helpers.importance_weighted_log_likelihood(
+        model, x, model.sigma_x, n_samples=3, generator=torch.Generator().manual_seed(0)
+    )
     torch.testing.assert_close(iw, model.log_px(x))  # every importance weight equals p(x): exact
 
 
@@ -198,7 +202,9 @@ def test_elbo_is_a_lower_bound_and_iwae_tightens_it_with_k():
     log_px = model.log_px(x).mean()
     elbo = helpers.elbo(model, x, model.sigma_x, n_samples=500, generator=torch.Generator().manual_seed(0)).mean()
     iw = [
-        helpers.importance_weighted_log_likelihood(model, x, model.sigma_x, n_samples=k, generator=torch.Generator().manual_seed(k)).mean()
+        helpers.importance_weighted_log_likelihood(
+            model, x, model.sigma_x, n_samples=k, generator=torch.Generator().manual_seed(k)
+        ).mean()
         for k in (1, 10, 100, 2000)
     ]
     assert elbo < log_px - 1.0  # the gap is real
@@ -212,7 +218,9 @@ def test_iwae_is_at_least_the_elbo_for_a_polymer_vae(tiny_model, small_split):
     _, test = small_split
     x = torch.tensor(test)
     elbo = helpers.elbo(model, x, sigma_x=0.5, n_samples=20, generator=torch.Generator().manual_seed(0))
-    iw = helpers.importance_weighted_log_likelihood(model, x, sigma_x=0.5, n_samples=50, generator=torch.Generator().manual_seed(0))
+    iw = helpers.importance_weighted_log_likelihood(
+        model, x, sigma_x=0.5, n_samples=50, generator=torch.Generator().manual_seed(0)
+    )
     assert elbo.shape == iw.shape == (len(test),)
     assert iw.mean() >= elbo.mean()
 

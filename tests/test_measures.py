@@ -46,7 +46,12 @@ def test_batch_shapes_and_flattened_input(small_paths):
     assert helpers.bond_lengths(frames).shape == (7, 11)
     assert helpers.pairwise_distances(frames).shape == (7, 12, 12)
     assert helpers.min_nonbonded_distance(frames).shape == (7,)
-    for f in (helpers.radius_of_gyration, helpers.bond_lengths, helpers.end_to_end_distance, helpers.min_nonbonded_distance):
+    for f in (
+        helpers.radius_of_gyration,
+        helpers.bond_lengths,
+        helpers.end_to_end_distance,
+        helpers.min_nonbonded_distance,
+    ):
         np.testing.assert_array_equal(f(flat), f(frames))
     stacked = np.stack([frames, frames])  # extra leading batch axes work too
     assert helpers.radius_of_gyration(stacked).shape == (2, 7)
@@ -61,7 +66,12 @@ def test_torch_versions_are_differentiable(small_paths):
     expected = centred / (12 * rg.detach()[:, None, None])
     torch.testing.assert_close(x.grad, expected)
 
-    for f in (helpers.bond_lengths, helpers.end_to_end_distance, helpers.min_nonbonded_distance, helpers.pairwise_distances):
+    for f in (
+        helpers.bond_lengths,
+        helpers.end_to_end_distance,
+        helpers.min_nonbonded_distance,
+        helpers.pairwise_distances,
+    ):
         y = torch.tensor(small_paths[:2], requires_grad=True)
         f(y).sum().backward()
         assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0

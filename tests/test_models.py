@@ -41,7 +41,9 @@ def test_shapes_and_positive_sigma(tiny_model, sigma):
     assert model.encode(x[0])[0].shape == (3,)  # a single unbatched example works too
 
 
-@pytest.mark.parametrize("sigma, transform", [("softplus", nn.functional.softplus), ("logvar", lambda h: torch.exp(h / 2))])
+@pytest.mark.parametrize(
+    "sigma, transform", [("softplus", nn.functional.softplus), ("logvar", lambda h: torch.exp(h / 2))]
+)
 def test_sigma_parameterisations(tiny_model, sigma, transform):
     model = tiny_model(sigma=sigma)
     x = torch.randn(5, 24)

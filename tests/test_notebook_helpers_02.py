@@ -39,8 +39,9 @@ def test_sequence_vae_loss_terms():
     residues = torch.as_tensor(seqs)
     encoder = helpers.ProteinEncoder(10, latent_dim=2, hidden_dim=16)
     decoder = helpers.ProteinDecoder(10, latent_dim=2, hidden_dim=16)
-    recon, kl = sequence_vae_loss(encoder, decoder, helpers.one_hot(residues), residues,
-                                  generator=torch.Generator().manual_seed(0))
+    recon, kl = sequence_vae_loss(
+        encoder, decoder, helpers.one_hot(residues), residues, generator=torch.Generator().manual_seed(0)
+    )
     assert recon.shape == kl.shape == ()
     assert abs(recon.item() / 10 - math.log(20)) < 0.3  # untrained: about uniform over 20 residues
     assert kl.item() >= 0
@@ -70,8 +71,10 @@ def test_training_learns_the_subfamilies_and_is_reproducible():
     np.testing.assert_allclose(run()[2], history)  # same seed, same run
 
 
-@pytest.mark.parametrize("kwargs, message", [(dict(epochs=0), "epochs"), (dict(beta=-1.0), "beta"),
-                                             (dict(lr=0.0), "lr"), (dict(seed=-1), "seed")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [(dict(epochs=0), "epochs"), (dict(beta=-1.0), "beta"), (dict(lr=0.0), "lr"), (dict(seed=-1), "seed")],
+)
 def test_training_rejects_bad_settings(kwargs, message):
     seqs, _ = helpers.synthetic_family(10, length=5, seed=0)
     enc = helpers.ProteinEncoder(5, hidden_dim=8)

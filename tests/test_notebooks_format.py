@@ -149,11 +149,13 @@ def test_every_exercise_has_a_placeholder_a_self_check_and_a_proven_solution(nam
     in ``helpers.exercises`` (``exercises.check_...(answer)``), and a solution that calls the same
     check (so nbval proves the check accepts it; tests/test_exercises_NN.py runs its misconception table)."""
     cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
-    headings = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(r"^### Exercise", c.source, re.M)]
+    headings = [
+        i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(r"^### Exercise", c.source, re.M)
+    ]
     assert headings, "no exercise"
     for start, end in zip(headings, headings[1:] + [len(cells)]):
         title = re.search(r"^### (Exercise[^\n]*)", cells[start].source, re.M).group(1)
-        block = cells[start + 1:end]
+        block = cells[start + 1 : end]
         kinds = [next(iter(_tags(c) & {"exercise", "self-check", "solution"}), None) for c in block]
         assert "exercise" in kinds, f"{title}: no cell tagged exercise"
         assert "self-check" in kinds, f"{title}: no cell tagged self-check"

@@ -80,8 +80,15 @@ def test_requirement_files_are_what_the_lock_gives():
 
 def test_lock_check_fails_on_an_edited_file_or_dependency(tmp_path):
     pytest.importorskip("uv", reason="uv is installed by README's setup")
-    for name in ("pyproject.toml", "uv.lock", "README.md", "requirements.txt", "environment.yml",
-                 "binder/requirements.txt", "binder/runtime.txt"):
+    for name in (
+        "pyproject.toml",
+        "uv.lock",
+        "README.md",
+        "requirements.txt",
+        "environment.yml",
+        "binder/requirements.txt",
+        "binder/runtime.txt",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, tmp_path / name)
     lock = _lock_script()
@@ -90,8 +97,9 @@ def test_lock_check_fails_on_an_edited_file_or_dependency(tmp_path):
     binder.write_text(binder.read_text(encoding="utf-8") + "pytest==9.2.0\n", encoding="utf-8")
     assert lock.stale(tmp_path) == ["binder/requirements.txt"]
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace('"tqdm>=4.60",', '"tqdm>=4.60", "rich",'),
-                         encoding="utf-8")
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace('"tqdm>=4.60",', '"tqdm>=4.60", "rich",'), encoding="utf-8"
+    )
     with pytest.raises(SystemExit):  # uv lock --check: pyproject.toml asks for a package the lock lacks
         lock.main(["--check", "--root", str(tmp_path)])
 
@@ -116,8 +124,14 @@ def test_package_dependencies_are_loose_enough_for_colab():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     deps = {Requirement(d).name.lower(): Requirement(d).specifier for d in project["dependencies"]}
     assert set(deps) >= {"numpy", "torch", "matplotlib", "ipywidgets", "tqdm", "pillow"}
-    colab = {"ipywidgets": "7.7.1", "torch": "2.5.0", "numpy": "1.26.4", "matplotlib": "3.8.0", "tqdm": "4.66.0",
-             "pillow": "11.1.0"}
+    colab = {
+        "ipywidgets": "7.7.1",
+        "torch": "2.5.0",
+        "numpy": "1.26.4",
+        "matplotlib": "3.8.0",
+        "tqdm": "4.66.0",
+        "pillow": "11.1.0",
+    }
     for name, version in colab.items():
         assert Version(version) in deps[name], f"{name} {version} (Colab) rejected by {deps[name]}"
     locked = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))["package"]

@@ -80,14 +80,15 @@ def test_image_is_relative_to_the_peak(linear):
 def test_best_gaussian_closes_the_gap_when_the_posterior_is_gaussian(linear):
     model, x, exact, mean_z, cov_z = linear
     start_mu, start_sd = torch.zeros(len(x), 2), torch.ones(len(x), 2)
-    mu, sd, trace = posterior.fit_gaussian(model, x, SIGMA_X, start_mu, start_sd, steps=300, lr=0.05,
-                                             n_samples=2000)  # fixed draws: mu is off by ~ sd / sqrt(n)
+    mu, sd, trace = posterior.fit_gaussian(
+        model, x, SIGMA_X, start_mu, start_sd, steps=300, lr=0.05, n_samples=2000
+    )  # fixed draws: mu is off by ~ sd / sqrt(n)
     assert trace["elbo"].shape == (301, len(x)) and trace["mu"].shape == (301, len(x), 2)
     eps = torch.randn(20_000, 2, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         elbo = posterior.gaussian_elbo(model, x, mu, sd, SIGMA_X, eps)
         elbo_start = posterior.gaussian_elbo(model, x, start_mu, start_sd, SIGMA_X, eps)
-    assert torch.all(elbo_start < exact - 0.5)            # the prior as q is far from the posterior
+    assert torch.all(elbo_start < exact - 0.5)  # the prior as q is far from the posterior
     torch.testing.assert_close(elbo, exact, atol=0.05, rtol=0)
     torch.testing.assert_close(mu, mean_z, atol=0.03, rtol=0)
     assert all(p.requires_grad for p in model.parameters())  # the decoder is left as it was
@@ -99,8 +100,9 @@ def test_quadrature_agrees_with_importance_sampling_on_the_pretrained_model():
     _, test = helpers.train_test_split(helpers.preprocess(helpers.load_paths()), seed=42)
     x = torch.as_tensor(test[:4])
     grid = posterior.quadrature(model, x, sigma_x, subdivide=4)
-    iwae = helpers.importance_weighted_log_likelihood(model, x, sigma_x, n_samples=5000,
-                                                      generator=torch.Generator().manual_seed(0))
+    iwae = helpers.importance_weighted_log_likelihood(
+        model, x, sigma_x, n_samples=5000, generator=torch.Generator().manual_seed(0)
+    )
     elbo = helpers.elbo(model, x, sigma_x, n_samples=500, generator=torch.Generator().manual_seed(0))
     assert torch.all(elbo < grid.log_px)
     assert torch.all(iwae < grid.log_px + 0.05)
@@ -129,10 +131,11 @@ def test_posterior_panel_draws_the_posterior_and_the_gaussians(linear):
     grid = posterior.quadrature(model, x[:1], SIGMA_X, subdivide=2)
     fig, ax = plt.subplots()
     far = torch.tensor([2.0, -2.0])
-    image = plots.posterior_panel(ax, grid, 0, [(mean_z[0], cov_z.diagonal().sqrt(), "C1", "q"),
-                                                (far, torch.tensor([0.1, 0.1]), "C2", "far")])
+    image = plots.posterior_panel(
+        ax, grid, 0, [(mean_z[0], cov_z.diagonal().sqrt(), "C1", "q"), (far, torch.tensor([0.1, 0.1]), "C2", "far")]
+    )
     assert image.get_array().shape == grid.image(0)[0].shape
     assert len(ax.patches) == 4 and ax.get_xlabel() == "$z_1$" and ax.get_ylabel() == "$z_2$"
     lo, hi = ax.get_xlim()
-    assert lo < float(mean_z[0, 0]) < hi and lo < 2.0 < hi      # zoomed to hold the posterior and both Gaussians
+    assert lo < float(mean_z[0, 0]) < hi and lo < 2.0 < hi  # zoomed to hold the posterior and both Gaussians
     plt.close(fig)

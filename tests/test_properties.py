@@ -73,7 +73,9 @@ def test_resolve_mirror_is_also_invariant_to_reflection(r, angle, shift):
     np.testing.assert_allclose(out, helpers.preprocess(r[None], resolve_mirror=True), atol=2e-4)
     # ... while the default keeps the mirror image distinct
     np.testing.assert_allclose(
-        helpers.unflatten(helpers.preprocess(mirrored[None])), helpers.unflatten(helpers.preprocess(r[None])) * [1, -1], atol=2e-4
+        helpers.unflatten(helpers.preprocess(mirrored[None])),
+        helpers.unflatten(helpers.preprocess(r[None])) * [1, -1],
+        atol=2e-4,
     )
 
 

@@ -72,8 +72,9 @@ def test_loopback_keeps_working(no_network_attempts):
 def test_notebook_kernels_and_subprocesses_are_offline():
     """A process started with the environment a notebook kernel gets (nbval, nbclient) is guarded."""
     code = f"import socket; socket.socket().connect({PUBLIC_ADDRESS!r})"
-    result = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
     assert "NetworkBlockedError: network access is blocked" in result.stderr, result.stderr[-2000:]
 
@@ -91,8 +92,14 @@ def test_importing_helpers_patches_nothing():
         "print('unchanged')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
-                            cwd=Path(helpers.__file__).parents[1])
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(helpers.__file__).parents[1],
+    )
     assert result.stdout.strip() == "unchanged", result.stderr[-2000:]
 
 
@@ -169,20 +176,45 @@ BAD_INPUT = [
     ("unflatten odd", lambda: helpers.unflatten(np.zeros((2, 23))), ValueError, "even"),
     ("simulate zero frames", lambda: helpers.simulate_polymer(0), ValueError, "n_frames must be >= 1"),
     ("simulate float frames", lambda: helpers.simulate_polymer(10.0), TypeError, "n_frames must be an integer"),
-    ("simulate negative kT", lambda: helpers.simulate_polymer(10, kT=-1.0), ValueError, "kT must be a finite number > 0"),
+    (
+        "simulate negative kT",
+        lambda: helpers.simulate_polymer(10, kT=-1.0),
+        ValueError,
+        "kT must be a finite number > 0",
+    ),
     ("simulate zero dt", lambda: helpers.simulate_polymer(10, dt=0.0), ValueError, "dt"),
     ("simulate nan friction", lambda: helpers.simulate_polymer(10, friction=float("nan")), ValueError, "friction"),
-    ("simulate unknown option", lambda: helpers.simulate_polymer(10, temperature=2.0), ValueError, "unknown simulation parameter"),
+    (
+        "simulate unknown option",
+        lambda: helpers.simulate_polymer(10, temperature=2.0),
+        ValueError,
+        "unknown simulation parameter",
+    ),
     ("simulate seed None", lambda: helpers.simulate_polymer(10, seed=None), TypeError, "seed"),
     ("simulate seed negative", lambda: helpers.simulate_polymer(10, seed=-3), ValueError, "seed"),
     ("train zero epochs", lambda: helpers.train_vae(_model(), FLAT, epochs=0), ValueError, "epochs must be >= 1"),
     ("train zero lr", lambda: helpers.train_vae(_model(), FLAT, lr=0.0), ValueError, "lr must be a finite number > 0"),
     ("train string lr", lambda: helpers.train_vae(_model(), FLAT, lr="1e-3"), TypeError, "lr must be a number"),
-    ("train negative beta", lambda: helpers.train_vae(_model(), FLAT, beta=-0.1), ValueError, "beta must be a finite number >= 0"),
+    (
+        "train negative beta",
+        lambda: helpers.train_vae(_model(), FLAT, beta=-0.1),
+        ValueError,
+        "beta must be a finite number >= 0",
+    ),
     ("train nan beta", lambda: helpers.train_vae(_model(), FLAT, beta=float("nan")), ValueError, "beta"),
     ("train zero batch", lambda: helpers.train_vae(_model(), FLAT, batch_size=0), ValueError, "batch_size"),
-    ("train unknown reduction", lambda: helpers.train_vae(_model(), FLAT, reduction="avg"), ValueError, "'mean', 'sum'"),
-    ("train unknown schedule", lambda: helpers.train_vae(_model(), FLAT, schedule="step"), ValueError, "'constant', 'cosine'"),
+    (
+        "train unknown reduction",
+        lambda: helpers.train_vae(_model(), FLAT, reduction="avg"),
+        ValueError,
+        "'mean', 'sum'",
+    ),
+    (
+        "train unknown schedule",
+        lambda: helpers.train_vae(_model(), FLAT, schedule="step"),
+        ValueError,
+        "'constant', 'cosine'",
+    ),
     ("train raw paths", lambda: helpers.train_vae(_model(), GOOD), ValueError, "2 dimensions"),
     ("train wrong width", lambda: helpers.train_vae(_model(), np.zeros((4, 20))), ValueError, "(..., 24)"),
     ("train NaN data", lambda: helpers.train_vae(_model(), np.full((4, 24), np.nan)), ValueError, "NaN"),
@@ -407,4 +439,3 @@ def test_divergence_on_unscaled_data_names_the_likely_causes(tiny_model, unscale
     with pytest.raises(FloatingPointError, match="diverged") as info:
         helpers.train_vae(tiny_model(), unscaled, epochs=2, lr=1.0, progress=False)
     assert "lr=1.0" in str(info.value) and "unscaled input data" in str(info.value)
-

@@ -34,11 +34,14 @@ def test_prove_check_accepts_a_sound_check():
     selfcheck.prove_check(is_square, placeholder=0.5, wrong=8, solution=9)
 
 
-@pytest.mark.parametrize("inputs, message", [
-    (dict(placeholder=4, wrong=8, solution=9), "accepts the placeholder"),
-    (dict(placeholder=2, wrong=16, solution=9), "accepts the wrong answer"),
-    (dict(placeholder=2, wrong=8, solution=10), "rejects the solution"),
-])
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (dict(placeholder=4, wrong=8, solution=9), "accepts the placeholder"),
+        (dict(placeholder=2, wrong=16, solution=9), "accepts the wrong answer"),
+        (dict(placeholder=2, wrong=8, solution=10), "rejects the solution"),
+    ],
+)
 def test_prove_check_catches_an_unsound_check(inputs, message):
     with pytest.raises(AssertionError, match=message):
         selfcheck.prove_check(is_square, **inputs)

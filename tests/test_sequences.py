@@ -69,7 +69,12 @@ def test_bad_sequences_are_refused(bad, error, message):
 
 @pytest.mark.parametrize(
     "kwargs, error",
-    [(dict(n_sequences=0), ValueError), (dict(length=1), ValueError), (dict(seed=None), TypeError), (dict(n_subfamilies=1.5), TypeError)],
+    [
+        (dict(n_sequences=0), ValueError),
+        (dict(length=1), ValueError),
+        (dict(seed=None), TypeError),
+        (dict(n_subfamilies=1.5), TypeError),
+    ],
 )
 def test_bad_family_options_are_refused(kwargs, error):
     with pytest.raises(error):

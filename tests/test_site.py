@@ -74,8 +74,9 @@ def test_index_page_is_rendered_from_its_template_and_course_metadata():
     description and launch links, README's setup commands (checked without KaTeX or a build)."""
     meta = build_site.course_meta.load(ROOT)
     pages = build_site.plan(meta)
-    index = build_site.render_index(lambda text, base: f"<p>{html.escape(text)}</p>", pages,
-                                    {p["stem"]: 1 for p in pages}, meta)
+    index = build_site.render_index(
+        lambda text, base: f"<p>{html.escape(text)}</p>", pages, {p["stem"]: 1 for p in pages}, meta
+    )
     assert index.startswith("<!DOCTYPE html>") and index.rstrip().endswith("</html>")
     for page, entry in zip(pages, meta["notebooks"]):
         assert f'<a href="{page["page"]}">{html.escape(page["title"])}</a>' in index
@@ -94,17 +95,29 @@ def test_every_link_agrees_with_the_repository_setting():
 
 
 def test_link_check_catches_a_stray_address():
-    bad = set_repository.disagreements(extra={
-        "example": "[Colab](https://colab.research.google.com/github/someone/else/blob/main/x.ipynb) "
-                   "[Binder](https://mybinder.org/v2/gh/someone/else/main?urlpath=lab) "
-                   "git+https://github.com/someone/else https://github.com/whitead/dmol-book/raw/main/x"})
-    assert [b.split(": ", 1)[1] for b in bad] == ["colab link to someone/else (main)",
-                                                  "binder link to someone/else (main)", "github link to someone/else"]
+    bad = set_repository.disagreements(
+        extra={
+            "example": "[Colab](https://colab.research.google.com/github/someone/else/blob/main/x.ipynb) "
+            "[Binder](https://mybinder.org/v2/gh/someone/else/main?urlpath=lab) "
+            "git+https://github.com/someone/else https://github.com/whitead/dmol-book/raw/main/x"
+        }
+    )
+    assert [b.split(": ", 1)[1] for b in bad] == [
+        "colab link to someone/else (main)",
+        "binder link to someone/else (main)",
+        "github link to someone/else",
+    ]
 
 
 def _copy_for_repository_test(dest: Path) -> None:
-    for name in ("README.md", "course.toml", "scripts/course_meta.py", "scripts/sync_notebooks.py",
-                 "scripts/set_repository.py", "notebooks/jupytext.toml"):
+    for name in (
+        "README.md",
+        "course.toml",
+        "scripts/course_meta.py",
+        "scripts/sync_notebooks.py",
+        "scripts/set_repository.py",
+        "notebooks/jupytext.toml",
+    ):
         if (ROOT / name).exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
@@ -115,8 +128,11 @@ def _copy_for_repository_test(dest: Path) -> None:
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.suffix in {".md", ".py", ".ipynb", ".toml"} and "scripts" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.suffix in {".md", ".py", ".ipynb", ".toml"} and "scripts" not in p.parts
+    }
 
 
 @pytest.mark.slow
@@ -126,8 +142,9 @@ def test_set_repository_rewrites_every_link_and_back(tmp_path):
     before = _snapshot(tmp_path)
     old = set_repository.settings(tmp_path)
     # synced editions first, so that "applying the current setting changes nothing" is about the links
-    subprocess.run([sys.executable, str(tmp_path / "scripts" / "sync_notebooks.py")], check=True,
-                   capture_output=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, str(tmp_path / "scripts" / "sync_notebooks.py")], check=True, capture_output=True, cwd=tmp_path
+    )
     synced = _snapshot(tmp_path)
     subprocess.run(script, check=True, capture_output=True)
     assert _snapshot(tmp_path) == synced, "applying the current setting changed files"
@@ -152,7 +169,9 @@ def test_set_repository_rewrites_every_link_and_back(tmp_path):
 def test_pages_workflow_runs_the_readme_commands():
     assert WORKFLOW.exists(), f"{WORKFLOW.relative_to(ROOT)} is missing"
     workflow = WORKFLOW.read_text(encoding="utf-8")
-    run_lines = [line.strip()[len("run:"):].strip() for line in workflow.splitlines() if line.strip().startswith("run:")]
+    run_lines = [
+        line.strip()[len("run:") :].strip() for line in workflow.splitlines() if line.strip().startswith("run:")
+    ]
     run_lines += re.findall(r"^\s{10,}(\S.*)$", workflow, re.M)  # lines of multi-line run blocks
     setup = _readme_command(r"scripts/bootstrap\.py")
     build = _readme_command(r"scripts/build_site\.py")
@@ -160,7 +179,9 @@ def test_pages_workflow_runs_the_readme_commands():
     assert any(build in line for line in run_lines), f"the workflow does not run README's build {build!r}"
     assert "actions/deploy-pages" in workflow and "actions/upload-pages-artifact" in workflow
     out = re.search(r"path:\s*(\S+)", workflow.split("upload-pages-artifact", 1)[1]).group(1)
-    assert out.strip("./'\"") == build_site.DEFAULT_OUT.name, "the workflow uploads another folder than the build writes"
+    assert out.strip("./'\"") == build_site.DEFAULT_OUT.name, (
+        "the workflow uploads another folder than the build writes"
+    )
 
 
 # ----------------------------------------------------------------------------- the built site
@@ -282,12 +303,18 @@ def test_site_in_a_real_browser(site, server, browser):
             page = context.new_page()
             console, failed = [], []
             # (each handler appends to this page's lists: bound as defaults, not looked up later)
-            page.on("console", lambda m, console=console: console.append(f"{m.type}: {m.text}")
-                    if m.type in ("error", "warning") else None)
+            page.on(
+                "console",
+                lambda m, console=console: (
+                    console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+                ),
+            )
             page.on("pageerror", lambda e, console=console: console.append(f"pageerror: {e}"))
             page.on("requestfailed", lambda r, failed=failed: failed.append(f"{r.url}: {r.failure}"))
-            page.on("response", lambda r, failed=failed: failed.append(f"{r.url}: HTTP {r.status}")
-                    if r.status >= 400 else None)
+            page.on(
+                "response",
+                lambda r, failed=failed: failed.append(f"{r.url}: HTTP {r.status}") if r.status >= 400 else None,
+            )
             response = page.goto(server + name, wait_until="load")
             assert response is not None and response.status == 200, f"{name}: {response and response.status}"
             state = page.evaluate(PAGE_STATE)
@@ -301,8 +328,10 @@ def test_site_in_a_real_browser(site, server, browser):
             if broken:
                 problems.append(f"{where} images not loaded: {broken}")
             if state["rawMath"] or state["inlineDollar"] or state["katexErrors"]:
-                problems.append(f"{where} math not rendered: {state['rawMath']} {state['inlineDollar'][:5]} "
-                                f"({state['katexErrors']} KaTeX errors)")
+                problems.append(
+                    f"{where} math not rendered: {state['rawMath']} {state['inlineDollar'][:5]} "
+                    f"({state['katexErrors']} KaTeX errors)"
+                )
             if state["flatSymbols"]:
                 problems.append(f"{where} {state['flatSymbols']} KaTeX symbols (svg) drawn with no height")
             if state["katex"] and not state["katexFont"]:
@@ -346,7 +375,9 @@ def test_site_in_a_real_browser(site, server, browser):
     if outside:
         problems.insert(0, f"requests left the machine (aborted): {sorted(set(outside))}")
     assert not problems, "\n".join(problems)
-    has_solutions = any("solution" in c.get("metadata", {}).get("tags", [])
-                        for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
-                        for c in nbformat.read(p, as_version=4).cells)
+    has_solutions = any(
+        "solution" in c.get("metadata", {}).get("tags", [])
+        for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+        for c in nbformat.read(p, as_version=4).cells
+    )
     assert bool(solution_pages) == has_solutions, f"pages with a solution toggle: {solution_pages}"

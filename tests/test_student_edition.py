@@ -27,10 +27,20 @@ OTHER_FLOAT_PATH = "default"  # torch's kernels without vector instructions: not
 def test_the_student_edition_runs_on_another_float_path():
     """The kernel's environment really selects another set of torch kernels than this process uses."""
     probe = "import torch; print(torch.backends.cpu.get_cpu_capability())"
-    taken = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                           env=dict(os.environ, ATEN_CPU_CAPABILITY=OTHER_FLOAT_PATH)).stdout.strip()
-    native = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                            env={k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}).stdout.strip()
+    taken = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, ATEN_CPU_CAPABILITY=OTHER_FLOAT_PATH),
+    ).stdout.strip()
+    native = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"},
+    ).stdout.strip()
     if native == "DEFAULT":
         pytest.skip("torch has no vector kernels on this CPU: it has one float path only")
     assert taken == "DEFAULT", taken
@@ -40,13 +50,13 @@ def test_the_student_edition_runs_on_another_float_path():
 def test_student_edition_runs_with_exercises_untouched(path):
     nb = nbformat.read(path, as_version=4)
     env = dict(os.environ, ATEN_CPU_CAPABILITY=OTHER_FLOAT_PATH, POLYMER_VAE_STRICT="1")
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(STUDENT)}}).execute(env=env)
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(STUDENT)}}
+    ).execute(env=env)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        text = "".join(o.get("text", "") + "".join(o.get("data", {}).get("text/plain", ""))
-                       for o in cell.outputs)
+        text = "".join(o.get("text", "") + "".join(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
         assert not [o for o in cell.outputs if o.output_type == "error"], cell.source
         assert "✓" not in text, f"a cell of the student edition says ✓:\n{cell.source}"
         if "self-check" in cell.metadata.get("tags", []):
@@ -62,8 +72,9 @@ def test_a_student_who_changes_a_parameter_gets_notes_not_tracebacks():
     setting = next(c for c in nb.cells if c.cell_type == "code" and draws.search(c.source))
     setting.source = draws.sub("N = 300", setting.source)
     env = {k: v for k, v in os.environ.items() if k != "POLYMER_VAE_STRICT"}
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(STUDENT)}}).execute(env=env)
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(STUDENT)}}
+    ).execute(env=env)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     notes = [line for o in outputs for line in o.get("text", "").splitlines() if line.startswith("ⓘ the text says")]

@@ -67,7 +67,9 @@ def test_test_metrics_match_evaluate(tiny_model, small_split):
 def test_on_epoch_end_sees_every_epoch(tiny_model, small_split):
     train, _ = small_split
     seen = []
-    helpers.train_vae(tiny_model(), train, epochs=3, progress=False, on_epoch_end=lambda e, m, h: seen.append((e, h.epochs)))
+    helpers.train_vae(
+        tiny_model(), train, epochs=3, progress=False, on_epoch_end=lambda e, m, h: seen.append((e, h.epochs))
+    )
     assert seen == [(0, 1), (1, 2), (2, 3)]
 
 
@@ -93,10 +95,14 @@ def test_constant_schedule_keeps_the_learning_rate(tiny_model, small_split, lear
 
 @pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
 @pytest.mark.parametrize("epochs, batch_size", [(1, 400), (2, 180), (4, 360), (1, 90), (3, 60)])
-def test_decaying_schedules_work_for_any_number_of_steps(tiny_model, small_split, learning_rates, schedule, epochs, batch_size):
+def test_decaying_schedules_work_for_any_number_of_steps(
+    tiny_model, small_split, learning_rates, schedule, epochs, batch_size
+):
     """Regression: OneCycleLR divided by zero when a run had exactly 4 steps."""
     train, _ = small_split  # 360 frames
-    history = helpers.train_vae(tiny_model(), train, epochs=epochs, lr=1e-3, batch_size=batch_size, schedule=schedule, progress=False)
+    history = helpers.train_vae(
+        tiny_model(), train, epochs=epochs, lr=1e-3, batch_size=batch_size, schedule=schedule, progress=False
+    )
     steps = epochs * -(-360 // batch_size)
     assert history.epochs == epochs and len(learning_rates) == steps
     assert max(learning_rates) <= 1e-3 * (1 + 1e-9)  # lr is the peak
@@ -109,7 +115,9 @@ def test_mean_reduction_trains(tiny_model, small_split):
     train, test = small_split
     model = tiny_model()
     _, mse_before, _ = helpers.evaluate(model, test, beta=0.01, reduction="mean")
-    history = helpers.train_vae(model, train, test, epochs=4, beta=0.01, reduction="mean", batch_size=32, progress=False)
+    history = helpers.train_vae(
+        model, train, test, epochs=4, beta=0.01, reduction="mean", batch_size=32, progress=False
+    )
     assert history.test_recon[-1] < 0.7 * mse_before  # "mean": recon is the MSE per coordinate
     assert history.test_recon[-1] == pytest.approx(helpers.evaluate(model, test, 0.01, "mean", seed=3)[1], rel=1e-6)
 
@@ -158,7 +166,9 @@ def test_keyboard_interrupt_leaves_a_usable_model_and_a_consistent_history(tiny_
     history = helpers.train_vae(model, train, test, epochs=10, progress=False, on_epoch_end=stop_at_epoch_2)
     assert history.interrupted
     assert history.epochs == 2
-    assert {len(getattr(history, k)) for k in ("train_loss", "train_recon", "train_kl", "test_recon", "test_kl", "seconds")} == {2}
+    assert {
+        len(getattr(history, k)) for k in ("train_loss", "train_recon", "train_kl", "test_recon", "test_kl", "seconds")
+    } == {2}
     assert _same_weights(model.state_dict(), snapshots[-1])  # the weights of the last finished epoch
     assert not model.training
     x_recon, mu, sigma = model(torch.tensor(test))
@@ -193,8 +203,10 @@ def test_large_beta_or_learning_rate_trains_without_a_false_alarm(tiny_model, sm
 
 def test_a_larger_beta_pulls_the_posterior_towards_the_prior(tiny_model, small_split):
     train, test = small_split
-    kl = {beta: helpers.train_vae(tiny_model(), train, test, epochs=4, beta=beta, lr=1e-2, progress=False).test_kl[-1]
-          for beta in (0.12, 10.0)}
+    kl = {
+        beta: helpers.train_vae(tiny_model(), train, test, epochs=4, beta=beta, lr=1e-2, progress=False).test_kl[-1]
+        for beta in (0.12, 10.0)
+    }
     assert kl[10.0] < 0.5 * kl[0.12]
 
 

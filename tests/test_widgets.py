@@ -179,8 +179,12 @@ def test_opens_on_a_valid_polymer_and_fits_marker_and_polymer(pretrained, split)
     assert x0 < explorer.z1.min and explorer.z1.max < x1  # the marker stays whole at the corners
     assert y0 < explorer.z2.min and explorer.z2.max < y1
     lim = ax_pol.get_xlim()[1]
-    for corner in ((explorer.z1.min, explorer.z2.min), (explorer.z1.max, explorer.z2.max),
-                   (explorer.z1.min, explorer.z2.max), (explorer.z1.max, explorer.z2.min)):
+    for corner in (
+        (explorer.z1.min, explorer.z2.min),
+        (explorer.z1.max, explorer.z2.max),
+        (explorer.z1.min, explorer.z2.max),
+        (explorer.z1.max, explorer.z2.min),
+    ):
         assert np.abs(explorer.update(*corner)).max() < lim - 0.3  # the polymer stays on its panel
     labels = [t.get_text() for t in ax_map.get_legend().get_texts()]
     assert "decodes invalid" in labels and 0 < explorer.valid_fraction < 1  # the map shows validity
@@ -225,8 +229,12 @@ def test_contract_classes_and_descriptions(latent, beta):
     """tests/test_browser.py and the notebooks rely on these names (see helpers/widgets.py)."""
     assert "polymer-latent-explorer" in latent.widget._dom_classes
     assert "polymer-beta-explorer" in beta.widget._dom_classes
-    for slider, description, css in ((latent.z1, "z₁", "latent-z1"), (latent.z2, "z₂", "latent-z2"),
-                                     (latent.alpha, "α", "latent-alpha"), (beta.slider, "β", "beta-slider")):
+    for slider, description, css in (
+        (latent.z1, "z₁", "latent-z1"),
+        (latent.z2, "z₂", "latent-z2"),
+        (latent.alpha, "α", "latent-alpha"),
+        (beta.slider, "β", "beta-slider"),
+    ):
         assert slider.description == description
         assert css in slider._dom_classes
         assert slider.continuous_update  # events are cheap enough to follow a drag
@@ -380,15 +388,20 @@ def test_latent_map_checks_shapes():
 
 
 def test_loss_curves_and_distributions(split):
-    history = helpers.History(train_loss=[3, 2], train_recon=[3, 2], train_kl=[1, 2],
-                              test_recon=[3.5, 2.5], test_kl=[1, 1.5])
+    history = helpers.History(
+        train_loss=[3, 2], train_recon=[3, 2], train_kl=[1, 2], test_recon=[3.5, 2.5], test_kl=[1, 1.5]
+    )
     fig = plots.loss_curves(history)
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
     with pytest.raises(ValueError, match="empty"):
         plots.loss_curves(helpers.History())
     fig = plots.compare_distributions(split[0][:300], torch.as_tensor(split[1][:200]))
     assert [ax.get_xlabel() for ax in fig.axes] == [
-        "bond length (bead diam.)", "non-bonded distance (bead diam.)", "$R_g$ (bead diam.)", "end-to-end distance (bead diam.)"]
+        "bond length (bead diam.)",
+        "non-bonded distance (bead diam.)",
+        "$R_g$ (bead diam.)",
+        "end-to-end distance (bead diam.)",
+    ]
 
 
 # ----------------------------------------------------------------------------- ipywidgets 7

@@ -23,9 +23,12 @@ def readme_commands() -> dict[str, str]:
     block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
     lines = [line.split("#")[0].strip() for line in block.splitlines()]
     windows = re.search(r"On Windows[^:]*: `([^`]+)`.*?and `([^`]+)`", readme, re.S)
-    return {"setup": next(line for line in lines if "bootstrap.py" in line),
-            "test": next(line for line in lines if "pytest" in line),
-            "windows setup": windows.group(1), "windows test": windows.group(2)}
+    return {
+        "setup": next(line for line in lines if "bootstrap.py" in line),
+        "test": next(line for line in lines if "pytest" in line),
+        "windows setup": windows.group(1),
+        "windows test": windows.group(2),
+    }
 
 
 def run_lines(job: dict, os_name: str | None = None) -> list[str]:

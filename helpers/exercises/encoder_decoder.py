@@ -53,7 +53,7 @@ def _number(value):
 def reference_subfamily_ceiling(train_seqs, train_labels, test_seqs, test_labels) -> float:
     """The fraction of held-out residues equal to their subfamily's training consensus."""
     n_groups = int(max(np.max(train_labels), np.max(test_labels))) + 1
-    per_group = consensus(train_seqs, np.asarray(train_labels), n_groups)             # (groups, length)
+    per_group = consensus(train_seqs, np.asarray(train_labels), n_groups)  # (groups, length)
     test = torch.as_tensor(np.asarray(test_seqs))
     return float((test == per_group[torch.as_tensor(np.asarray(test_labels))]).double().mean())
 
@@ -68,19 +68,20 @@ def _family(seed: int, sizes_train, sizes_test, length: int):
     rng = np.random.default_rng(seed)
     n_groups = len(sizes_train)
     centres = rng.integers(0, 20, size=(n_groups, length))
-    offsets = 1 + np.argsort(rng.random((n_groups, length, 19)), axis=-1)[..., :3]     # three distinct, none 0
+    offsets = 1 + np.argsort(rng.random((n_groups, length, 19)), axis=-1)[..., :3]  # three distinct, none 0
     alternatives = (centres[..., None] + offsets) % 20
 
     def draw(sizes):
         labels = rng.permutation(np.repeat(np.arange(n_groups), sizes))
         pick = rng.choice(4, p=[0.4, 0.2, 0.2, 0.2], size=(len(labels), length))
-        options = np.concatenate([centres[..., None], alternatives], axis=-1)[labels]    # (n, length, 4)
+        options = np.concatenate([centres[..., None], alternatives], axis=-1)[labels]  # (n, length, 4)
         return np.take_along_axis(options, pick[..., None], -1)[..., 0], labels
 
-    while True:                                   # training modes without ties: every correct answer agrees
+    while True:  # training modes without ties: every correct answer agrees
         train, train_labels = draw(sizes_train)
-        counts = np.stack([np.apply_along_axis(np.bincount, 0, train[train_labels == k], minlength=20)
-                           for k in range(n_groups)])                                   # (groups, 20, length)
+        counts = np.stack(
+            [np.apply_along_axis(np.bincount, 0, train[train_labels == k], minlength=20) for k in range(n_groups)]
+        )  # (groups, 20, length)
         top2 = np.sort(counts, axis=1)[:, -2:]
         if np.all(top2[:, 1] > top2[:, 0]):
             break
@@ -97,9 +98,9 @@ def _ceiling_cases():
 def _scores(train, train_labels, test, test_labels) -> dict:
     """What the known mistakes compute on one family."""
     test_t = torch.as_tensor(test)
-    per_group_test = consensus(test, test_labels)                   # the held-out set's own modes
+    per_group_test = consensus(test, test_labels)  # the held-out set's own modes
     groups = range(int(np.max(test_labels)) + 1)
-    right = (test_t == consensus(train, train_labels)[torch.as_tensor(test_labels)])
+    right = test_t == consensus(train, train_labels)[torch.as_tensor(test_labels)]
     return {
         "held-out modes": float((test_t == per_group_test[torch.as_tensor(test_labels)]).double().mean()),
         "all sequences": float((test_t == consensus(train)).double().mean()),
@@ -124,8 +125,10 @@ def check_subfamily_ceiling(subfamily_ceiling):
     whatever it is given.
     """
     if not callable(subfamily_ceiling):
-        return False, ("write a function subfamily_ceiling(train_seqs, train_labels, test_seqs, test_labels) that "
-                       "returns one number; the check calls it on protein families of its own")
+        return False, (
+            "write a function subfamily_ceiling(train_seqs, train_labels, test_seqs, test_labels) that "
+            "returns one number; the check calls it on protein families of its own"
+        )
     results = []
     for case in _ceiling_cases():
         train, train_labels, test, test_labels = case
@@ -133,49 +136,73 @@ def check_subfamily_ceiling(subfamily_ceiling):
             got = subfamily_ceiling(train.clone(), train_labels.copy(), test.clone(), test_labels.copy())
         except Exception as error:  # noqa: BLE001 - a student's code may raise anything
             if len(results) == 1:
-                return False, (f"it ran on three subfamilies but raised {type(error).__name__} ({error}) on a family "
-                               f"with four subfamilies and 17 positions: take the number of subfamilies and positions "
-                               f"from the arguments, not from the notebook")
+                return False, (
+                    f"it ran on three subfamilies but raised {type(error).__name__} ({error}) on a family "
+                    f"with four subfamilies and 17 positions: take the number of subfamilies and positions "
+                    f"from the arguments, not from the notebook"
+                )
             sizes = "size" in str(error).lower() or "shape" in str(error).lower()
-            return False, (f"calling it on a family of {len(train)} training and {len(test)} held-out sequences (30 "
-                           f"positions) raised {type(error).__name__}: {error}"
-                           + ("; does it use the notebook's seq_train, sub_train, ... instead of its own arguments?"
-                              if sizes else ""))
+            return False, (
+                f"calling it on a family of {len(train)} training and {len(test)} held-out sequences (30 "
+                f"positions) raised {type(error).__name__}: {error}"
+                + (
+                    "; does it use the notebook's seq_train, sub_train, ... instead of its own arguments?"
+                    if sizes
+                    else ""
+                )
+            )
         results.append((got, case))
     values = [_number(got) for got, _ in results]
     for (got, case), value in zip(results, values):
         want = reference_subfamily_ceiling(*case)
         if got is None:
-            return False, "subfamily_ceiling still returns None: compute the fraction of held-out residues predicted right"
+            return (
+                False,
+                "subfamily_ceiling still returns None: compute the fraction of held-out residues predicted right",
+            )
         if value is None:
             shape = getattr(got, "shape", None)
-            return False, (f"it returned {type(got).__name__}{f' of shape {tuple(shape)}' if shape is not None else ''}: "
-                           f"return one number, the mean over all held-out sequences and positions")
+            return False, (
+                f"it returned {type(got).__name__}{f' of shape {tuple(shape)}' if shape is not None else ''}: "
+                f"return one number, the mean over all held-out sequences and positions"
+            )
         if abs(value - want) < 1e-4:
             continue
         if values[0] is not None and values[1] is not None and abs(values[0] - values[1]) < 1e-9 and 0 < value < 1:
-            return False, (f"it returns {value:.4f} for two different families: compute the fraction from the arguments, "
-                           f"not from the notebook's variables (seq_train, ...) or a number you typed in")
+            return False, (
+                f"it returns {value:.4f} for two different families: compute the fraction from the arguments, "
+                f"not from the notebook's variables (seq_train, ...) or a number you typed in"
+            )
         if abs(value / 100 - want) < 1e-4:
             return False, f"it returned {value:.2f}: give a fraction between 0 and 1, not a percentage"
         if abs(value / case[2].shape[1] - want) < 1e-4:
-            return False, (f"it returned {value:.2f}, the number right per sequence: divide by the number of residues "
-                           f"(sequences x positions), not only by the number of sequences")
+            return False, (
+                f"it returned {value:.2f}, the number right per sequence: divide by the number of residues "
+                f"(sequences x positions), not only by the number of sequences"
+            )
         wrong = _scores(*case)
         if abs(value - wrong["held-out modes"]) < 1e-4:
-            return False, ("those are the modes of the held-out sequences themselves: the prediction may only use the "
-                           "training sequences (the modes of each subfamily's training sequences), then score the held-out ones")
+            return False, (
+                "those are the modes of the held-out sequences themselves: the prediction may only use the "
+                "training sequences (the modes of each subfamily's training sequences), then score the held-out ones"
+            )
         if abs(value - wrong["all sequences"]) < 1e-4:
-            return False, ("that is the consensus of all training sequences together: take the mode over the training "
-                           "sequences of each subfamily separately and predict each held-out sequence with its own subfamily's")
+            return False, (
+                "that is the consensus of all training sequences together: take the mode over the training "
+                "sequences of each subfamily separately and predict each held-out sequence with its own subfamily's"
+            )
         if abs(value - wrong["training accuracy"]) < 1e-4:
             return False, "that scores the training sequences: score the held-out sequences (test_seqs, test_labels)"
         if abs(value - wrong["per subfamily"]) < 1e-4:
-            return False, ("that averages the three subfamilies' accuracies with equal weight: take the mean over all "
-                           "held-out residues (subfamilies differ in size)")
-        return False, (f"on a family of {len(case[0])} training and {len(case[2])} held-out sequences it returned "
-                       f"{value:.4f}, expected {want:.4f}: for each held-out sequence, compare every position with the "
-                       f"most common residue at that position among the training sequences of the same subfamily")
+            return False, (
+                "that averages the three subfamilies' accuracies with equal weight: take the mean over all "
+                "held-out residues (subfamilies differ in size)"
+            )
+        return False, (
+            f"on a family of {len(case[0])} training and {len(case[2])} held-out sequences it returned "
+            f"{value:.4f}, expected {want:.4f}: for each held-out sequence, compare every position with the "
+            f"most common residue at that position among the training sequences of the same subfamily"
+        )
     return True, ""
 
 
@@ -207,17 +234,27 @@ def _weights_and_biases(layers):
 
 # Counts a student might write, each from a misreading of the architecture or of a Linear layer.
 MISCOUNTS = {
-    "no biases": (lambda h: sum(a * b for a, b in _layers(h)),
-                  "that counts the weights only: every Linear layer also has a bias, one per output"),
-    "one head": (lambda h: _weights_and_biases(_layers(h, heads=1)),
-                 "the encoder has two heads, one for mu and one for sigma, each a Linear layer h -> 2"),
-    "three square layers": (lambda h: _weights_and_biases(_layers(h, n_square=3)),
-                            "three hidden layers of width h are joined by two h x h layers (the first hidden "
-                            "layer comes from the input), in each network"),
-    "bias per input": (lambda h: sum(a * b + a for a, b in _layers(h)),
-                       "a layer n_in -> n_out has one bias per output (n_out), not per input"),
-    "mirrored encoder": (lambda h: 2 * _weights_and_biases(_layers(h)[:5]),
-                         "the decoder is not a copy of the encoder: it reads 2 numbers and has one output layer of 24"),
+    "no biases": (
+        lambda h: sum(a * b for a, b in _layers(h)),
+        "that counts the weights only: every Linear layer also has a bias, one per output",
+    ),
+    "one head": (
+        lambda h: _weights_and_biases(_layers(h, heads=1)),
+        "the encoder has two heads, one for mu and one for sigma, each a Linear layer h -> 2",
+    ),
+    "three square layers": (
+        lambda h: _weights_and_biases(_layers(h, n_square=3)),
+        "three hidden layers of width h are joined by two h x h layers (the first hidden "
+        "layer comes from the input), in each network",
+    ),
+    "bias per input": (
+        lambda h: sum(a * b + a for a, b in _layers(h)),
+        "a layer n_in -> n_out has one bias per output (n_out), not per input",
+    ),
+    "mirrored encoder": (
+        lambda h: 2 * _weights_and_biases(_layers(h)[:5]),
+        "the decoder is not a copy of the encoder: it reads 2 numbers and has one output layer of 24",
+    ),
 }
 
 
@@ -237,7 +274,10 @@ def check_count_params(count_params):
     a hard-coded count (277,532) and a non-integer result.
     """
     if not callable(count_params):
-        return False, "write a function count_params(hidden) that returns an integer; the check calls it for several widths"
+        return (
+            False,
+            "write a function count_params(hidden) that returns an integer; the check calls it for several widths",
+        )
     got = {}
     for h in WIDTHS:
         try:
@@ -254,16 +294,20 @@ def check_count_params(count_params):
     if not wrong:
         return True, ""
     if len(set(values.values())) == 1:
-        return False, (f"count_params returns {values[WIDTHS[0]]:,.0f} for every width: write it as a formula in "
-                       f"`hidden` (the check tries widths {', '.join(map(str, WIDTHS))})")
+        return False, (
+            f"count_params returns {values[WIDTHS[0]]:,.0f} for every width: write it as a formula in "
+            f"`hidden` (the check tries widths {', '.join(map(str, WIDTHS))})"
+        )
     for count, hint in MISCOUNTS.values():
         if all(values[h] == count(h) for h in WIDTHS):
             return False, hint
     h, v = next(iter(wrong.items()))
     if not float(v).is_integer():
         return False, f"count_params({h}) = {v}: a count of parameters is a whole number"
-    return False, (f"count_params({h}) = {v:,.0f}, the model of width {h} has {_true_count(h):,}: add n_in * n_out "
-                   f"weights and n_out biases for every Linear layer of both networks (print the model to see them)")
+    return False, (
+        f"count_params({h}) = {v:,.0f}, the model of width {h} has {_true_count(h):,}: add n_in * n_out "
+        f"weights and n_out biases for every Linear layer of both networks (print the model to see them)"
+    )
 
 
 # ---------------------------------------------------------------- Exercise 2.3
@@ -326,12 +370,14 @@ def _judge_draws(z: np.ndarray, codes: np.ndarray):
     codes = codes.astype(np.float64)
     nearest = torch.cdist(torch.as_tensor(z), torch.as_tensor(codes)).min(1).values.numpy()
     if np.mean(nearest < 1e-4) > 0.01:
-        return False, ("many draws are exact copies of the codes: resampling the codes keeps their clumps and holes, "
-                       "it is not a Gaussian; draw from N(mean, covariance) instead")
+        return False, (
+            "many draws are exact copies of the codes: resampling the codes keeps their clumps and holes, "
+            "it is not a Gaussian; draw from N(mean, covariance) instead"
+        )
     mean, cov = codes.mean(0), np.cov(codes, rowvar=False)
     chol = np.linalg.cholesky(cov)
-    white = np.linalg.solve(chol, (z - mean).T).T                     # N(0, I) if z ~ N(mean, cov)
-    off_centre = np.abs(z.mean(0) - mean) / (z.std(0) / math.sqrt(n) + 1e-9)   # in standard errors of the draws' mean
+    white = np.linalg.solve(chol, (z - mean).T).T  # N(0, I) if z ~ N(mean, cov)
+    off_centre = np.abs(z.mean(0) - mean) / (z.std(0) / math.sqrt(n) + 1e-9)  # in standard errors of the draws' mean
     if np.max(off_centre) > 6:
         if np.max(np.abs(z.mean(0))) < 0.1 * np.max(np.abs(mean)):
             if np.max(np.abs(np.cov(z, rowvar=False) - np.eye(dim))) < 0.15:
@@ -352,7 +398,9 @@ def _judge_draws(z: np.ndarray, codes: np.ndarray):
             "with the Cholesky factor L (L L^T = covariance), a draw is mean + L @ eps, i.e. mean + eps @ L.T for "
             "rows of eps: you used L without the transpose": chol.T @ chol,
         }
-        distance = {hint: np.linalg.norm(sample_cov - target) / np.linalg.norm(target) for hint, target in candidates.items()}
+        distance = {
+            hint: np.linalg.norm(sample_cov - target) / np.linalg.norm(target) for hint, target in candidates.items()
+        }
         hint, d = min(distance.items(), key=lambda item: item[1])
         if d < 0.1:
             return False, hint
@@ -360,15 +408,22 @@ def _judge_draws(z: np.ndarray, codes: np.ndarray):
     directions = np.vstack([np.eye(dim), np.random.default_rng(0).normal(size=(6, dim))])
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     worst = max(_ks_normal(white @ u) for u in directions)
-    radius2 = (white**2).sum(1)                     # chi-squared with J degrees of freedom: variance 2J
+    radius2 = (white**2).sum(1)  # chi-squared with J degrees of freedom: variance 2J
     if worst > 0.045 or abs(radius2.var() / (2 * dim) - 1) > 0.2:
-        reference_nearest = np.median(torch.cdist(torch.as_tensor(reference_fitted_gaussian(codes, 1000).double()),
-                                                  torch.as_tensor(codes)).min(1).values.numpy())
+        reference_nearest = np.median(
+            torch.cdist(torch.as_tensor(reference_fitted_gaussian(codes, 1000).double()), torch.as_tensor(codes))
+            .min(1)
+            .values.numpy()
+        )
         if np.median(nearest) < 0.5 * reference_nearest:
-            return False, ("the draws sit close to the codes (copies plus a little noise?): they keep the codes' clumps; "
-                           "draw from a Gaussian with the codes' mean and covariance instead")
-        return False, ("mean and covariance are right but the draws are not Gaussian (their histogram along some "
-                       "direction is not a bell curve): draw Gaussian noise, e.g. with multivariate_normal")
+            return False, (
+                "the draws sit close to the codes (copies plus a little noise?): they keep the codes' clumps; "
+                "draw from a Gaussian with the codes' mean and covariance instead"
+            )
+        return False, (
+            "mean and covariance are right but the draws are not Gaussian (their histogram along some "
+            "direction is not a bell curve): draw Gaussian noise, e.g. with multivariate_normal"
+        )
     return True, ""
 
 

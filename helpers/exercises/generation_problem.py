@@ -53,20 +53,30 @@ def check_crossing_length(crossing_length):
     overflowing.
     """
     if not callable(crossing_length):
-        return False, ("write a function crossing_length(alphabet_size, exponent) that returns an integer; "
-                       "the check calls it for several alphabets and powers of ten")
+        return False, (
+            "write a function crossing_length(alphabet_size, exponent) that returns an integer; "
+            "the check calls it for several alphabets and powers of ten"
+        )
     answers = {}
     for a, e in CROSSING_CASES:
         try:
             answers[a, e] = crossing_length(a, e)
         except OverflowError:
-            return False, ("an integer overflowed: numpy's integers have 64 bits (at most about 9e18); "
-                           "Python's own integers are exact at any size, e.g. 20**62 or 10**80")
+            return False, (
+                "an integer overflowed: numpy's integers have 64 bits (at most about 9e18); "
+                "Python's own integers are exact at any size, e.g. 20**62 or 10**80"
+            )
         except Exception as error:  # noqa: BLE001 - a student's code may raise anything
             numpy_used = {"np", "numpy"} & set(getattr(getattr(crossing_length, "__code__", None), "co_names", ()))
-            return False, (f"crossing_length({a}, {e}) raised {type(error).__name__}: {error}"
-                           + ("; numpy's integers have 64 bits and silently wrap around past about 9e18, so "
-                              "20**62 goes wrong: Python's own integers are exact at any size" if numpy_used else ""))
+            return False, (
+                f"crossing_length({a}, {e}) raised {type(error).__name__}: {error}"
+                + (
+                    "; numpy's integers have 64 bits and silently wrap around past about 9e18, so "
+                    "20**62 goes wrong: Python's own integers are exact at any size"
+                    if numpy_used
+                    else ""
+                )
+            )
     if all(value is None for value in answers.values()):
         return False, "crossing_length still returns None: compute the length"
     wrong = {case: value for case, value in answers.items() if not (_whole(value) and value == _crossing(*case))}
@@ -77,27 +87,40 @@ def check_crossing_length(crossing_length):
     if not isinstance(got, numbers.Real) or isinstance(got, bool):
         return False, f"crossing_length({a}, {e}) returned {got!r}, not a number"
     if len({float(v) for v in answers.values() if isinstance(v, numbers.Real)}) == 1:
-        return False, (f"your function gives {got} for every alphabet and power of ten: it must compute the "
-                       f"length from its arguments (for 4 letters and 10**80 it is {_crossing(4, 80)})")
+        return False, (
+            f"your function gives {got} for every alphabet and power of ten: it must compute the "
+            f"length from its arguments (for 4 letters and 10**80 it is {_crossing(4, 80)})"
+        )
     if not _whole(got):
-        return False, (f"crossing_length({a}, {e}) = {got}: a chain length is a whole number; which whole L is "
-                       f"the first with {a}**L > 10**{e}?")
+        return False, (
+            f"crossing_length({a}, {e}) = {got}: a chain length is a whole number; which whole L is "
+            f"the first with {a}**L > 10**{e}?"
+        )
     ratio = e / math.log10(a)
     if got == want - 1 and got == math.floor(ratio) and a**got < 10**e:
-        return False, (f"crossing_length({a}, {e}) = {got}, but {a}**{got} < 10**{e}: rounded down, this is the "
-                       f"last length that does not exceed; you want the first one that does")
+        return False, (
+            f"crossing_length({a}, {e}) = {got}, but {a}**{got} < 10**{e}: rounded down, this is the "
+            f"last length that does not exceed; you want the first one that does"
+        )
     if got == want - 1 and a**got == 10**e:
-        return False, (f"crossing_length({a}, {e}) = {got}, but {a}**{got} equals 10**{e}, it does not exceed it: "
-                       f"the logarithms cannot tell 'equal' from 'exceeds' (nor can '>='). "
-                       f"Confirm with Python's exact integers: {a}**L > 10**{e}")
+        return False, (
+            f"crossing_length({a}, {e}) = {got}, but {a}**{got} equals 10**{e}, it does not exceed it: "
+            f"the logarithms cannot tell 'equal' from 'exceeds' (nor can '>='). "
+            f"Confirm with Python's exact integers: {a}**L > 10**{e}"
+        )
     if got == math.ceil(e / math.log(a)):
-        return False, (f"crossing_length({a}, {e}) = {got}: that divides by the natural logarithm ln({a}); "
-                       f"10**{e} is a power of ten, so compare with log10")
+        return False, (
+            f"crossing_length({a}, {e}) = {got}: that divides by the natural logarithm ln({a}); "
+            f"10**{e} is a power of ten, so compare with log10"
+        )
     if got == math.ceil(e * math.log10(a)) or got == math.floor(e * math.log10(a)):
-        return False, (f"crossing_length({a}, {e}) = {got}: L * log10({a}) > {e} means L > {e} / log10({a}); "
-                       f"you multiplied")
-    return False, (f"crossing_length({a}, {e}) = {got}, expected {want}: the first integer L with "
-                   f"L * log10({a}) > {e}, confirmed with exact integers ({a}**L > 10**{e} and {a}**(L-1) <= 10**{e})")
+        return False, (
+            f"crossing_length({a}, {e}) = {got}: L * log10({a}) > {e} means L > {e} / log10({a}); you multiplied"
+        )
+    return False, (
+        f"crossing_length({a}, {e}) = {got}, expected {want}: the first integer L with "
+        f"L * log10({a}) > {e}, confirmed with exact integers ({a}**L > 10**{e} and {a}**(L-1) <= 10**{e})"
+    )
 
 
 # ---------------------------------------------------------------- Exercise 1.2
@@ -117,7 +140,7 @@ def _constant_cases():
     rng = np.random.default_rng(12)
     pick = rng.choice(len(test), size=300, replace=False)
     x = test[pick]
-    odd = test[np.argmax(np.abs(test).max(1))]                           # an extended held-out frame
+    odd = test[np.argmax(np.abs(test).max(1))]  # an extended held-out frame
     return [
         (x, odd),
         (x, x.mean(0)),
@@ -133,29 +156,43 @@ def _reference_error(x, c) -> float:
 
 # misconception -> (what it computes, the hint that names it); x is (n, 24), c is (24,)
 _CONSTANT_MISTAKES = {
-    "summed per frame": (lambda x, c: ((x - c) ** 2).sum(1).mean(),
-                         "that is the squared distance summed over the 24 coordinates (per frame); the loss of §5 "
-                         "is per coordinate: average over the coordinates too"),
-    "per bead": (lambda x, c: ((x - c) ** 2).reshape(len(x), 12, 2).sum(-1).mean(),
-                 "that is the squared distance per bead (x and y added); the loss is per coordinate"),
-    "total": (lambda x, c: ((x - c) ** 2).sum(),
-              "that is a sum over all frames and coordinates; the loss is a mean"),
-    "root mean square": (lambda x, c: np.sqrt(((x - c) ** 2).mean()),
-                         "that is the root of the mean squared error (an rms, in bead diam.); the loss is the mean "
-                         "squared error itself, in (bead diam.)²"),
-    "mean distance": (lambda x, c: np.linalg.norm(x - c, axis=1).mean(),
-                      "that is the mean Euclidean distance per frame; the loss is the mean squared error per coordinate"),
-    "mean absolute error": (lambda x, c: np.abs(x - c).mean(),
-                            "that is the mean absolute error; the loss squares the differences"),
-    "variance of the residuals": (lambda x, c: (x - c).var(),
-                                  "a variance subtracts the mean of the residuals x - c, which is exactly the part "
-                                  "that depends on c: square x - c itself"),
-    "only the offset": (lambda x, c: ((x.mean(0) - c) ** 2).mean(),
-                        "that is only the distance of c from the mean frame; the frames' own spread around their "
-                        "mean is missing: average (x - c)² over the frames"),
-    "variance only": (lambda x, c: x.var(0).mean(),
-                      "that is the variance of the data, the error of answering with the mean: it does not "
-                      "depend on c"),
+    "summed per frame": (
+        lambda x, c: ((x - c) ** 2).sum(1).mean(),
+        "that is the squared distance summed over the 24 coordinates (per frame); the loss of §5 "
+        "is per coordinate: average over the coordinates too",
+    ),
+    "per bead": (
+        lambda x, c: ((x - c) ** 2).reshape(len(x), 12, 2).sum(-1).mean(),
+        "that is the squared distance per bead (x and y added); the loss is per coordinate",
+    ),
+    "total": (lambda x, c: ((x - c) ** 2).sum(), "that is a sum over all frames and coordinates; the loss is a mean"),
+    "root mean square": (
+        lambda x, c: np.sqrt(((x - c) ** 2).mean()),
+        "that is the root of the mean squared error (an rms, in bead diam.); the loss is the mean "
+        "squared error itself, in (bead diam.)²",
+    ),
+    "mean distance": (
+        lambda x, c: np.linalg.norm(x - c, axis=1).mean(),
+        "that is the mean Euclidean distance per frame; the loss is the mean squared error per coordinate",
+    ),
+    "mean absolute error": (
+        lambda x, c: np.abs(x - c).mean(),
+        "that is the mean absolute error; the loss squares the differences",
+    ),
+    "variance of the residuals": (
+        lambda x, c: (x - c).var(),
+        "a variance subtracts the mean of the residuals x - c, which is exactly the part "
+        "that depends on c: square x - c itself",
+    ),
+    "only the offset": (
+        lambda x, c: ((x.mean(0) - c) ** 2).mean(),
+        "that is only the distance of c from the mean frame; the frames' own spread around their "
+        "mean is missing: average (x - c)² over the frames",
+    ),
+    "variance only": (
+        lambda x, c: x.var(0).mean(),
+        "that is the variance of the data, the error of answering with the mean: it does not depend on c",
+    ),
 }
 
 
@@ -186,9 +223,11 @@ def check_constant_error(constant_error):
             got.append(float(value))
         except (TypeError, ValueError):
             shape = getattr(value, "shape", None)
-            return False, (f"constant_error returned {type(value).__name__}"
-                           f"{'' if shape is None else ' of shape ' + str(tuple(shape))}, not one number: "
-                           f"average over the frames and over the coordinates")
+            return False, (
+                f"constant_error returned {type(value).__name__}"
+                f"{'' if shape is None else ' of shape ' + str(tuple(shape))}, not one number: "
+                f"average over the frames and over the coordinates"
+            )
     if all(_close(g, _reference_error(x, c)) for g, (x, c) in zip(got, cases)):
         return True, ""
     for mistake, hint in _CONSTANT_MISTAKES.values():
@@ -199,6 +238,8 @@ def check_constant_error(constant_error):
         return False, "your function gives the same number for two different constants c: the error must depend on c"
     if _close(float(constant_error(x[:7].copy(), c.copy())), got[0]):
         return False, "your function gives the same number for other frames x: use its argument x, not `train`"
-    return False, (f"for 300 held-out frames and one of them as c, your function gives {got[0]:.4g}, expected "
-                   f"{_reference_error(x, c):.4g}: square each coordinate's difference x - c, then average over "
-                   f"the frames and the 24 coordinates")
+    return False, (
+        f"for 300 held-out frames and one of them as c, your function gives {got[0]:.4g}, expected "
+        f"{_reference_error(x, c):.4g}: square each coordinate's difference x - c, then average over "
+        f"the frames and the 24 coordinates"
+    )

@@ -69,9 +69,11 @@ def _diagnose_move(frame, degrees, shift, out) -> str:
         return "returns the frame unchanged: turn it, then shift it"
     distances = np.linalg.norm(frame[:, None] - frame[None], axis=-1)
     if np.abs(np.linalg.norm(out[:, None] - out[None], axis=-1) - distances).max() > 1e-4:
-        return ("the result has another shape than the frame it was given (distances between beads "
-                "changed), but a turn and a shift move every bead alike. Does `move` use its argument "
-                "`frame` (not the notebook's), and the rotation matrix `rotation(angle)`?")
+        return (
+            "the result has another shape than the frame it was given (distances between beads "
+            "changed), but a turn and a shift move every bead alike. Does `move` use its argument "
+            "`frame` (not the notebook's), and the rotation matrix `rotation(angle)`?"
+        )
     h = (frame - center).T @ (out - out.mean(0))  # Kabsch: the best turn from frame to out
     u, _, vt = np.linalg.svd(h)
     fit = vt.T @ u.T
@@ -82,11 +84,15 @@ def _diagnose_move(frame, degrees, shift, out) -> str:
         if _angle_difference(found, 0.0) < 0.01:
             return "the frame is not turned at all (only shifted?): turn it first, `frame @ rotation(angle).T`"
         if _angle_difference(found, -degrees) < 0.01:
-            return (f"turned by {found:.0f}° instead of {degrees:g}°, the opposite way: `frame @ rotation(a)` "
-                    "turns clockwise; anticlockwise is `frame @ rotation(a).T` (or `(rotation(a) @ frame.T).T`)")
+            return (
+                f"turned by {found:.0f}° instead of {degrees:g}°, the opposite way: `frame @ rotation(a)` "
+                "turns clockwise; anticlockwise is `frame @ rotation(a).T` (or `(rotation(a) @ frame.T).T`)"
+            )
         if _angle_difference(found, np.rad2deg(degrees)) < 0.01:
-            return (f"turned by {degrees:g} radians instead of {degrees:g} degrees: "
-                    "cos and sin take radians, convert with np.deg2rad")
+            return (
+                f"turned by {degrees:g} radians instead of {degrees:g} degrees: "
+                "cos and sin take radians, convert with np.deg2rad"
+            )
         if _angle_difference(found, 37.0) < 0.01:
             return f"turned by 37° although `degrees` is {degrees:g}: use the argument, not a fixed 37"
         return f"turned by {found:.1f}° instead of {degrees:g}° (anticlockwise)"
@@ -97,12 +103,16 @@ def _diagnose_move(frame, degrees, shift, out) -> str:
     if np.allclose(moved_by, 0, atol=1e-4) or np.allclose(out.mean(0), center, atol=1e-4):
         return "turned correctly, but not shifted: add the shift after the turn"
     if np.allclose(out.mean(0), shift, atol=1e-4):
-        return (f"the frame's centre ends at ({shift[0]:g}, {shift[1]:g}): `shift` moves the frame by that much, "
-                "it does not put its centre there")
+        return (
+            f"the frame's centre ends at ({shift[0]:g}, {shift[1]:g}): `shift` moves the frame by that much, "
+            "it does not put its centre there"
+        )
     if np.allclose(moved_by, [5.0, -2.0], atol=1e-4):
         return f"shifted by (5, -2) although `shift` is ({shift[0]:g}, {shift[1]:g}): use the argument"
-    return (f"turned correctly, but shifted by ({moved_by[0]:.2f}, {moved_by[1]:.2f}) instead of "
-            f"({shift[0]:g}, {shift[1]:g}): check the shift's order and signs")
+    return (
+        f"turned correctly, but shifted by ({moved_by[0]:.2f}, {moved_by[1]:.2f}) instead of "
+        f"({shift[0]:g}, {shift[1]:g}): check the shift's order and signs"
+    )
 
 
 @exercise_check
@@ -128,8 +138,10 @@ def check_move(move):
         except Exception as error:  # noqa: BLE001 - the student's code may raise anything
             return False, f"move(f, {degrees:g}, ({shift[0]:g}, {shift[1]:g})) raised {type(error).__name__}: {error}"
         if not np.array_equal(given, frame):
-            return False, ("your function changed the frame it was given (in place, e.g. `frame += shift`): "
-                           "build and return a new array")
+            return False, (
+                "your function changed the frame it was given (in place, e.g. `frame += shift`): "
+                "build and return a new array"
+            )
         if out.shape == frame.shape and not np.isfinite(out).all():
             return False, f"move(f, {degrees:g}, ({shift[0]:g}, {shift[1]:g})) has NaN or infinite coordinates"
         if out.shape != frame.shape:
@@ -140,8 +152,10 @@ def check_move(move):
         about_origin = frame @ turn.T + np.asarray(shift)
         about_center = (frame - center) @ turn.T + center + np.asarray(shift)
         if not (np.allclose(out, about_origin, atol=1e-4) or np.allclose(out, about_center, atol=1e-4)):
-            return False, (f"with another data frame f, move(f, {degrees:g}, ({shift[0]:g}, {shift[1]:g})): "
-                           + _diagnose_move(frame, degrees, shift, out))
+            return False, (
+                f"with another data frame f, move(f, {degrees:g}, ({shift[0]:g}, {shift[1]:g})): "
+                + _diagnose_move(frame, degrees, shift, out)
+            )
     return True, ""
 
 
@@ -169,9 +183,12 @@ def _bend_cases() -> list[tuple[str, np.ndarray]]:
     short = np.concatenate([np.zeros((3, 1, 2)), np.cumsum(bonds, axis=1)], axis=1)
     line = np.arange(12.0)[:, None]
     straight = np.stack([line * [np.cos(a), np.sin(a)] for a in (0.03, 2.0)])  # cos can round to 1 + 2e-16
-    return [("5 data frames, turned and shifted", moved), ("one data frame", frames[2:3] + 10.0),
-            ("3 chains of 8 beads with bonds of many lengths and sharp turns", short),
-            ("2 straight chains", straight)]
+    return [
+        ("5 data frames, turned and shifted", moved),
+        ("one data frame", frames[2:3] + 10.0),
+        ("3 chains of 8 beads with bonds of many lengths and sharp turns", short),
+        ("2 straight chains", straight),
+    ]
 
 
 def _diagnose_bend(what, r, expected, out) -> str:
@@ -180,8 +197,10 @@ def _diagnose_bend(what, r, expected, out) -> str:
     if out.shape != expected.shape:
         if out.ndim == 2 and out.shape[0] == chains and out.shape[1] > turns:
             why = "one per bond?" if out.shape[1] == turns + 1 else "did np.roll wrap the chain around?"
-            return (f"{out.shape[1]} angles per chain of {turns + 2} beads for {what}: a chain of B beads has "
-                    f"B - 1 bonds and B - 2 turns between them ({why})")
+            return (
+                f"{out.shape[1]} angles per chain of {turns + 2} beads for {what}: a chain of B beads has "
+                f"B - 1 bonds and B - 2 turns between them ({why})"
+            )
         if out.size == expected.size:
             return f"for {what}: one row per chain, shape (chains, beads - 2) = {expected.shape}; got {out.shape}"
         if out.shape in ((turns,), (chains,), ()):
@@ -189,8 +208,10 @@ def _diagnose_bend(what, r, expected, out) -> str:
         return f"for {what} expected shape (chains, beads - 2) = {expected.shape}, got {out.shape}"
     if np.isnan(out).any():
         if "straight" in what:
-            return ("NaN for a straight chain: rounding can make the cosine 1.0000000000000002, outside "
-                    "arccos's domain; clip it to [-1, 1] (np.clip)")
+            return (
+                "NaN for a straight chain: rounding can make the cosine 1.0000000000000002, outside "
+                "arccos's domain; clip it to [-1, 1] (np.clip)"
+            )
         return f"NaN for {what}: is a division by zero or arccos of a value outside [-1, 1] in it?"
     if np.allclose(out, 0):
         return f"all zeros for {what} (the placeholder?): the chains do turn at their inner beads"
@@ -203,8 +224,10 @@ def _diagnose_bend(what, r, expected, out) -> str:
     if like(np.rad2deg(expected)):
         return "these are degrees: return radians (np.deg2rad, or leave out np.degrees)"
     if like(np.pi - expected):
-        return ("that is the angle at the bead between the two bonds (pi for a straight chain); the turn "
-                "is the angle between consecutive bond vectors b_i and b_i+1, 0 for a straight chain")
+        return (
+            "that is the angle at the bead between the two bonds (pi for a straight chain); the turn "
+            "is the angle between consecutive bond vectors b_i and b_i+1, 0 for a straight chain"
+        )
     if like(np.cos(expected)):
         return "that is the cosine of the turn: take its angle (np.arccos, or np.arctan2 of cross and dot)"
     if (out < -1e-6).any() and np.allclose(np.abs(out), expected, atol=2e-3):
@@ -212,15 +235,21 @@ def _diagnose_bend(what, r, expected, out) -> str:
     if (out > np.pi + 1e-6).any() or (out < -1e-6).any():
         wrapped = np.abs((out + np.pi) % (2 * np.pi) - np.pi)
         if np.allclose(wrapped, expected, atol=2e-3):
-            return ("some values lie outside [0, pi]: a difference of two bond directions must be wrapped "
-                    "into [-pi, pi] before taking its size")
+            return (
+                "some values lie outside [0, pi]: a difference of two bond directions must be wrapped "
+                "into [-pi, pi] before taking its size"
+            )
         return f"some values lie outside [0, pi] for {what}: a turn's size is between 0 and pi"
     if like(np.arccos(raw_dot)):
-        return ("right only where bonds have length 1: divide the dot product by both bond lengths "
-                "before arccos (the data's bonds are near 1, these are not)")
+        return (
+            "right only where bonds have length 1: divide the dot product by both bond lengths "
+            "before arccos (the data's bonds are near 1, these are not)"
+        )
     error = float(np.abs(out - expected).max())
-    return (f"for {what} your angles differ from the turns between consecutive bond vectors "
-            f"b_i = r_i+1 - r_i by up to {error:.2f} rad")
+    return (
+        f"for {what} your angles differ from the turns between consecutive bond vectors "
+        f"b_i = r_i+1 - r_i by up to {error:.2f} rad"
+    )
 
 
 @exercise_check
@@ -250,10 +279,16 @@ def check_bend_angles(bend_angles):
             shifted = _as_array(bend_angles(r + np.array([7.0, -3.0])))
         except Exception:  # noqa: BLE001 - the student's code may raise anything
             shifted = out
-        if (shifted.shape == out.shape and not np.isnan(out).any() and not np.isnan(shifted).any()
-                and not np.allclose(shifted, out, atol=2e-3)):
-            return False, (f"for {what} your angles change when the chains are shifted, but a turn does not: "
-                           "use the bond vectors b_i = r_i+1 - r_i, not the positions r_i")
+        if (
+            shifted.shape == out.shape
+            and not np.isnan(out).any()
+            and not np.isnan(shifted).any()
+            and not np.allclose(shifted, out, atol=2e-3)
+        ):
+            return False, (
+                f"for {what} your angles change when the chains are shifted, but a turn does not: "
+                "use the bond vectors b_i = r_i+1 - r_i, not the positions r_i"
+            )
         return False, _diagnose_bend(what, r, expected, out)
     return True, ""
 
@@ -268,8 +303,10 @@ def compare_turns(bend_angles, data, samples) -> tuple[float, float]:
         yours = ", ".join(f"{float(np.mean(_as_array(bend_angles(r)))):.2f}" for r in chains)
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         yours = f"raised {type(error).__name__}"
-    print(f"mean turn per inner bead: data (test) {reference[0]:.2f} rad, decoder means {reference[1]:.2f} rad "
-          f"(with your bend_angles: {yours})")
+    print(
+        f"mean turn per inner bead: data (test) {reference[0]:.2f} rad, decoder means {reference[1]:.2f} rad "
+        f"(with your bend_angles: {yours})"
+    )
     return reference
 
 
@@ -290,9 +327,11 @@ def _end_cases():
     """(what, model, frames): frame sets and a model that the notebook does not use."""
     train, test = _split()
     shipped, untrained = _models()
-    return [("the shipped model and 500 training frames", shipped, train[1000:1500]),
-            ("an untrained model and 300 training frames", untrained, train[:300]),
-            ("the shipped model and 3 frames", shipped, test[[5, 50, 500]])]
+    return [
+        ("the shipped model and 500 training frames", shipped, train[1000:1500]),
+        ("an untrained model and 300 training frames", untrained, train[:300]),
+        ("the shipped model and 3 frames", shipped, test[[5, 50, 500]]),
+    ]
 
 
 @torch.no_grad()
@@ -308,8 +347,10 @@ def _diagnose_ends(what, model, frames, out) -> str:
     expected = mu[ends]
     if out.shape != expected.shape:
         if out.shape == (2 * model.latent_dim,):
-            return ("4 numbers in one row: torch.cat of two 1-D codes; keep a batch axis (frames[i:i + 1]) "
-                    "or use torch.stack, to get shape (2, 2)")
+            return (
+                "4 numbers in one row: torch.cat of two 1-D codes; keep a batch axis (frames[i:i + 1]) "
+                "or use torch.stack, to get shape (2, 2)"
+            )
         if out.ndim >= 2 and out.shape[0] == 2 and out[0].size == frames.shape[1]:
             return "these are two frames (24 numbers each), not their codes: encode them, model.encode(x)[0]"
         return f"expected shape (2, 2): two codes, compact first; got {out.shape}"
@@ -320,7 +361,9 @@ def _diagnose_ends(what, model, frames, out) -> str:
     if like(expected[::-1]):
         return "the ends are swapped: the most compact frame (smallest R_g) first, then the most extended"
     if like(sigma[ends]) or like(sigma[ends][::-1]):
-        return "these are sigma, the encoder's standard deviations (encode(x)[1]); the code is the mean mu, encode(x)[0]"
+        return (
+            "these are sigma, the encoder's standard deviations (encode(x)[1]); the code is the mean mu, encode(x)[0]"
+        )
     shipped = _models()[0]
     if model is not shipped and like(_codes(shipped, frames)[0][ends]):
         return "these are the codes of another model: encode with the `model` passed to end_codes"
@@ -335,13 +378,19 @@ def _diagnose_ends(what, model, frames, out) -> str:
         return "both rows are the code of one frame: the first is the most compact, the second the most extended"
     rows = [int(np.argmin(np.abs(mu - row).sum(1))) for row in out]
     if np.allclose(out, mu[rows], atol=1e-4):
-        return (f"with {what}: your rows encode frames with R_g {rg[rows[0]]:.2f} and {rg[rows[1]]:.2f}; "
-                f"the most compact has R_g {rg[ends[0]]:.2f}, the most extended {rg[ends[1]]:.2f}")
+        return (
+            f"with {what}: your rows encode frames with R_g {rg[rows[0]]:.2f} and {rg[rows[1]]:.2f}; "
+            f"the most compact has R_g {rg[ends[0]]:.2f}, the most extended {rg[ends[1]]:.2f}"
+        )
     if np.all(np.abs(out - expected) < 6 * sigma[ends] + 1e-4):
-        return ("close but not equal: a sample z ~ q_phi(z|x) (model(x) or the reparameterization), "
-                "not the encoder's mean mu = model.encode(x)[0]")
-    return (f"with {what}: your rows differ from the encoder means of the most compact and the most "
-            f"extended frame by up to {np.abs(out - expected).max():.2f}")
+        return (
+            "close but not equal: a sample z ~ q_phi(z|x) (model(x) or the reparameterization), "
+            "not the encoder's mean mu = model.encode(x)[0]"
+        )
+    return (
+        f"with {what}: your rows differ from the encoder means of the most compact and the most "
+        f"extended frame by up to {np.abs(out - expected).max():.2f}"
+    )
 
 
 @exercise_check

@@ -94,7 +94,12 @@ def block_network() -> None:
         return real_create_connection(address, *args, **kwargs)
 
     def getaddrinfo(host, *args, **kwargs):
-        if host not in (None, "", b"") and _ip(host) is None and not _is_loopback(host) and host != socket.gethostname():
+        if (
+            host not in (None, "", b"")
+            and _ip(host) is None
+            and not _is_loopback(host)
+            and host != socket.gethostname()
+        ):
             _refuse(host)
         return real_getaddrinfo(host, *args, **kwargs)
 
