@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+
+import nbformat
 
 
 def judge(check, answer) -> tuple[bool, str]:
@@ -34,3 +37,32 @@ def assert_table(check, *, accept: dict, reject: dict) -> None:
             assert word.lower() in printed.lower(), (
                 f"{check.__name__}: the hint for {name!r} should say {word!r}: {printed}"
             )
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())  # spacing does not hide an answer
+
+
+def solution_lines(instructor_path) -> list[str]:
+    """The code lines of an instructor edition's solution cells that appear nowhere else in it.
+
+    Docstrings, comments, ``def`` lines and the calls of the checks are left out: what remains is
+    the answer itself, which the student edition must not show.
+    """
+    nb = nbformat.read(instructor_path, as_version=4)
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    elsewhere = "\n".join(c.source for c in nb.cells if c not in solutions)  # shared code, e.g. `with torch.no_grad():`
+    lines = []
+    for cell in solutions:
+        for line in cell.source.splitlines():
+            line = line.split("#")[0].strip()
+            if len(line) > 12 and line not in elsewhere and not re.match(r'(def |"""|exercises\.check_)', line):
+                lines.append(line)
+    return lines
+
+
+def assert_not_in_student_edition(student_path, expression: str) -> None:
+    """No cell of the student edition, hidden or not, contains ``expression`` (whitespace ignored)."""
+    nb = nbformat.read(student_path, as_version=4)
+    shown = [i for i, cell in enumerate(nb.cells) if _squeezed(expression) in _squeezed(cell.source)]
+    assert not shown, f"the student edition shows a reference answer, {expression!r}, in cell(s) {shown}"

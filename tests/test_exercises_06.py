@@ -5,20 +5,19 @@ answer in the student edition."""
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import torch
-from exercise_tables import assert_table
+from exercise_tables import assert_not_in_student_edition, assert_table, solution_lines
 
 import helpers
 from helpers.exercises import polymer_case_study as exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = ROOT / "student" / "06_polymer_case_study.ipynb"
+INSTRUCTOR = ROOT / "notebooks" / "06_polymer_case_study.ipynb"
 NOTEBOOK_FRAME = helpers.load_paths()[2499]  # the notebook's `frame` (frames shown: np.linspace(0, 9999, 5))
 
 
@@ -361,28 +360,12 @@ REFERENCE_EXPRESSIONS = [
 ]
 
 
-def _solution_lines() -> list[str]:
-    """The code lines of the instructor edition's solution cells, but the docstrings, comments and check calls."""
-    nb = nbformat.read(ROOT / "notebooks" / "06_polymer_case_study.ipynb", as_version=4)
-    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
-    elsewhere = "\n".join(c.source for c in nb.cells if c not in solutions)  # shared code, e.g. `with torch.no_grad():`
-    lines = []
-    for cell in solutions:
-        for line in cell.source.splitlines():
-            line = line.split("#")[0].strip()
-            if len(line) > 12 and line not in elsewhere and not re.match(r'(def |"""|exercises\.check_)', line):
-                lines.append(line)
-    return lines
-
-
 def test_the_reference_expressions_are_the_solutions():
-    solutions = "\n".join(_solution_lines())
+    solutions = "\n".join(solution_lines(INSTRUCTOR))
     for expression in REFERENCE_EXPRESSIONS:
         assert expression in solutions, f"{expression!r} is no longer a solution's key expression"
 
 
-@pytest.mark.parametrize("expression", REFERENCE_EXPRESSIONS + _solution_lines())
+@pytest.mark.parametrize("expression", REFERENCE_EXPRESSIONS + solution_lines(INSTRUCTOR))
 def test_no_reference_answer_in_the_student_edition(expression):
-    nb = nbformat.read(STUDENT, as_version=4)
-    for cell in nb.cells:
-        assert expression not in cell.source, f"the student edition shows a reference answer: {expression!r}"
+    assert_not_in_student_edition(STUDENT, expression)
