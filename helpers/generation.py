@@ -45,7 +45,7 @@ RECIPE = dict(epochs=240, beta=0.12)
 class PolymerGenerator(PolymerVAE):
     """An internal-coordinate ``PolymerVAE`` that stores a sampler and draws new polymers.
 
-    Takes the arguments of ``PolymerVAE`` (``decoder`` is "internal"). Two buffers, filled by
+    Takes the keyword arguments of ``PolymerVAE`` (``decoder`` is "internal"). Two buffers, filled by
     ``fit_generation`` after training and saved with the weights:
 
         sampler_codes (N_CODES, 2, latent_dim)  mu and sigma of q_phi(z|x) for N_CODES training frames
@@ -55,22 +55,13 @@ class PolymerGenerator(PolymerVAE):
     ``model.generate(n, seed=...)`` is ``generate(model, n, seed=...)``.
     """
 
-    def __init__(
-        self,
-        input_dim=24,
-        hidden_dim=256,
-        latent_dim=2,
-        sigma="softplus",
-        n_hidden=3,
-        decoder="internal",
-        condition=None,
-    ):
+    def __init__(self, *, decoder="internal", **config):
         if decoder != "internal":
             raise ValueError(
                 f"a PolymerGenerator builds chains from bonds: decoder must be 'internal', got {decoder!r}"
             )
-        super().__init__(input_dim, hidden_dim, latent_dim, sigma, n_hidden, decoder, condition)
-        self.register_buffer("sampler_codes", torch.zeros(N_CODES, 2, latent_dim))
+        super().__init__(decoder=decoder, **config)
+        self.register_buffer("sampler_codes", torch.zeros(N_CODES, 2, self.latent_dim))
         self.register_buffer("bond_noise", torch.zeros(2))
 
     def generate(self, n: int, seed: int | None = None, **options) -> np.ndarray:
