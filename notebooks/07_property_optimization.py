@@ -386,7 +386,7 @@ claim(0.05 <= extended.mean() <= 0.2 and np.all(held_many.z[extended, 0] > 0.5) 
       "5 to 20% end valid at R_g 2.6-2.7, right of the origin, some grew",
       f"{extended.mean():.0%}, z1 from {held_many.z[extended, 0].min() if extended.any() else None}, {grew.sum()} grew")
 claim(rg_held[best] >= rg_train.min() and np.mean(rg_train < rg_held[best]) < 0.05,
-      "the best valid result is in the compact tail, not below the data", f"{rg_held[best]:.2f}")
+      "the best valid result is in the compact tail, not below the data", f"{rg_held[best]:.2f}");
 
 
 # %% [markdown]
