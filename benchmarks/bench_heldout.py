@@ -55,9 +55,8 @@ def main(argv=None) -> int:
 
     data = helpers.preprocess(helpers.load_paths())
     run_of = np.arange(len(data)) // RUN
-    # 1. the course's split, as indices (train_test_split's own permutation)
-    order = np.random.default_rng(42).permutation(len(data))
-    test_idx, train_idx = order[: len(data) // 10], order[len(data) // 10 :]
+    # 1. the course's split, as indices: the same call applied to the frame numbers
+    train_idx, test_idx = helpers.train_test_split(np.arange(len(data)), seed=42)
     rmsd, nearest = nearest_training_frame(data[train_idx], data[test_idx])
     frames = data.reshape(-1, RUN, data.shape[1])
     consecutive = np.sqrt(((frames[:, 1:] - frames[:, :-1]) ** 2).reshape(-1, data.shape[1] // 2, 2).sum(-1).mean(-1))
