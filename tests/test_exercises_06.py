@@ -51,9 +51,7 @@ def test_check_move():
         exercises.check_move,
         accept={
             "turn about the origin, then shift": lambda f, d, s: f @ rotation(np.deg2rad(d)).T + np.asarray(s),
-            "turn about the centre, then shift": lambda f, d, s: (
-                (f - f.mean(0)) @ rotation(np.radians(d)).T + f.mean(0) + s
-            ),
+            "turn by radians(d), then add the shift": lambda f, d, s: f @ rotation(np.radians(d)).T + s,
             "R @ frame.T, transposed back": lambda f, d, s: (rotation(np.deg2rad(d)) @ f.T).T + np.array(s),
             "complex numbers": _move_with_complex_numbers,
             "torch, with gradients": _move_in_torch,
@@ -87,7 +85,12 @@ def test_check_move():
             "flattened": (lambda f, d, s: (f @ rotation(np.deg2rad(d)).T + np.asarray(s)).ravel(), "same shape"),
             "not a function": (NOTEBOOK_FRAME @ rotation(np.deg2rad(37)).T + [5.0, -2.0], "should be a function"),
             "a function that raises": (lambda f, d: f, "raised TypeError"),
+            "returns a description, not a frame": (lambda f, d, s: "turned and shifted", "not numbers"),
             # found by trying the student edition as a student
+            "turn about the frame's centre, not the origin": (
+                lambda f, d, s: (f - f.mean(0)) @ rotation(np.radians(d)).T + f.mean(0) + s,
+                "about its own centre",
+            ),
             "the centre put at the shift": (
                 lambda f, d, s: (f - f.mean(0)) @ rotation(np.deg2rad(d)).T + np.asarray(s),
                 "does not put its centre",
@@ -322,7 +325,7 @@ def test_check_end_codes():
             ),
         },
         reject={
-            "the placeholder": (lambda m, f: torch.zeros(2, 2), "differ"),
+            "the placeholder": (lambda m, f: torch.zeros(2, 2), "placeholder"),
             "ends swapped": (lambda m, f: _encode(m, f)[[1, 0]], "swapped"),
             "sigma instead of mu": (lambda m, f: _encode(m, f, 1), "sigma"),
             "a sample z ~ q": (_sampled, "sample"),

@@ -18,7 +18,7 @@ def exercise_check(judge):
     def check(*args, **kwargs) -> bool:
         try:
             ok, hint = judge(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - a student's code may raise anything
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - a student's code may raise anything (even exit)
             ok, hint = False, f"running your answer raised {type(error).__name__}: {error}"
         return verdict(ok, hint)
 

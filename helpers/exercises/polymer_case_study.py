@@ -25,6 +25,10 @@ from ..models import PolymerVAE
 from ._verdict import exercise_check
 
 
+class NotNumbers(ValueError):
+    """The student's function returned something that is not an array of numbers."""
+
+
 def _as_array(value) -> np.ndarray:
     """A result as a float64 numpy array, whatever it came as: array, list, tensor (also one
     that requires grad, i.e. computed without ``torch.no_grad()``), or a list of tensors."""
@@ -32,7 +36,15 @@ def _as_array(value) -> np.ndarray:
         return value.detach().cpu().double().numpy()
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, torch.Tensor) for v in value):
         return np.stack([_as_array(v) for v in value])
-    return np.asarray(value, dtype=float)
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise NotNumbers(f"returned a {type(value).__name__}, not numbers in an array ({error})") from None
+
+
+def _went_wrong(call: str, error: Exception) -> str:
+    """What a failed call of the student's function did, in words: it raised, or returned no numbers."""
+    return f"{call} {error}" if isinstance(error, NotNumbers) else f"{call} raised {type(error).__name__}: {error}"
 
 
 def _turn(angle_deg: float) -> np.ndarray:
@@ -121,9 +133,8 @@ def check_move(move):
     ``degrees`` and then shifts it by ``shift``.
 
     Tested on four frames of the data that the notebook does not show, with turns of 37°, -120°,
-    200° and 90° and four shifts. A turn about the origin and a turn about the frame's centre
-    are both accepted (the shapes are the same, only the position differs). Recognised
-    mistakes: no turn, no shift, shift before the turn, a clockwise turn, degrees passed to
+    200° and 90° and four shifts. Recognised mistakes: a turn about the frame's centre instead
+    of the origin, no turn, no shift, shift before the turn, a clockwise turn, degrees passed to
     cos/sin as radians, a mirror image, hard-coded 37° or (5, -2), a result that is not a turn
     of the given frame (e.g. the notebook's `frame` used instead of the argument), the input
     changed in place, the frame returned flattened or transposed.
@@ -136,7 +147,7 @@ def check_move(move):
         try:
             out = _as_array(move(given, degrees, shift))
         except Exception as error:  # noqa: BLE001 - the student's code may raise anything
-            return False, f"move(f, {degrees:g}, ({shift[0]:g}, {shift[1]:g})) raised {type(error).__name__}: {error}"
+            return False, _went_wrong(f"move(f, {degrees:g}, ({shift[0]:g}, {shift[1]:g}))", error)
         if not np.array_equal(given, frame):
             return False, (
                 "your function changed the frame it was given (in place, e.g. `frame += shift`): "
@@ -151,7 +162,12 @@ def check_move(move):
         turn, center = _turn(degrees), frame.mean(0)
         about_origin = frame @ turn.T + np.asarray(shift)
         about_center = (frame - center) @ turn.T + center + np.asarray(shift)
-        if not (np.allclose(out, about_origin, atol=1e-4) or np.allclose(out, about_center, atol=1e-4)):
+        if np.allclose(out, about_center, atol=1e-4) and not np.allclose(out, about_origin, atol=1e-4):
+            return False, (
+                "you turned the frame about its own centre; the task turns it about the origin (0, 0). "
+                "Preprocessing would not notice the difference, but `move` should do what its docstring says"
+            )
+        if not np.allclose(out, about_origin, atol=1e-4):
             return False, (
                 f"with another data frame f, move(f, {degrees:g}, ({shift[0]:g}, {shift[1]:g})): "
                 + _diagnose_move(frame, degrees, shift, out)
@@ -271,7 +287,7 @@ def check_bend_angles(bend_angles):
         try:
             out = _as_array(bend_angles(r.copy()))
         except Exception as error:  # noqa: BLE001 - the student's code may raise anything
-            return False, f"bend_angles raised {type(error).__name__} for {what}, shape {r.shape}: {error}"
+            return False, _went_wrong(f"bend_angles, for {what} of shape {r.shape},", error)
         expected = _bend_reference(r)
         if out.shape == expected.shape and not np.isnan(out).any() and np.allclose(out, expected, atol=2e-3):
             continue
@@ -358,6 +374,8 @@ def _diagnose_ends(what, model, frames, out) -> str:
     def like(candidate, atol=1e-4):
         return np.allclose(out, candidate, atol=atol)
 
+    if not out.any():
+        return "all zeros (the placeholder?): return the encoder means of the two end frames"
     if like(expected[::-1]):
         return "the ends are swapped: the most compact frame (smallest R_g) first, then the most extended"
     if like(sigma[ends]) or like(sigma[ends][::-1]):
@@ -412,7 +430,7 @@ def check_end_codes(end_codes):
         try:
             out = _as_array(end_codes(model, frames.copy()))
         except Exception as error:  # noqa: BLE001 - the student's code may raise anything
-            return False, f"end_codes raised {type(error).__name__} with {what}: {error}"
+            return False, _went_wrong(f"end_codes, with {what},", error)
         rg = radius_of_gyration(frames)
         expected = _codes(model, frames)[0][[int(np.argmin(rg)), int(np.argmax(rg))]]
         if out.shape == expected.shape and np.allclose(out, expected, atol=1e-4):
