@@ -12,6 +12,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.collections import EllipseCollection
+from matplotlib.colors import to_rgba
 from matplotlib.patches import Ellipse
 
 from .measures import (
@@ -43,46 +45,84 @@ def numpy_coordinates(x, name="conformations") -> np.ndarray:
     return to_numpy(as_coordinates(x, name))
 
 
+BEAD_DIAMETER = 1.0  # beads are drawn as circles of this diameter: the length unit itself
+
+
+def _bead_colors(color, alpha):
+    """Face (translucent, so that overlaps show darker) and edge colours of a polymer's beads."""
+    return to_rgba(color, 0.35 * alpha), to_rgba(color, alpha)
+
+
+def _polymer_artists(ax, r, *, diameter, color, alpha, label, show_ends, lw=1.0, zorder=2.0) -> list:
+    """Bonds, beads (circles of ``diameter`` in data units) and the open first bead of ``r``."""
+    face, edge = _bead_colors(color, alpha)
+    (bonds,) = ax.plot(
+        r[:, 0], r[:, 1], "-", color=color, alpha=alpha, label=label, linewidth=1.3 * lw, zorder=zorder + 0.2
+    )
+    circles = dict(widths=diameter, heights=diameter, angles=0.0, units="xy", offset_transform=ax.transData)
+    beads = EllipseCollection(
+        offsets=r, facecolors=face, edgecolors=edge, linewidths=0.8 * lw, zorder=zorder, **circles
+    )
+    ax.add_collection(beads, autolim=False)
+    artists = [bonds, beads]
+    if show_ends:
+        start = EllipseCollection(
+            offsets=r[:1], facecolors="white", edgecolors=edge, linewidths=1.6 * lw, zorder=zorder + 0.1, **circles
+        )
+        ax.add_collection(start, autolim=False)
+        artists.append(start)
+    # autoscaling sees whole circles, not only their centres
+    ax.update_datalim(np.concatenate([r - diameter / 2, r + diameter / 2]))
+    ax.autoscale_view()
+    return artists
+
+
 def draw_polymer(ax, coords, *, color="C0", alpha=1.0, label=None, show_ends=True) -> list:
-    """Draw one polymer on ``ax``: beads joined by bonds, equal aspect, first bead marked.
+    """Draw one polymer on ``ax``: beads as circles of one bead diameter, bonds between their centres.
+
+    The beads are circles of diameter 1 in data units (the length unit is the bead diameter),
+    filled translucently, so that two beads closer than 1 visibly overlap (darker where they
+    do); the bonds are lines between the centres; the axes get equal aspect.
 
     Args:
         coords: (beads, 2) or (2 * beads,), numpy or torch, in bead diameters.
-        show_ends: mark the first bead with a larger white-filled circle (chain direction).
+        show_ends: draw bead 1 as an open (white-filled) circle (chain direction).
 
-    Returns the list of artists (the bonds-and-beads line, then the end marker if drawn),
-    so callers can update them with ``set_data``.
+    Returns the list of artists: the bonds (a Line2D through the centres), the beads (an
+    ``EllipseCollection``), then bead 1 (another one) if ``show_ends``; ``move_polymer``
+    moves and recolours them.
     """
     r = numpy_coordinates(coords, "coords")
     if r.ndim != 2:
         raise ValueError(f"draw_polymer draws one conformation (beads, 2); got shape {r.shape}")
-    (chain,) = ax.plot(
-        r[:, 0],
-        r[:, 1],
-        "-o",
-        color=color,
-        alpha=alpha,
-        label=label,
-        markersize=6,
-        linewidth=1.5,
-        markeredgecolor="white",
-        markeredgewidth=0.5,
+    artists = _polymer_artists(
+        ax, r, diameter=BEAD_DIAMETER, color=color, alpha=alpha, label=label, show_ends=show_ends
     )
-    artists = [chain]
-    if show_ends:
-        (start,) = ax.plot(
-            r[:1, 0],
-            r[:1, 1],
-            "o",
-            markersize=9,
-            markerfacecolor="white",
-            markeredgecolor=color,
-            markeredgewidth=2,
-            alpha=alpha,
-        )
-        artists.append(start)
     ax.set_aspect("equal")
     return artists
+
+
+def move_polymer(artists, coords, *, color=None) -> None:
+    """Move the artists of ``draw_polymer`` to the conformation ``coords`` (beads, 2), optionally
+    recolouring them (the bead fill keeps its transparency, bead 1 stays white inside)."""
+    r = numpy_coordinates(coords, "coords")
+    bonds, beads, *start = artists
+    bonds.set_data(r[:, 0], r[:, 1])
+    beads.set_offsets(r)
+    if start:
+        start[0].set_offsets(r[:1])
+    if color is not None:
+        face, edge = _bead_colors(color, bonds.get_alpha() if bonds.get_alpha() is not None else 1.0)
+        bonds.set_color(color)
+        beads.set_facecolor(face)
+        beads.set_edgecolor(edge)
+        if start:
+            start[0].set_edgecolor(edge)
+
+
+def _whole_beads(r, lim):
+    """A panel half-width that shows every bead of ``r`` whole (at least ``lim``)."""
+    return max(lim, float(np.abs(r).max()) + 0.6 * BEAD_DIAMETER)
 
 
 def polymer_row(conformations, titles=None, *, size=2.0, color="C0", lim=None, ncols=6):
@@ -92,13 +132,14 @@ def polymer_row(conformations, titles=None, *, size=2.0, color="C0", lim=None, n
         conformations: (n, beads, 2) or (n, 2 * beads), numpy or torch.
         titles: n strings (optional).
         size: inches per panel.
-        lim: half-width of every panel in bead diameters (default: fits all, at least ``DEFAULT_LIM``).
+        lim: half-width of every panel in bead diameters (default: fits all, at least ``DEFAULT_LIM``;
+            widened if needed, so that every bead shows whole).
         ncols: panels per row; more polymers wrap onto further rows.
 
     Returns the Figure (``polymer_grid`` with a roomier default ``lim``).
     """
     if lim is None:
-        lim = max(DEFAULT_LIM, float(np.abs(numpy_coordinates(conformations)).max()) + 0.5)
+        lim = _whole_beads(numpy_coordinates(conformations), DEFAULT_LIM)
     return polymer_grid(conformations, titles, size=size, color=color, lim=lim, ncols=ncols)
 
 
@@ -117,9 +158,12 @@ def polymer_grid(
             of reconstructions).
         row_labels: one string per row, written above "y (bead diam.)" on the left.
         ncols: panels per row; lim: half-width of every panel (default: fits all, at least
-            ``DEFAULT_LIM`` / 2); size: inches per panel.
+            ``DEFAULT_LIM`` / 2; widened if needed, so that every bead shows whole); size: inches
+            per panel.
 
-    The open circle marks bead 1. Returns the Figure (reasons from ``measures.why_invalid``).
+    Beads are circles of one bead diameter (``draw_polymer``); the open circle marks bead 1.
+    With a ``reference``, the beads of every non-bonded pair closer than the data's closest
+    contact get a black rim. Returns the Figure (reasons from ``measures.why_invalid``).
     """
     r = numpy_coordinates(conformations)
     r = r[None] if r.ndim == 2 else r
@@ -137,15 +181,19 @@ def polymer_grid(
     rows = math.ceil(n / cols)
     if row_labels is not None and len(row_labels) != rows:
         raise ValueError(f"got {len(row_labels)} row labels for {rows} rows")
-    lim = lim if lim is not None else max(DEFAULT_LIM / 2, max(float(np.abs(s).max()) for s in shown) + 0.5)
+    lim = max(_whole_beads(s, DEFAULT_LIM / 2 if lim is None else lim) for s in shown)
     colors = [color] * n
+    too_close = [np.zeros(r.shape[1], bool)] * n  # beads in a non-bonded pair closer than the data's contacts
     if reference is not None:
         reference = reference if isinstance(reference, ValidityReference) else ValidityReference.from_data(reference)
+        i, j = np.triu_indices(r.shape[1], k=2)
         for k in range(n):
             reason = why_invalid(validity(r[k], reference), reference)
             if reason:
                 colors[k] = "C3"
                 titles[k] = f"{titles[k]} ✗ {reason}".strip()
+            close = pairwise_distances(r[k][None])[0, i, j] < reference.contact_min
+            too_close[k] = np.isin(np.arange(r.shape[1]), np.concatenate([i[close], j[close]]))
     fig, axes = plt.subplots(
         rows,
         cols,
@@ -162,11 +210,34 @@ def polymer_grid(
         if behind is not None:
             draw_polymer(ax, behind[k], color="0.65", show_ends=False)
         draw_polymer(ax, r[k], color=colors[k])
+        if too_close[k].any():
+            ax.add_collection(
+                EllipseCollection(
+                    widths=BEAD_DIAMETER,
+                    heights=BEAD_DIAMETER,
+                    angles=0.0,
+                    units="xy",
+                    offsets=r[k][too_close[k]],
+                    offset_transform=ax.transData,
+                    facecolors="none",
+                    edgecolors="k",
+                    linewidths=1.0,
+                    zorder=2.5,
+                ),
+                autolim=False,
+            )
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
         if titles[k]:
             ax.set_title(titles[k], fontsize=9, color="C3" if colors[k] == "C3" and reference is not None else "k")
     for ax in axes[-1]:
         ax.set_xlabel(f"x ({LENGTH_UNIT})")
+    if any(close.any() for close in too_close):
+        fig.supxlabel(
+            f"black rim: a bead closer than the data's closest contact ({reference.contact_min:.2f} {LENGTH_UNIT}) "
+            "to a non-bonded bead",
+            fontsize=9,
+            color="0.25",
+        )
     for i, ax in enumerate(axes[:, 0]):
         ax.set_ylabel(f"y ({LENGTH_UNIT})" if row_labels is None else f"{row_labels[i]}\ny ({LENGTH_UNIT})")
     return fig
@@ -179,7 +250,8 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     The static stand-in for the latent explorer: the background is shaded where the decoder's
     mean f_theta(z) fails ``helpers.validity`` (see ``validity_map``); ``codes`` (m, 2), e.g.
     the training frames' encoder means, are drawn as small dark dots; each grid polymer is
-    shrunk to fit its cell (one scale for all), blue when valid and red when not, with bead 1
+    shrunk to fit its cell (one scale for all, beads included: still circles of one bead
+    diameter at that scale, so overlaps show), blue when valid and red when not, with bead 1
     as an open circle. ``extent`` = (z1_min, z1_max, z2_min, z2_max). Needs a 2-D latent space.
 
     Returns the Figure.
@@ -192,8 +264,8 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     polymers = decode_conformations(model, zz)
     ok = validity(polymers, reference).valid
     cell = min((x1 - x0), (y1 - y0)) / max(n - 1, 1)
-    largest = float(np.abs(polymers).max())
-    scale = 0.48 * cell / max(largest, 1e-9)  # the largest polymer fits its cell: none reaches a neighbour
+    largest = float(np.abs(polymers).max()) + BEAD_DIAMETER / 2
+    scale = 0.48 * cell / largest  # the largest polymer, beads included, fits its cell: none reaches a neighbour
     pad = 0.6 * cell
     fig, ax = plt.subplots(figsize=(size, size), constrained_layout=True)
     fraction = validity_map(
@@ -206,11 +278,20 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
         ax.scatter(codes[:, 0], codes[:, 1], s=1.5, color="0.25", alpha=0.35, linewidths=0, rasterized=True)
         ax.plot([], [], "o", color="0.25", ms=3, label="training codes")
     for z, r, good in zip(zz, polymers, ok):
-        chain, start = draw_polymer(ax, z + scale * r, color="C0" if good else "C3")
-        chain.set(markersize=3, markeredgewidth=0, linewidth=1.2)  # small: beads sit ~5 pt apart
-        start.set(markersize=4, markeredgewidth=1)
-    ax.plot([], [], "-o", color="C0", ms=3, label="decoder mean: valid")
-    ax.plot([], [], "-o", color="C3", ms=3, label="decoder mean: invalid")
+        _polymer_artists(
+            ax,
+            z + scale * r,
+            diameter=scale * BEAD_DIAMETER,
+            color="C0" if good else "C3",
+            alpha=1.0,
+            label=None,
+            show_ends=True,
+            lw=0.6,
+            zorder=3.0,
+        )
+    ax.set_aspect("equal")
+    ax.plot([], [], "-o", color="C0", ms=4, mfc=_bead_colors("C0", 1.0)[0], label="decoder mean: valid")
+    ax.plot([], [], "-o", color="C3", ms=4, mfc=_bead_colors("C3", 1.0)[0], label="decoder mean: invalid")
     ax.fill_between([], [], color="#f4d6d6", label=f"decodes invalid ({1 - fraction:.0%} of the plot)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
     ax.set(

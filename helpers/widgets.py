@@ -219,9 +219,9 @@ class LatentExplorer(_Explorer):
         ax_pol.set_aspect("equal")
         ax_pol.grid(alpha=0.3)
         (self._marker,) = ax_map.plot([0], [0], "P", color="C3", ms=13, mec="white", mew=1.5)
-        self._chain, self._start = plots.draw_polymer(ax_pol, np.zeros((12, 2)), color="C0")
+        self._polymer = plots.draw_polymer(ax_pol, np.zeros((12, 2)), color="C0")  # bonds, beads, bead 1
         self._label = ax_pol.text(0.03, 0.97, "", transform=ax_pol.transAxes, va="top", fontsize=10)
-        self._dynamic = (self._marker, self._chain, self._start, self._label)
+        self._dynamic = (self._marker, *self._polymer, self._label)
         self._init_canvas(fig)
         for artist in self._dynamic:
             artist.set_animated(True)  # left out of canvas.draw(): drawn per event instead
@@ -317,10 +317,7 @@ class LatentExplorer(_Explorer):
         ok = bool(report.valid)
         colour = "C0" if ok else "C3"
         self._marker.set_data([z[0]], [z[1]])
-        self._chain.set_data(polymer[:, 0], polymer[:, 1])
-        self._chain.set_color(colour)
-        self._start.set_data(polymer[:1, 0], polymer[:1, 1])
-        self._start.set_markeredgecolor(colour)
+        plots.move_polymer(self._polymer, polymer, color=colour)
         verdict = "valid" if ok else "INVALID"
         self._label.set_text(f"$R_g$ = {rg:.2f} {LENGTH_UNIT}\n{verdict}")
         self._label.set_color("black" if ok else "C3")
@@ -504,9 +501,8 @@ class BetaExplorer(_Explorer):
         half = max(3.0, float(np.percentile(np.abs(mu), 99.5)) * 1.1)
         self._ax_map.set(xlim=(-half, half), ylim=(-half, half))
         for lines, polymers in ((self._rec_lines, self.recons[i]), (self._smp_lines, self.samples[i])):
-            for (chain, start), r in zip(lines, polymers):
-                chain.set_data(r[:, 0], r[:, 1])
-                start.set_data(r[:1, 0], r[:1, 1])
+            for artists, r in zip(lines, polymers):
+                plots.move_polymer(artists, r)
         self._rd_point.set_data([result["test_kl"]], [result["test_recon"] / self.input_dim])
         spread = float(np.mean(mu.std(0)))
         if result["test_kl"] < 0.1:
@@ -533,14 +529,16 @@ class BetaExplorer(_Explorer):
         """Rate (nats per conformation) and distortion (squared error per coordinate) of each model."""
         return ([r["test_kl"] for r in self.results], [r["test_recon"] / self.input_dim for r in self.results])
 
-    def static_figure(self):
-        """The whole sweep at once (a pyplot Figure): the rate-distortion curve, then per beta its
+    def static_figure(self, betas=None):
+        """The sweep at once (a pyplot Figure): the rate-distortion curve, then per beta its
         latent map (coloured by R_g, prior circles on top) and one row per prior sample: the same
-        z ~ N(0, I) decoded by every model, one polymer per panel (identical down a column = collapse)."""
+        z ~ N(0, I) decoded by every model, one polymer per panel (identical down a column = collapse).
+        ``betas``: the columns shown (default: every beta; fewer give larger, readable panels)."""
         import matplotlib.pyplot as plt
 
-        n, n_show = len(self.betas), len(self.samples[0])
-        fig = plt.figure(figsize=(1.5 * n + 1, 3.2 + 1.4 * (1 + n_show)), layout="constrained")
+        shown = [i for i, b in enumerate(self.betas) if betas is None or b in betas]
+        n, n_show, w = len(shown), len(self.samples[0]), max(1.5, 9 / len(shown))
+        fig = plt.figure(figsize=(w * n + 1, 3.2 + 1.4 * w / 1.5 * (1 + n_show)), layout="constrained")
         grid = fig.add_gridspec(
             2 + n_show, n + 1, height_ratios=(1.6, 1.2, *([1] * n_show)), width_ratios=(*([1] * n), 0.12)
         )
@@ -565,9 +563,10 @@ class BetaExplorer(_Explorer):
             title="Rate–distortion of the β sweep (test set)",
         )
         lim = plots.DEFAULT_LIM
-        for j, beta in enumerate(self.betas):
+        for j, i in enumerate(shown):
+            beta = self.betas[i]
             ax = fig.add_subplot(grid[1, j])
-            mu = self.codes[j]
+            mu = self.codes[i]
             points = ax.scatter(mu[:, 0], mu[:, 1], c=self.rg, s=1, cmap="viridis", rasterized=True, zorder=1)
             half = max(3.0, float(np.percentile(np.abs(mu), 99.5)) * 1.1)
             ax.add_patch(Circle((0, 0), 2, fill=False, ls="--", lw=1, color="k", zorder=3))
@@ -577,7 +576,7 @@ class BetaExplorer(_Explorer):
                 ax.set_ylabel("latent map\n($z_1$ →, $z_2$ ↑)")
             for k in range(n_show):
                 ax_s = fig.add_subplot(grid[2 + k, j])
-                plots.draw_polymer(ax_s, self.samples[j][k], color=f"C{k + 1}")
+                plots.draw_polymer(ax_s, self.samples[i][k], color=f"C{k + 1}")
                 ax_s.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[])
                 if j == 0:
                     ax_s.set_ylabel(f"sample {k + 1}\n(same z in\nthe whole row)", fontsize=8)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import matplotlib
+from matplotlib.collections import EllipseCollection
 
 matplotlib.use("Agg")
 
@@ -65,6 +66,21 @@ def test_polymer_grid_marks_invalid_polymers_red_with_the_reason(train, referenc
     assert "bead diam." in axes[0].get_ylabel()
 
 
+def test_polymer_grid_rims_the_beads_of_overlapping_pairs(train, reference):
+    frame = train[0].reshape(12, 2).astype(float)
+    folded = frame.copy()
+    folded[7] = folded[2] + [0.42, 0.0]  # beads 3 and 8 at a contact of 0.42: they overlap
+    fig = plots.polymer_grid(np.stack([frame, folded]), reference=reference)
+    rims = [
+        [c for c in ax.collections if isinstance(c, EllipseCollection) and np.all(c.get_facecolor() == 0)]
+        for ax in fig.axes
+    ]
+    assert rims[0] == [] and len(rims[1]) == 1
+    rimmed = {tuple(xy) for xy in np.asarray(rims[1][0].get_offsets())}
+    assert {tuple(folded[2]), tuple(folded[7])} <= rimmed  # both beads of the pair (and any other too close)
+    assert "black rim" in fig.get_supxlabel()
+
+
 def test_polymer_grid_draws_behind_and_labels_rows(train):
     r = torch.as_tensor(train[:4])  # torch and flat input
     fig = plots.polymer_grid(r, behind=train[4:8], row_labels=["top", "bottom"], ncols=2)
@@ -90,8 +106,10 @@ def test_latent_atlas_shows_codes_validity_and_polymers(train, reference):
     codes = np.random.default_rng(0).normal(size=(50, 2))
     fig = plots.latent_atlas(model, reference, codes=codes, extent=(-2, 2, -2, 2), n=3)
     ax = fig.axes[0]
-    chains = [line for line in _lines(ax) if line.get_marker() == "o"]
+    chains = _lines(ax)  # the bonds of each polymer
     assert len(chains) == 9  # one decoded polymer per grid point
+    beads = [c for c in ax.collections if isinstance(c, EllipseCollection) and len(c.get_offsets()) == 12]
+    assert len(beads) == 9  # and its beads, as circles
     z = np.array([(a, b) for b in np.linspace(-2, 2, 3) for a in np.linspace(-2, 2, 3)])
     ok = helpers.validity(helpers.decode_conformations(model, z), reference).valid
     assert 0 < ok.sum() < 9  # this square holds both kinds

@@ -352,12 +352,34 @@ def test_png_encoder_is_lossless():
 def test_draw_polymer_accepts_torch_and_flat_input():
     coords = torch.arange(24, dtype=torch.float32).reshape(12, 2)
     fig, ax = plt.subplots()
-    chain, start = plots.draw_polymer(ax, coords.reshape(24))
-    np.testing.assert_array_equal(np.column_stack(chain.get_data()), coords.numpy())
-    np.testing.assert_array_equal(np.column_stack(start.get_data()), coords.numpy()[:1])
-    assert len(plots.draw_polymer(ax, coords, show_ends=False)) == 1
+    bonds, beads, start = plots.draw_polymer(ax, coords.reshape(24))
+    np.testing.assert_array_equal(np.column_stack(bonds.get_data()), coords.numpy())
+    np.testing.assert_array_equal(beads.get_offsets(), coords.numpy())
+    np.testing.assert_array_equal(start.get_offsets(), coords.numpy()[:1])
+    assert len(plots.draw_polymer(ax, coords, show_ends=False)) == 2
     with pytest.raises(ValueError, match="one conformation"):
         plots.draw_polymer(ax, torch.zeros(3, 12, 2))
+
+
+def test_beads_are_circles_of_one_bead_diameter_in_data_units():
+    fig, ax = plt.subplots(figsize=(4, 4))
+    coords = np.array([[0.0, 0.0], [1.0, 0.0], [1.42, 0.0]])  # the last two beads overlap
+    bonds, beads, start = plots.draw_polymer(ax, coords)
+    ax.set(xlim=(-2, 3), ylim=(-2.5, 2.5))
+    fig.canvas.draw()
+    to_pixels = ax.transData.transform
+    one_unit = to_pixels([1.0, 0.0])[0] - to_pixels([0.0, 0.0])[0]
+    scale = beads.get_transform().get_matrix()[0, 0]  # data units to pixels, as the collection draws
+    widths = np.array([2 * t[0, 0] * scale for t in beads.get_transforms()])  # unit circles, scaled
+    np.testing.assert_allclose(widths, one_unit, rtol=0.02)  # diameter 1 bead diameter
+    assert ax.get_aspect() == 1.0
+    plots.move_polymer([bonds, beads, start], coords + 1.0, color="C3")
+    np.testing.assert_array_equal(beads.get_offsets(), coords + 1.0)
+    np.testing.assert_array_equal(np.column_stack(bonds.get_data()), coords + 1.0)
+    assert matplotlib.colors.to_hex(bonds.get_color()) == matplotlib.colors.to_hex("C3")
+    fig2, ax2 = plt.subplots()
+    plots.draw_polymer(ax2, coords)  # autoscaling shows whole circles
+    assert ax2.get_xlim()[0] <= -0.5 and ax2.get_xlim()[1] >= 1.92
 
 
 def test_numpy_coordinates_accepts_torch_and_flat_input():
