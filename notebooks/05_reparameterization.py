@@ -9,29 +9,27 @@
 # %% [markdown]
 # # 5 · The reparameterization trick
 #
-# Training a VAE means following the gradient of an *expectation over random latent codes*,
-# $\nabla_\phi\, \mathbb{E}_{z\sim q_\phi(z\mid x)}[f(z)]$, where $f$ is, for example, the
-# reconstruction loss of the decoder $p_\theta(x\mid z)$. Autograd cannot differentiate a random
-# number generator. This notebook shows where the gradient is lost, repairs it by writing the
-# sample as $z = \mu + \sigma\,\varepsilon$, checks the result, locates the trick in the VAE
-# loss, and compares this *pathwise* estimator with the *score-function* (REINFORCE) estimator:
-# both are unbiased, but their variances differ by orders of magnitude.
+# Training a VAE follows the gradient of an *expectation over random latent codes*,
+# $\nabla_\phi\, \mathbb{E}_{z\sim q_\phi(z\mid x)}[f(z)]$, e.g. of the reconstruction loss of the
+# decoder $p_\theta(x\mid z)$. Autograd cannot differentiate a random number generator. This
+# notebook shows where the gradient is lost, repairs it with $z = \mu + \sigma\,\varepsilon$, checks
+# the result, locates the trick in the VAE loss, and compares this *pathwise* estimator with the
+# *score-function* (REINFORCE) estimator: both unbiased, with very different variances.
 #
 # **Learning objectives**
-# - See why a sampled $z$ carries no usable gradient in PyTorch (`.sample()`, `torch.normal`) and
-#   what `.rsample()` does differently.
-# - Write the reparameterization $z = \mu + \sigma \odot \varepsilon$ and its derivatives
-#   $\partial z/\partial\mu = 1$, $\partial z/\partial\sigma = \varepsilon$.
+# - See why a sampled $z$ carries no usable gradient (`.sample()`, `torch.normal`) and what
+#   `.rsample()` does.
+# - Write $z = \mu + \sigma \odot \varepsilon$ and its derivatives $\partial z/\partial\mu = 1$,
+#   $\partial z/\partial\sigma = \varepsilon$.
 # - Check Monte-Carlo gradients against finite differences with *common random numbers*.
-# - Say which term of the VAE loss needs the trick (the reconstruction) and which does not (the
-#   closed-form KL), and what the encoder learns without it.
-# - Derive the score-function estimator and measure the variance of both estimators.
-# - Explain why VAEs are trained with the pathwise estimator, and when you would need REINFORCE.
+# - Say which terms of the VAE loss need the trick, and what the encoder learns without it.
+# - Derive the score-function estimator and measure both estimators' variances.
+# - Explain why VAEs use the pathwise estimator, and when you would need REINFORCE.
 #
 # Run it: [Open in Colab](https://colab.research.google.com/github/protein-ai-course/polymer-vae-bundle/blob/main/notebooks/05_reparameterization.ipynb) · [Binder](https://mybinder.org/v2/gh/protein-ai-course/polymer-vae-bundle/main?urlpath=lab/tree/notebooks/05_reparameterization.ipynb) · locally: see README
 #
-# *Notation.* $\sigma$ is always a standard deviation: of a toy Gaussian, or of the encoder's
-# Gaussian over the latent code. Lengths of the polymer are in bead diameters.
+# *Notation.* $\sigma$ is always a standard deviation (of a toy Gaussian or of the encoder's
+# Gaussian). Lengths are in bead diameters.
 
 # %%
 # On Colab, install the course package first (elsewhere it is already installed).
@@ -51,7 +49,8 @@ import numpy as np
 import torch
 
 import helpers
-from helpers.selfcheck import claim, prove_check, verdict
+from helpers.exercises import reparameterization as exercises
+from helpers.selfcheck import claim
 
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
@@ -66,7 +65,7 @@ rng = np.random.default_rng(0)
 #   \frac{\partial J}{\partial \mu} = 2\mu, \qquad \frac{\partial J}{\partial \sigma} = 2\sigma .$$
 #
 # In practice we estimate $J$ with $n$ samples, $\hat J = \frac1n \sum_i f(z_i)$, and ask autograd
-# for $\nabla \hat J$. Here is what happens when the samples come from a random number generator.
+# for $\nabla \hat J$. Here is what happens with samples from a random number generator.
 
 # %%
 MU, SIGMA = 1.0, 0.5
@@ -138,8 +137,8 @@ claim(np.allclose(rsample_grad, EXACT_GRAD, rtol=0, atol=0.01), "rsample gradien
 # $z$ has exactly the distribution $\mathcal{N}(\mu, \sigma^2)$, and the chain rule now passes
 # through it: $\nabla_{\mu,\sigma}\, \mathbb{E}_\varepsilon[f(\mu+\sigma\varepsilon)]
 # = \mathbb{E}_\varepsilon[f'(z)\,(1, \varepsilon)]$. The course package implements it as
-# `helpers.reparameterize(mu, sigma, generator)`. Seeding the generator lets us recover the very
-# $\varepsilon$ it used and confirm both derivatives.
+# `helpers.reparameterize(mu, sigma, generator)`. A seeded generator lets us recreate its
+# $\varepsilon$ and confirm both derivatives.
 
 # %%
 mu = torch.tensor([0.3, -1.2], requires_grad=True)
@@ -186,7 +185,7 @@ plt.show()
 # %% [markdown]
 # ## 3. Checking the gradient against finite differences
 #
-# A gradient you have not checked is a gradient you do not have. The central finite difference
+# The central finite difference
 #
 # $$\frac{\partial \hat J}{\partial \mu} \approx \frac{\hat J(\mu + h) - \hat J(\mu - h)}{2h}$$
 #
@@ -236,16 +235,15 @@ claim(np.all(np.abs(fd_fresh - EXACT_GRAD) > 10), "with fresh samples the finite
       f"{fd_fresh}");
 
 # %% [markdown]
-# The same check on the real thing: the reconstruction part of a VAE loss. Take the course's
+# The same check on the real thing, the reconstruction part of a VAE loss. Take the
 # pretrained polymer VAE, a held-out conformation $x$, the mean $\mu$ and standard deviation
 # $\sigma$ of its encoder's $q_\phi(z\mid x)$ (two latent dimensions each), and
 #
 # $$L(\mu, \sigma) = \frac1n \sum_{i=1}^n \big\lVert f_\theta(\mu + \sigma \odot \varepsilon_i) - x \big\rVert^2 ,$$
 #
-# with the decoder network $f_\theta$ (the mean of $p_\theta(x\mid z)$). As in the VAE loss, the
-# squared error is summed over the 24 coordinates, in (bead diameters)². As $x$ we take a typical
-# frame: the one whose $\sigma$ (geometric mean of the two) is the test set's median. Autograd and
-# finite differences must agree in all four partial derivatives. One catch: the decoder is built
+# with the decoder network $f_\theta$ (the mean of $p_\theta(x\mid z)$), the squared error summed
+# over the 24 coordinates as in the VAE loss. As $x$ we take a typical frame, the one whose
+# $\sigma$ (geometric mean of the two) is the test set's median. One catch: the decoder is built
 # of ReLUs, so $L$ is piecewise quadratic; a central difference is exact on a quadratic (up to
 # rounding, about $10^{-16}|L|/h$) unless its step moves one of the 256 codes across a kink, where
 # a hidden unit switches on or off. The last column counts such crossings.
@@ -375,7 +373,28 @@ claim(torch.allclose(*decoder_grads) and decoder_grads[0].norm() > 0, "the decod
 # is the same either way: it only sees the value of $z$.) With `rsample()` the reconstruction's
 # gradient points almost exactly against the KL's: for the trained model the two forces are in
 # balance, the KL pulling every code towards $\mathcal N(0, I)$ and the reconstruction holding
-# it where it identifies its conformation. With `sample()` only the pull towards the prior is left.
+# it where it identifies its conformation.
+#
+# The closed form is a gift of the Gaussian prior. With another prior (e.g. a mixture like
+# notebook 8's aggregated posterior) the KL is estimated on the same draws,
+# $\frac1n\sum_i [\log q_\phi(z_i\mid x) - \log p(z_i)]$, and needs the trick too: with
+# `sample()` its gradient would be $\frac1n\sum_i \nabla_\phi \log q_\phi(z_i\mid x)$, zero on
+# average.
+
+# %% tags=["check"]
+mc_kl_grads = {}
+for draw in ("rsample", "sample"):
+    mu_t = torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)
+    sigma_t = torch.tensor([0.3, 0.8], dtype=torch.float64, requires_grad=True)
+    q = torch.distributions.Normal(mu_t, sigma_t)
+    z = getattr(q, draw)((1_000_000,))
+    (q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1).mean().backward()
+    mc_kl_grads[draw] = torch.cat([mu_t.grad, sigma_t.grad])
+closed_form = torch.cat([mu_t.detach(), sigma_t.detach() - 1 / sigma_t.detach()])  # d KL / d(mu, sigma)
+claim(torch.allclose(mc_kl_grads["rsample"], closed_form, atol=0.02), "a Monte-Carlo KL with rsample has the KL's gradient",
+      f"{mc_kl_grads['rsample']} vs {closed_form}")
+claim(mc_kl_grads["sample"].abs().max() < 0.05, "with sample() its gradient is zero on average",
+      f"{mc_kl_grads['sample']}");
 
 # %% [markdown]
 # ## 5. The other way: the score-function (REINFORCE) estimator
@@ -460,8 +479,8 @@ claim(all(unbiased.values()), "both estimators land on the exact gradient within
 #   \operatorname{Var}_{\text{score}} = \frac{\mathbb{E}[(\mu+\sigma\varepsilon)^4\varepsilon^2]}{\sigma^2} - 4\mu^2
 #   = \frac{\mu^4}{\sigma^2} + 14\mu^2 + 15\sigma^2 ,$$
 #
-# and an average of $n$ independent samples divides both by $n$. The dashed lines below are these
-# formulas; the dots are measurements.
+# and an average of $n$ independent samples divides both by $n$. Dashed: formulas; dots:
+# measurements.
 
 # %%
 def variance_of_mean(grad_fn, n, reps, sigma=SIGMA):
@@ -527,10 +546,10 @@ claim(abs(var_score(0.01) / var_path(0.01) / 2.5e7 - 1) < 0.01, "the ratio is 2.
 # grows like $1/\sigma^4$, about $\mu^4/(4\sigma^4) = 2.5 \times 10^{7}$ at $\sigma = 0.01$.
 #
 # A trained VAE lives at the left of that plot: its encoder's $\sigma$ has a median of a few
-# hundredths (printed in §3). The same comparison on the VAE objective: the squared error
-# $\mathrm{err}(z) = \lVert f_\theta(z) - x\rVert^2$ of a held-out polymer takes the place of $f$,
-# $z \sim q_\phi(z\mid x)$, gradients for both components of $\mu$ (variances summed), one
-# sample per estimate as in training. First the typical frame of §3, 4000 repetitions:
+# hundredths (§3). The same comparison on the VAE objective: $f$ becomes the squared error
+# $\mathrm{err}(z) = \lVert f_\theta(z) - x\rVert^2$ of a held-out polymer, $z \sim q_\phi(z\mid x)$,
+# gradients for both components of $\mu$ (variances summed), one sample per estimate as in
+# training. First the typical frame of §3, 4000 repetitions:
 
 # %%
 def per_sample_gradients(x, reps, seed):
@@ -587,11 +606,11 @@ claim(200 < median < 1000 and low > 30, "a few hundred on the median test frame"
 claim(high > 1000, "over a thousand on one frame in ten", f"90th percentile {high:.0f}");
 
 # %% [markdown]
-# Both estimators agree on the mean gradient, within three standard errors (the ± above; two would
-# fail one run in ten by chance), but one REINFORCE sample is far noisier: about a hundred times at
-# the typical frame, a few hundred times on the median test frame, over a thousand on one frame
-# in ten. The ratio varies because the error does: the score function's noise grows with the size
-# of $\mathrm{err}(z)$, the pathwise noise only with its slope. REINFORCE would need that many
+# Both estimators agree on the mean gradient, within three standard errors (the ± above), but one
+# REINFORCE sample is far noisier: about a hundred times at the typical frame, a few hundred times
+# on the median test frame, over a thousand on one frame in ten. The ratio varies because the
+# error does: the score function's noise grows with the size of $\mathrm{err}(z)$, the pathwise
+# noise only with its slope. REINFORCE would need that many
 # decoder passes per data point and step to match one pathwise pass.
 
 # %% [markdown]
@@ -599,7 +618,10 @@ claim(high > 1000, "over a thousand on one frame in ten", f"90th percentile {hig
 #
 # - **It uses more information.** The pathwise gradient contains $f'(z)$, the decoder's own
 #   gradient; REINFORCE only sees the values $f(z)$ and must infer the slope from how they
-#   correlate with the noise. That costs variance, as measured above.
+#   correlate with the noise. For a slowly varying $f$ like a decoder's error that costs variance.
+#   Not always: where $f$ oscillates fast, $f'$ is large while $f$ stays bounded, and for
+#   $f(z) = \cos 4z$ at the toy's $\mu, \sigma$ the pathwise variance is four times the score
+#   function's (7.8 vs 1.8; Mohamed et al., 2020, discuss such cases).
 # - **It gets better, not worse, as the encoder becomes confident**, exactly where the score
 #   function's $1/\sigma^2$ variance hurts most. One sample per data point and step is enough.
 # - **It is free.** $z = \mu + \sigma \odot \varepsilon$ is one line (`helpers.reparameterize`,
@@ -610,35 +632,36 @@ claim(high > 1000, "over a thousand on one frame in ten", f"90th percentile {hig
 # (a docking score, a lab measurement). Then one uses the score function with variance
 # reduction (a *baseline*, Exercise 5.2), or continuous relaxations such as Gumbel-softmax.
 
+# %% tags=["check"]
+w = 4.0                                                        # f(z) = cos(w z)
+damp = math.exp(-2 * w**2 * SIGMA**2)                         # E[cos(2 w z)] = cos(2 w mu) * damp
+exact_cos = (w**2 * ((1 - math.cos(2 * w * MU) * damp) / 2 - (math.sin(w * MU) * damp**0.25) ** 2),  # Var(-w sin wz)
+             (1 + math.cos(2 * w * MU) * (1 - 4 * w**2 * SIGMA**2) * damp) / 2 / SIGMA**2
+             - (w * math.sin(w * MU) * damp**0.25) ** 2)       # Var(cos(wz) eps / sigma)
+eps = np.random.default_rng(7).standard_normal(1_000_000)
+z = MU + SIGMA * eps
+measured_cos = (np.var(-w * np.sin(w * z)), np.var(np.cos(w * z) * eps / SIGMA))
+claim(np.round(exact_cos, 1).tolist() == [7.8, 1.8] and 4 <= exact_cos[0] / exact_cos[1] < 4.5
+      and np.allclose(measured_cos, exact_cos, rtol=0.02),
+      "for f = cos 4z the pathwise variance is four times the score function's (7.8 vs 1.8)",
+      f"exact {exact_cos}, measured {measured_cos}");
+
 # %% [markdown]
 # ### Exercise 5.1 · The log-variance parameterization
 #
 # The lecture's encoder outputs $\ell = \log \sigma^2$ instead of $\sigma$, so
 # $z = \mu + e^{\ell/2}\,\varepsilon$. Work out $\partial z/\partial \ell$ on paper and write it in
-# `dz_dlogvar` (as a function of `logvar` and `eps`). The self-check compares your function with
-# autograd at a few values of $\ell$ and $\varepsilon$.
+# `dz_dlogvar`. The self-check compares your function with autograd's derivative on values and
+# shapes you have not seen.
 
 # %% tags=["exercise"]
 def dz_dlogvar(logvar, eps):
-    """Your formula for dz/d(logvar) where z = mu + exp(logvar / 2) * eps."""
+    """Your formula for dz/d(logvar) where z = mu + exp(logvar / 2) * eps (elementwise)."""
     return torch.zeros_like(eps)  # replace with your answer
 
 
 # %% tags=["self-check"]
-def check_dz_dlogvar(candidate):
-    logvar = torch.tensor([-3.0, 0.0, 1.5], requires_grad=True)
-    eps = torch.tensor([0.7, -1.1, 2.0])
-    (torch.exp(0.5 * logvar) * eps).sum().backward()          # autograd's dz/dlogvar, elementwise
-    try:
-        ok = torch.allclose(torch.as_tensor(candidate(logvar.detach(), eps), dtype=torch.float32),
-                            logvar.grad, atol=1e-6)
-    except Exception as err:  # a half-written function must not stop Run All
-        return verdict(False, f"your function raised {type(err).__name__}: {err}")
-    return verdict(ok, "differentiate exp(logvar / 2) * eps with the chain rule; "
-                       "autograd disagrees with your function")
-
-
-check_dz_dlogvar(dz_dlogvar);
+exercises.check_dz_dlogvar(dz_dlogvar);
 
 # %% tags=["solution"]
 # dz/dl = d/dl exp(l/2) * eps = (1/2) exp(l/2) eps = sigma * eps / 2
@@ -646,76 +669,64 @@ def dz_dlogvar_solution(logvar, eps):
     return 0.5 * torch.exp(0.5 * logvar) * eps
 
 
-def dz_dlogvar_wrong(logvar, eps):  # a plausible slip: the inner derivative 1/2 forgotten
-    return torch.exp(0.5 * logvar) * eps
-
-
-prove_check(check_dz_dlogvar, placeholder=dz_dlogvar, wrong=dz_dlogvar_wrong, solution=dz_dlogvar_solution)
+exercises.check_dz_dlogvar(dz_dlogvar_solution);
 
 # %% [markdown]
-# ### Exercise 5.2 · A baseline for REINFORCE
+# ### Exercise 5.2 · The best baseline for REINFORCE
 #
-# Since $\mathbb{E}[\nabla \log q] = 0$, subtracting any constant $b$ from $f$ leaves the
-# score-function estimator unbiased: $\mathbb{E}[(f(z) - b)\,\nabla \log q(z)] = \nabla J$. A good
-# $b$ (close to the typical value of $f$) can shrink its variance a lot. Choose `b` for
-# $f(z) = z^2$ with $\mu = 1, \sigma = 0.5$ and see how close you get to the pathwise variance
-# ($4\sigma^2 = 1$). The self-check prints the variance your `b` gives and accepts it when the
-# estimator stays unbiased and its variance is below 60% of the variance without a baseline.
+# Since $\mathbb{E}[\nabla \log q] = 0$, subtracting a constant $b$ from $f$ leaves the
+# score-function estimator unbiased: $\mathbb{E}[(f(z) - b)\,s(z)] = \nabla J$, with the score
+# $s = \nabla_\lambda \log q_\lambda(z)$. On paper, find the $b^*$ that minimizes its per-sample
+# variance $\mathbb{E}[(f - b)^2 s^2] - (\nabla J)^2$; then write `best_baseline`, which estimates
+# $b^*$ from $n$ samples. The self-check tries it on functions and distributions you have not
+# seen, a discrete $z$ among them.
 
 # %% tags=["exercise"]
-b = 0.0  # replace with your baseline (a number)
+def best_baseline(f_values, score):
+    """The constant b with the smallest variance, from numpy arrays (n,) of f(z_i) and s(z_i)."""
+    return 0.0  # replace with your estimate
 
 
 # %% tags=["self-check"]
-def baseline_estimate(b, n=200_000, seed=6):
-    """Mean, standard error and per-sample variance of the score-function gradient for mu, baseline b."""
-    eps = np.random.default_rng(seed).standard_normal(n)
-    g = (f(MU + SIGMA * eps) - b) * eps / SIGMA
-    return g.mean(), g.std() / math.sqrt(n), g.var()
-
-
-def check_baseline(b):
-    try:
-        b = float(b)
-    except (TypeError, ValueError):
-        return verdict(False, "b should be one number")
-    mean, se, var = baseline_estimate(b)
-    print(f"b = {b}: per-sample variance {var:.2f} (no baseline {var_score(SIGMA):.2f}, "
-          f"pathwise {var_path(SIGMA):.2f})")
-    ok = abs(mean - EXACT_GRAD[0]) < 4 * se and var < 0.6 * var_score(SIGMA)
-    return verdict(ok, "bring the variance below 60% of the no-baseline value: "
-                       "b should be close to the typical value of f(z)")
-
-
-check_baseline(b);
+exercises.check_best_baseline(best_baseline);
 
 # %% tags=["solution"]
-# The average value of f, E[z^2] = mu^2 + sigma^2 = 1.25, is a natural baseline (in practice
-# one uses a running mean of f or a small network predicting it). The variance falls from
-# ~21.8 to ~10.5. The best constant for the mu-gradient is b = E[f eps^2] / E[eps^2] = mu^2 + 3 sigma^2
-# = 1.75 (variance 9.5); the pathwise estimator's 1.0 stays out of reach.
-b_solution = MU**2 + SIGMA**2
-var_b, var_best = baseline_estimate(b_solution)[2], baseline_estimate(MU**2 + 3 * SIGMA**2)[2]
-claim(abs(var_score(SIGMA) - 21.75) < 0.01 and abs(var_b - 10.5) < 0.5 and abs(var_best - 9.5) < 0.5,
-      "the variances quoted above (21.8, 10.5, 9.5)", f"{var_score(SIGMA):.2f}, {var_b:.2f}, {var_best:.2f}")
-# a plausible slip: the sign of the baseline (adding the mean of f instead of subtracting it)
-prove_check(check_baseline, placeholder=0.0, wrong=-b_solution, solution=b_solution)
+# Var = E[(f - b)^2 s^2] - (grad J)^2;  d/db = -2 E[(f - b) s^2] = 0  =>  b* = E[f s^2] / E[s^2]
+def best_baseline_solution(f_values, score):
+    return np.mean(f_values * score**2) / np.mean(score**2)
+
+
+exercises.check_best_baseline(best_baseline_solution);
+
+# %%
+exercises.show_baseline_variances(best_baseline)
+
+# %% tags=["check"]
+toy = exercises.baseline_variances()
+exact = {name: round(row[1], 6) for name, row in toy.items()}
+claim(list(exact.values()) == [21.75, 10.5, 9.5, 1.0], "the variances 21.75, 10.5, 9.5 and 1.0", f"{exact}")
+claim(all(abs(row[2] / row[1] - 1) < 0.05 for row in toy.values()), "the measurements agree with the formulas",
+      f"{toy}");
+
+# %% [markdown]
+# On the toy of §6 the best constant cuts the variance from 21.75 to 9.5, a little better than
+# the mean of $f$ (10.5). No constant comes near the pathwise 1.0: a baseline removes the noise
+# that comes from the size of $f$, not the noise from how $f$ changes with $z$.
 
 # %% [markdown]
 # ## Key takeaways
 #
-# - A sample drawn by a random number generator has no derivative: `.sample()` cuts the graph,
-#   and `torch.normal(mu, sigma)` silently returns **zero** gradients.
-# - The reparameterization $z = \mu + \sigma \odot \varepsilon$, $\varepsilon \sim \mathcal{N}(0, I)$,
-#   moves the randomness into a parameter-free input; then $\partial z/\partial\mu = 1$ and
-#   $\partial z/\partial\sigma = \varepsilon$, and backpropagation works (`rsample`).
-# - Check Monte-Carlo gradients with finite differences using **common random numbers**; with
-#   fresh samples the check is pure noise.
-# - In the VAE loss only the reconstruction term needs the trick; the KL to the prior is a
-#   closed-form function of $\mu$ and $\sigma$. With `sample()` the encoder would learn from the
-#   KL alone, which pulls its codes towards the prior.
+# - A random draw has no derivative: `.sample()` cuts the graph, and `torch.normal(mu, sigma)`
+#   silently returns **zero** gradients.
+# - $z = \mu + \sigma \odot \varepsilon$, $\varepsilon \sim \mathcal{N}(0, I)$, moves the randomness
+#   into a parameter-free input; $\partial z/\partial\mu = 1$, $\partial z/\partial\sigma = \varepsilon$,
+#   and backpropagation works (`rsample`).
+# - Check Monte-Carlo gradients by finite differences with **common random numbers**.
+# - In the VAE loss the reconstruction needs the trick, and so does a Monte-Carlo KL (a
+#   non-Gaussian prior); the closed-form Gaussian KL does not. With `sample()` the encoder
+#   learns from the KL alone.
 # - The score-function estimator $\mathbb{E}[f(z)\nabla\log q(z)]$ is also unbiased and needs no
-#   gradient of $f$, but its variance grows like $1/\sigma^2$; on the trained VAE it is a few
-#   hundred times the pathwise one on the median test frame.
+#   gradient of $f$; for a slowly varying $f$ its variance is far larger and grows like $1/\sigma^2$: a
+#   few hundred times the pathwise one on the median test frame.
 # - VAEs use the pathwise gradient; REINFORCE (with baselines) is for discrete latents and
 #   black-box objectives.
