@@ -282,9 +282,9 @@ print(f"decoder parameters: {n_params:,}")     # weights and biases of the four 
 z = torch.randn(4, 2)                                            # four draws from the prior
 with torch.no_grad():
     untrained = decoder(z)                                       # (4, 24), the decoder's means
-zoom = 1.3 * float(untrained.abs().max())                        # the outputs are tiny: zoom in
-fig = plots.polymer_row(untrained, titles=[f"$z$ = ({a:+.2f}, {b:+.2f})" for a, b in z.tolist()], lim=zoom)
-fig.suptitle(f"An untrained decoder: noise in, noise out (note the scale: ±{zoom:.2f} {UNIT})")
+zoom = float(untrained.abs().max())                              # how far the farthest bead lies from (0, 0)
+fig = plots.polymer_row(untrained, titles=[f"$z$ = ({a:+.2f}, {b:+.2f})" for a, b in z.tolist()])
+fig.suptitle(f"An untrained decoder: all 12 beads within ±{zoom:.2f} {UNIT} of the origin, one pile of overlapping beads")
 plt.show()
 
 # %% tags=["check"]
