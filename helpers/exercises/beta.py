@@ -143,8 +143,8 @@ def _reference_draws(model, beta, n, generator):
 
 @functools.lru_cache(maxsize=4)
 def _mean_moments(beta) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (24,) and covariance (24, 24) of the decoder means under the prior, from 50,000 z."""
-    means = _reference_draws(_sweep()[beta], beta, 50_000, torch.Generator().manual_seed(404))[0].double().numpy()
+    """Mean (24,) and covariance (24, 24) of the decoder means under the prior, from 20,000 z."""
+    means = _reference_draws(_sweep()[beta], beta, 20_000, torch.Generator().manual_seed(404))[0].double().numpy()
     return means.mean(0), np.cov(means.T)
 
 
@@ -253,7 +253,7 @@ def check_draw_conformations(draw_conformations):
     then x = f_theta(z) + sigma_x eps with sigma_x = sqrt(beta / 2) and eps ~ N(0, I) in each of
     the 24 coordinates.
 
-    Tried with three models of the beta sweep (beta = 30, 3 and 0.3) and n = 20,000 and 7, other
+    Tried with three models of the beta sweep (beta = 30, 3 and 0.3) and n = 10,000, 20,000 and 7, other
     generators than the notebook's. Compares the draws' mean and full covariance with the model's:
     the covariance of the decoded means plus sigma_x² times the identity. Recognises: decoder means
     only (or the noise put on z), one eps shared by all polymers, one eps per polymer (a rigid
@@ -263,7 +263,7 @@ def check_draw_conformations(draw_conformations):
     if not callable(draw_conformations):
         return False, "write a function draw_conformations(model, beta, n, generator) that returns (n, 24)"
     models = _sweep()
-    for beta, n, seed in ((30.0, 20_000, 11), (3.0, 20_000, 12), (0.3, 7, 13)):
+    for beta, n, seed in ((30.0, 10_000, 11), (3.0, 20_000, 12), (0.3, 7, 13)):
         out = draw_conformations(models[beta], beta, n, torch.Generator().manual_seed(seed))
         if out is None:
             return False, "your function returns None: end it with return <the draws>"
