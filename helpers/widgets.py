@@ -351,6 +351,9 @@ class LatentExplorer(_Explorer):
         )
 
 
+SAMPLE_COLOURS = ("C0", "C1", "C2", "C4", "C6")  # one per prior sample; no red, which marks invalid polymers
+
+
 class BetaExplorer(_Explorer):
     """A slider over beta: latent map, reconstructions, prior samples and the rate-distortion point.
 
@@ -576,7 +579,7 @@ class BetaExplorer(_Explorer):
                 ax.set_ylabel("latent map\n($z_1$ →, $z_2$ ↑)")
             for k in range(n_show):
                 ax_s = fig.add_subplot(grid[2 + k, j])
-                plots.draw_polymer(ax_s, self.samples[i][k], color=f"C{k + 1}")
+                plots.draw_polymer(ax_s, self.samples[i][k], color=SAMPLE_COLOURS[k % len(SAMPLE_COLOURS)])
                 ax_s.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[])
                 if j == 0:
                     ax_s.set_ylabel(f"sample {k + 1}\n(same z in\nthe whole row)", fontsize=8)
