@@ -140,7 +140,7 @@ def test_notebook_structure(name):
 
 # Notebooks whose self-checks have not moved into helpers.exercises yet (issue 19): they keep the
 # in-notebook check proven by prove_check(check, placeholder=, wrong=, solution=).
-CHECKS_STILL_IN_THE_NOTEBOOK = {"07_property_optimization", "08_valid_generation"}
+CHECKS_STILL_IN_THE_NOTEBOOK = {"08_valid_generation"}
 
 
 @pytest.mark.parametrize("name", EXPECTED)
