@@ -11,7 +11,7 @@ it honest; all are added to the loss with non-negative weights:
               + contact_penalty * sum_{|i-j|>=2} relu(c_lo - d_ij)^2,       x = decoder(z)
 
 * the prior term 1/2 |z|^2 is -log p(z) up to a constant for p(z) = N(0, I): it keeps z
-  where the decoder saw training codes;
+  where p(z) has mass (which is not the same as where the training codes lie: notebook 08);
 * the penalties are squared violations of the data's bond range [b_lo, b_hi] and closest
   non-bonded contact c_lo (a ``ValidityReference``), tightened by a small ``margin`` so that
   an optimum pressed against a limit lands just inside it, not just outside.
