@@ -10,7 +10,8 @@ What it does (and nothing else):
    command works right away) and the ``helpers`` package in editable mode, so changes to
    ``helpers/`` are picked up without reinstalling;
 4. with ``--site`` (implied when the environment variable CI is set), also what the course
-   website's build needs: KaTeX from the npm registry into ``site/node_modules``
+   website's build needs: KaTeX and Pagefind (and axe-core for the site's test) from the npm
+   registry into ``site/node_modules``
    (``npm ci``; needs Node.js). Students do not need it.
 
 Works on Linux, macOS and Windows with Python 3.10-3.13. Pass ``--venv PATH`` to use
@@ -54,7 +55,7 @@ def run(cmd: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", default=str(ROOT / ".venv"), help="where to create the environment")
-    parser.add_argument("--site", action="store_true", help="also install the website build's KaTeX (npm)")
+    parser.add_argument("--site", action="store_true", help="also install the website build's KaTeX and Pagefind (npm)")
     args = parser.parse_args()
     env = Path(args.venv).resolve()
     if not venv_python(env).exists():
@@ -73,9 +74,9 @@ def main() -> None:
         if npm:
             run([npm, "ci", "--prefix", str(ROOT / "site"), "--no-audit", "--no-fund"])
         elif args.site:
-            raise SystemExit("--site needs Node.js and npm (the website renders its math with KaTeX)")
+            raise SystemExit("--site needs Node.js and npm (the website needs KaTeX and Pagefind)")
         else:
-            print("warning: npm not found, so the website's KaTeX is not installed (its tests will fail)")
+            print("warning: npm not found, so the website's KaTeX and Pagefind are not installed (its tests will fail)")
     print(f"\nDone. Python of the course environment: {py}")
 
 

@@ -765,6 +765,7 @@ class Bibliography:
     def key(name: str, year: str, letter: str = "") -> str:
         import unicodedata
 
+        name = name.translate(str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "Ae", "ß": "ss", "ł": "l", "Ł": "L"}))
         plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
         return re.sub(r"[^a-z]", "", plain) + year + letter
 
@@ -779,7 +780,10 @@ class Bibliography:
                     self.unknown.setdefault(m.group(0), set()).add(where)
                 return m.group(0)
             self.cited.setdefault(key, set()).add(where)
-            return f'<a class="course-cite" href="references.html#{key}">{m.group(0)}</a>'
+            text, after = m.group(0), ""
+            if text.endswith(")") and "(" not in m.group("sep"):  # "(Burda et al., 2016)": the ")" is the sentence's
+                text, after = text[:-1], ")"
+            return f'<a class="course-cite" href="references.html#{key}">{text}</a>{after}'
 
         return self.CITATION.sub(replace, html_text)
 

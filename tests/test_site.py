@@ -201,6 +201,28 @@ def test_the_execution_cache_follows_what_the_kernel_imported(tmp_path):
     assert any(Path(d).name.startswith("numpy-") for d in imported["dists"])
 
 
+def test_citations_link_to_the_bibliography():
+    bibliography = build_site.Bibliography()
+    linked = bibliography.link_citations(
+        "(Burda et al., 2016) and Nichol &amp; Dhariwal (2021), Williams, 1992; Smith et al., 2019; Figure, 2016",
+        "x.html",
+    )
+    assert '(<a class="course-cite" href="references.html#burda2016">Burda et al., 2016</a>)' in linked
+    assert '<a class="course-cite" href="references.html#nichol2021">Nichol &amp; Dhariwal (2021)</a>' in linked
+    assert 'href="references.html#williams1992"' in linked and "Figure, 2016" in linked
+    assert bibliography.unknown == {"Smith et al., 2019": {"x.html"}}
+
+
+def test_every_citation_in_the_notebooks_has_a_bibliography_entry():
+    """Checked without a build: a notebook that cites a paper needs its entry in site/references.toml."""
+    bibliography = build_site.Bibliography()
+    for stem in _course_stems():
+        for cell in nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4).cells:
+            if cell.cell_type == "markdown":
+                bibliography.link_citations(html.escape(cell.source, quote=False), stem)
+    assert bibliography.unknown == {}, f"add these papers to site/references.toml: {bibliography.unknown}"
+
+
 def test_every_link_agrees_with_the_repository_setting():
     want = set_repository.settings()
     assert set_repository.REPO_RE.match(want["repository"])
