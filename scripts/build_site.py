@@ -194,6 +194,22 @@ def _plain(markdown: str) -> str:
     return re.sub(r"[`*_]", "", markdown).replace("\\|", "|")
 
 
+# course.toml's one-line descriptions write math as plain text (they are also README's table):
+# the landing page renders the usual symbols as math.
+PLAIN_MATH = [
+    (re.compile(r"\b([qp])_(phi|theta)\(([a-z])\|([a-z])\)"), r"$\1_\\\2(\3 \\mid \4)$"),
+    (re.compile(r"\bR_g\b"), r"$R_g$"),
+    (re.compile(r"\blog p\(x\)"), r"$\\log p(x)$"),
+    (re.compile(r"\bbeta\b"), r"$\\beta$"),
+]
+
+
+def learn_markdown(text: str) -> str:
+    for pattern, math in PLAIN_MATH:
+        text = pattern.sub(math, text)
+    return text
+
+
 def plan(meta: dict | None = None) -> list[dict]:
     """One entry per notebook page: stem, page file name, title ("N · heading" from course.toml),
     short title, number, what you learn, student download (or None)."""
@@ -924,7 +940,7 @@ def render_index(
                 "page": p["page"],
                 "title": p["title"],
                 "number": p["number"],
-                "learn_html": Markup(render_md(p["learn"], "")),
+                "learn_html": Markup(render_md(learn_markdown(p["learn"]), "")),
                 "figures": figures[p["stem"]],
                 "student": p["student"],
                 "colab": course_meta.colab_url(meta, student),
@@ -990,7 +1006,7 @@ def render_references(bibliography: Bibliography, pages: list[dict], chrome: Chr
 
     titles = {p["page"]: p for p in pages}
     cited, reading = [], []
-    for key, entry in sorted(bibliography.entries.items(), key=lambda kv: (kv[1]["authors"], kv[1]["year"])):
+    for key, entry in sorted(bibliography.entries.items()):  # by key: first author's surname, year
         where = [titles[w] for w in sorted(bibliography.cited.get(key, ())) if w in titles]
         item = dict(entry, cited_in=where)
         if where:

@@ -85,7 +85,7 @@ def test_index_page_is_rendered_from_its_template_and_course_metadata():
     assert index.startswith("<!DOCTYPE html>") and index.rstrip().endswith("</html>")
     for page, entry in zip(pages, meta["notebooks"]):
         assert f'<a href="{page["page"]}">{html.escape(page["title"])}</a>' in index
-        assert html.escape(entry["learn"]) in index
+        assert html.escape(build_site.learn_markdown(entry["learn"])) in index
         # every launch link of the landing page opens the student edition
         assert html.escape(build_site.course_meta.binder_url(meta, f"student/{entry['stem']}.ipynb")) in index
         assert html.escape(build_site.course_meta.colab_url(meta, f"student/{entry['stem']}.ipynb")) in index
