@@ -55,6 +55,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
+from matplotlib.ticker import NullFormatter
 
 from . import plots
 from ._checks import check_unconditional
@@ -351,6 +352,34 @@ class LatentExplorer(_Explorer):
         )
 
 
+def _label_sweep(ax, betas, kl, recon, *, prefix, fontsize):
+    """Label each point of a rate-distortion curve with its beta (models at the same point share
+    a label): right of the point on the steep part, alternately above and below it, centred, on
+    the crowded flat part (distortion near its floor)."""
+    labels = {}
+    for b, k_, r_ in zip(betas, kl, recon):
+        labels.setdefault((round(k_, 1), round(r_, 2)), []).append(f"{b:g}")
+    floor = min(recon)
+    flat = [key for key in labels if key[1] < 1.15 * floor]
+    for (k_, r_), bs in labels.items():
+        if (k_, r_) in flat:
+            up = flat.index((k_, r_)) % 2 == 0
+            xytext, ha, va = (0, 8) if up else (0, -9), "center", "bottom" if up else "top"
+        else:
+            xytext, ha, va = (6, 0), "left", "center"
+        ax.annotate(
+            prefix + ", ".join(bs), (k_, r_), textcoords="offset points", fontsize=fontsize, xytext=xytext, ha=ha, va=va
+        )
+
+
+def _plain_log_ticks(ax, recon):
+    """A log y axis labelled with plain decimals (0.2, 0.5, 1) instead of powers of ten, with room
+    below the lowest point for the labels under it."""
+    ax.set_ylim(min(recon) / 1.25, max(recon) * 1.25)
+    ax.set_yticks([0.15, 0.2, 0.3, 0.5, 1.0], ["0.15", "0.2", "0.3", "0.5", "1"])
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 SAMPLE_COLOURS = ("C0", "C1", "C2", "C4", "C6")  # one per prior sample; no red, which marks invalid polymers
 
 
@@ -428,7 +457,9 @@ class BetaExplorer(_Explorer):
         self._ax_map.set_aspect("equal", adjustable="box")
         for radius in (1, 2):
             self._ax_map.add_patch(Circle((0, 0), radius, fill=False, ls="--", lw=1, color="0.4"))
-        self._ax_map.set_title("latent map · circles: prior 1, 2 sd", fontsize=9)
+        self._ax_map.set_title(
+            "latent map · circles: prior 1, 2 sd\n(axes widen when codes spread further)", fontsize=9
+        )
         fig.colorbar(self._scatter, ax=self._ax_map, label=f"$R_g$ ({LENGTH_UNIT})", shrink=0.8)
         lim = plots.DEFAULT_LIM
         self._rec_lines, self._smp_lines = [], []
@@ -446,24 +477,16 @@ class BetaExplorer(_Explorer):
         self._ax_rd = fig.add_subplot(grid[:, -1])
         kl, recon = self._rate_distortion()
         self._ax_rd.plot(kl, recon, "o-", color="0.5", ms=4)
-        labels = {}  # models at the same point share one label
-        for b, k_, r_ in zip(self.betas, kl, recon):
-            labels.setdefault((round(k_, 1), round(r_, 2)), []).append(f"{b:g}")
-        for j, ((k_, r_), bs) in enumerate(labels.items()):  # alternate above and below on the flat part
-            self._ax_rd.annotate(
-                ", ".join(bs),
-                (k_, r_),
-                textcoords="offset points",
-                fontsize=7,
-                xytext=(4, 3) if j % 2 == 0 else (2, -9),
-            )
-        (self._rd_point,) = self._ax_rd.plot([kl[0]], [recon[0]], "o", color="C3", ms=11, mec="k")
+        _label_sweep(self._ax_rd, self.betas, kl, recon, prefix="", fontsize=7)
+        # the current model: black ring (red marks invalid polymers in this course)
+        (self._rd_point,) = self._ax_rd.plot([kl[0]], [recon[0]], "o", color="k", mfc="none", ms=12, mew=2)
         self._ax_rd.set(
             xlabel="rate: KL (nats)",
             ylabel=f"distortion: error per coordinate (({LENGTH_UNIT})²)",
             title="rate–distortion (test set)",
             yscale="log",
         )
+        _plain_log_ticks(self._ax_rd, recon)
         self._ax_rd.title.set_fontsize(9)
         self._title = fig.suptitle(f"β = 0.0001   KL = 00.00 nats   error per coordinate = 0.000 ({LENGTH_UNIT})²")
         self._init_canvas(fig)
@@ -548,23 +571,14 @@ class BetaExplorer(_Explorer):
         ax_rd = fig.add_subplot(grid[0, :n])
         kl, recon = self._rate_distortion()
         ax_rd.plot(kl, recon, "o-")
-        labels = {}  # models at the same point share one label
-        for b, k_, r_ in zip(self.betas, kl, recon):
-            labels.setdefault((round(k_, 1), round(r_, 2)), []).append(f"{b:g}")
-        for j, ((k_, r_), bs) in enumerate(labels.items()):
-            ax_rd.annotate(
-                "β=" + ", ".join(bs),
-                (k_, r_),
-                textcoords="offset points",
-                fontsize=8,
-                xytext=(4, 4) if j % 2 == 0 else (4, -11),
-            )
+        _label_sweep(ax_rd, self.betas, kl, recon, prefix="β=", fontsize=8)
         ax_rd.set(
             xlabel="rate: KL (nats)",
             ylabel=f"distortion: error per\ncoordinate (({LENGTH_UNIT})²)",
             yscale="log",
             title="Rate–distortion of the β sweep (test set)",
         )
+        _plain_log_ticks(ax_rd, recon)
         lim = plots.DEFAULT_LIM
         for j, i in enumerate(shown):
             beta = self.betas[i]

@@ -36,6 +36,8 @@ def test_check_sigma_x_assumed():
             "the placeholder": (lambda b, d, j: 0.0, "returns 0"),
             "returns None": (lambda b, d, j: None, "None"),
             "a number, not a function": (2.449, "write a function"),
+            "a string": (lambda b, d, j: f"{math.sqrt(b * d / j / 2):.3f}", "not one number"),
+            "True": (lambda b, d, j: True, "not one number"),
             "no conversion": (lambda b, d, j: math.sqrt(b / 2), "convert first"),
             "factor upside down": (lambda b, d, j: math.sqrt(b * j / d / 2), "upside down"),
             "only the coordinates": (lambda b, d, j: math.sqrt(b * d / 2), "averaged too"),
@@ -59,6 +61,11 @@ def test_check_sigma_x_assumed():
             "1/2 outside the sqrt": (lambda b, d, j: math.sqrt(b * d / j) / 2, None),
             "both multiplied": (lambda b, d, j: math.sqrt(b * d * j / 2), None),
             "integer division": (lambda b, d, j: math.sqrt(b * (d // j) / 2), None),
+            # a student's further tries (issue 19, second round)
+            "beads counted instead of coordinates": (lambda b, d, j: math.sqrt(b * (d / 2) / j / 2), None),
+            "divided by 12": (lambda b, d, j: math.sqrt(b / 12 / 2), None),
+            "12 hard-coded, no 1/2": (lambda b, d, j: math.sqrt(12 * b), None),
+            "a numpy string": (lambda b, d, j: np.str_("2.449"), "not one number"),
         },
     )
 
@@ -98,16 +105,14 @@ def test_check_draw_conformations():
             "torch.normal around the means": lambda m, b, n, g: torch.normal(
                 m.decode(torch.randn(n, 2, generator=g)).detach(), _sd(b), generator=g
             ),
-            "torch.distributions, global RNG": lambda m, b, n, g: torch.distributions.Normal(
-                m.decode(torch.randn(n, 2)).detach(), _sd(b)
-            ).sample(),
-            "model.sample plus numpy noise": lambda m, b, n, g: (
-                m.sample(n, seed=5).numpy() + _sd(b) * np.random.default_rng(5).standard_normal((n, 24))
-            ),
             "without torch.no_grad()": _with_grad,
-            "(n, 12, 2)": lambda m, b, n, g: _draw()(m, b, n, g).reshape(n, 12, 2),
-            "randn_like, global RNG": _draw(noise=lambda b, n, g: _sd(b) * torch.randn_like(torch.empty(n, 24))),
-            "a list": lambda m, b, n, g: _draw()(m, b, n, g).tolist(),
+            "a numpy array, noise from a numpy generator seeded by `generator`": lambda m, b, n, g: (
+                m.decode(torch.randn(n, 2, generator=g)).detach().numpy()
+                + _sd(b) * np.random.default_rng(g.initial_seed()).standard_normal((n, 24))
+            ),
+            "one torch.randn(n, 26) split into z and eps": lambda m, b, n, g: (
+                lambda r: m.decode(r[:, :2]).detach() + _sd(b) * r[:, 2:]
+            )(torch.randn(n, 26, generator=g)),
         },
         reject={
             "the placeholder": (lambda m, b, n, g: torch.zeros(n, 24), "zeros"),
@@ -153,6 +158,27 @@ def test_check_draw_conformations():
             ),
             "not a function": (torch.zeros(5, 24), "write a function"),
             "returns None": (lambda m, b, n, g: None, "None"),
+            "torch.distributions, global RNG": (
+                lambda m, b, n, g: torch.distributions.Normal(m.decode(torch.randn(n, 2)).detach(), _sd(b)).sample(),
+                "generator=generator",
+            ),
+            "model.sample plus seeded numpy noise": (
+                lambda m, b, n, g: (
+                    m.sample(n, seed=5).numpy() + _sd(b) * np.random.default_rng(5).standard_normal((n, 24))
+                ),
+                "ignores `generator`",
+            ),
+            "randn_like, global RNG": (
+                _draw(noise=lambda b, n, g: _sd(b) * torch.randn_like(torch.empty(n, 24))),
+                "generator=generator",
+            ),
+            "torch.randn without generator": (
+                lambda m, b, n, g: m.decode(torch.randn(n, 2)).detach() + _sd(b) * torch.randn(n, 24),
+                "generator=generator",
+            ),
+            "(n, 12, 2)": (lambda m, b, n, g: _draw()(m, b, n, g).reshape(n, 12, 2), "(10000, 24)"),
+            "a list of floats": (lambda m, b, n, g: _draw()(m, b, n, g).tolist(), "one tensor"),
+            "a list of tensors": (lambda m, b, n, g: list(_draw()(m, b, n, g)), "one tensor"),
             # found by trying the student edition
             "one eps per bead, repeat": (
                 _draw(noise=lambda b, n, g: _sd(b) * torch.randn(n, 12, generator=g).repeat(1, 2)),
@@ -193,6 +219,29 @@ def test_check_draw_conformations():
                 "whole polymers",
             ),
             "absolute noise": (_draw(noise=lambda b, n, g: _sd(b) * torch.randn(n, 24, generator=g).abs()), None),
+            # a student's further tries (issue 19, second round)
+            "z scaled by sigma_x at beta = 3": (
+                _draw(z=lambda n, g: 1.22 * torch.randn(n, 2, generator=g)),
+                "z ~ N(0, I)",
+            ),
+            "one z for all polymers": (_draw(z=lambda n, g: torch.randn(1, 2, generator=g).expand(n, 2)), "same z"),
+            "beta / sqrt(2) (operator precedence)": (
+                _draw(noise=lambda b, n, g: b / 2**0.5 * torch.randn(n, 24, generator=g)),
+                "times sigma_x",
+            ),
+            "half the noise": (_draw(noise=lambda b, n, g: _sd(b) / 2 * torch.randn(n, 24, generator=g)), None),
+            "eps from the global RNG": (
+                _draw(noise=lambda b, n, g: _sd(b) * torch.randn(n, 24)),
+                "generator=generator",
+            ),
+            "torch.normal without generator": (
+                lambda m, b, n, g: torch.normal(m.decode(torch.randn(n, 2, generator=g)).detach(), _sd(b)),
+                "generator=generator",
+            ),
+            "a fixed seed inside": (
+                lambda m, b, n, g: _draw()(m, b, n, torch.Generator().manual_seed(0)),
+                "ignores `generator`",
+            ),
         },
     )
 

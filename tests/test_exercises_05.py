@@ -51,7 +51,7 @@ def test_check_dz_dlogvar():
             "exp(logvar) for sigma, with 1/2": (lambda lv, e: 0.5 * torch.exp(lv) * e, "variance"),
             "sign of the exponent": (lambda lv, e: 0.5 * torch.exp(-0.5 * lv) * e, "sign of the exponent"),
             "dz/dsigma instead": (lambda lv, e: e, "dz/dsigma"),
-            "dz/dsigma halved": (lambda lv, e: e / 2, "sigma / 2"),
+            "dz/dsigma halved": (lambda lv, e: e / 2, "d sigma / d logvar"),
             "dz/dmu instead": (lambda lv, e: torch.ones_like(lv), "dz/dmu"),
             "eps missing": (lambda lv, e: 0.5 * torch.exp(0.5 * lv), "eps is missing"),
             "eps missing, no 1/2": (lambda lv, e: torch.exp(0.5 * lv), "eps is missing"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -50,12 +51,12 @@ _NOISE_MISTAKES = {
     ),
     "factor upside down": (
         lambda b, d, j: math.sqrt(b * j / d / 2),
-        "the conversion is upside down: averaging divides the squared error by n_coords, so the 'sum' "
-        "convention's beta is larger, beta_mean * n_coords / n_latent",
+        "the conversion is upside down: averaging makes the squared error n_coords times smaller and the "
+        "KL n_latent times smaller; which of the two does the 'sum' convention's beta gain, which lose?",
     ),
     "only the coordinates": (
         lambda b, d, j: math.sqrt(b * d / 2),
-        "the KL is averaged too (over the n_latent dimensions): divide by n_latent as well",
+        "the KL is averaged too (over the n_latent dimensions): undo that average as well",
     ),
     "only the latent dimensions": (
         lambda b, d, j: math.sqrt(b / j / 2),
@@ -67,15 +68,15 @@ _NOISE_MISTAKES = {
     ),
     "no 1/2": (
         lambda b, d, j: math.sqrt(b * d / j),
-        "beta = 2 sigma_x² (section 1), so sigma_x = sqrt(beta / 2): the 1/2 is missing",
+        "the 1/2 is missing: solve section 1's beta = 2 sigma_x² for sigma_x",
     ),
     "sigma² = 2 beta": (
         lambda b, d, j: math.sqrt(2 * b * d / j),
-        "beta = 2 sigma_x², not sigma_x² = 2 beta: sigma_x = sqrt(beta / 2)",
+        "section 1 says beta = 2 sigma_x², not sigma_x² = 2 beta",
     ),
     "beta in the sum convention": (
         lambda b, d, j: b * d / j,
-        "that is beta in the 'sum' convention; the question is the noise it assumes, sigma_x = sqrt(beta / 2)",
+        "that is beta in the 'sum' convention; the question is the noise it assumes (section 1)",
     ),
     "24 and 2 hard-coded": (
         lambda b, d, j: math.sqrt(b * 24 / 2 / 2),
@@ -90,12 +91,13 @@ def check_sigma_x_assumed(sigma_x_assumed):
     """Exercise 4.1: ``sigma_x_assumed(beta_mean, n_coords, n_latent)`` returns the decoder noise
     sigma_x (a standard deviation, in the units of x) that a loss in the "mean" convention (squared
     error averaged over n_coords coordinates, KL averaged over n_latent latent dimensions) with
-    weight beta_mean assumes: sqrt(beta_mean * n_coords / n_latent / 2).
+    weight beta_mean assumes.
 
     Tried on our 24 coordinates and 2 latent dimensions and on data sets the notebook does not
-    have (3-D chains, 3 to 8 latent dimensions). Recognises: no conversion, the factor upside
-    down, only one of the two averages undone, the variance instead of the standard deviation,
-    a missing 1/2, sigma² = 2 beta, beta itself, and 24 and 2 hard-coded.
+    have (3-D chains, 3 to 8 latent dimensions), against the check's own reference. Recognises:
+    no conversion, the factor upside down, only one of the two averages undone, the variance
+    instead of the standard deviation, a missing 1/2, sigma² = 2 beta, beta itself, 24 and 2
+    hard-coded, and a result that is not one number (a string, a tuple, None).
     """
     if not callable(sigma_x_assumed):
         return False, "write a function sigma_x_assumed(beta_mean, n_coords, n_latent) that returns one number"
@@ -104,6 +106,13 @@ def check_sigma_x_assumed(sigma_x_assumed):
         out = sigma_x_assumed(b, d, j)
         if out is None:
             return False, "your function returns None: end it with return <sigma_x>"
+        numeric = isinstance(out, torch.Tensor) or (
+            isinstance(out, (numbers.Real, np.ndarray, np.generic))
+            and not isinstance(out, (bool, np.bool_))
+            and np.issubdtype(np.asarray(out).dtype, np.number)
+        )
+        if not numeric:
+            return False, f"your function returned {type(out).__name__} {out!r}, not one number (sigma_x)"
         try:
             value = float(np.asarray(_as_array(out)).reshape(()))
         except (TypeError, ValueError):
@@ -121,7 +130,8 @@ def check_sigma_x_assumed(sigma_x_assumed):
     b, d, j = _NOISE_CASES[wrong]
     return False, (
         f"for beta_mean = {b:g}, {d} coordinates and {j} latent dimensions your function gives {yours[wrong]:.4g}, "
-        f"expected {want[wrong]:.4g}: undo both averages to get the 'sum' convention's beta, then use beta = 2 sigma_x²"
+        f"expected {want[wrong]:.4g}: first find the 'sum' convention's beta (section 1 converts 24 and 2), "
+        f"then the noise that beta assumes"
     )
 
 
@@ -135,7 +145,7 @@ def _sweep() -> dict:
 
 
 def _reference_draws(model, beta, n, generator):
-    """Decoder means f_theta(z) for z ~ N(0, I) and draws x = f_theta(z) + sqrt(beta / 2) eps: (n, 24) each."""
+    """The reference's decoder means and its draws from p_theta(x), (n, 24) each (draw i decodes the z of mean i)."""
     with torch.no_grad():
         means = model.decode(torch.randn(n, model.latent_dim, generator=generator))
     return means, means + math.sqrt(beta / 2) * torch.randn(means.shape, generator=generator)
@@ -150,15 +160,14 @@ def _mean_moments(beta) -> tuple[np.ndarray, np.ndarray]:
 
 # noise standard deviations a student may use by mistake, as functions of beta, and the hint that names them
 _SCALE_MISTAKES = (
-    (lambda b: b / 2, "beta / 2 is sigma_x², the variance; the noise is sigma_x = sqrt(beta / 2) times eps"),
-    (lambda b: math.sqrt(b), "beta = 2 sigma_x²: the noise's standard deviation is sqrt(beta / 2), not sqrt(beta)"),
-    (lambda b: b, "beta is not the noise's standard deviation: beta = 2 sigma_x², so sigma_x = sqrt(beta / 2)"),
-    (lambda b: math.sqrt(2 * b), "beta = 2 sigma_x², not sigma_x² = 2 beta: sigma_x = sqrt(beta / 2)"),
-    (lambda b: 1.0, "the noise has standard deviation 1: multiply eps ~ N(0, I) by sigma_x = sqrt(beta / 2)"),
+    (lambda b: b / 2, "beta / 2 is sigma_x², the variance; eps is scaled by a standard deviation"),
+    (lambda b: math.sqrt(b), "the noise's standard deviation is not sqrt(beta): section 1 says beta = 2 sigma_x²"),
+    (lambda b: b, "beta is not the noise's standard deviation: section 1 says beta = 2 sigma_x²"),
+    (lambda b: math.sqrt(2 * b), "section 1 says beta = 2 sigma_x², not sigma_x² = 2 beta"),
+    (lambda b: 1.0, "the noise has standard deviation 1: multiply eps ~ N(0, I) by the sigma_x that beta assumes"),
     (
         lambda b: math.sqrt(12 * b / 2),
-        "beta is already in the 'sum' convention (the sweep's models were trained with it): no conversion, "
-        "sigma_x = sqrt(beta / 2)",
+        "beta is already in the 'sum' convention (the sweep's models were trained with it): no conversion",
     ),
 )
 
@@ -178,7 +187,7 @@ def _judge_noise(x, n, beta, mean_ref, cov_ref) -> str | None:
             )
         return (
             "your draws have (almost) no spread around the decoder's mean: they are decoder means f_theta(z). "
-            "A draw adds sigma_x eps to x (not to z): x = f_theta(z) + sigma_x eps"
+            "A draw adds the decoder's noise to x (not to z)"
         )
     noise_sd = math.sqrt(noise_var)
     if abs(noise_sd / sigma - 1) > 0.05:
@@ -189,23 +198,23 @@ def _judge_noise(x, n, beta, mean_ref, cov_ref) -> str | None:
             if abs(noise_sd / math.sqrt(fixed / 2) - 1) < 0.05:
                 return (
                     f"with beta = {beta:g} your noise has the standard deviation of beta = {fixed:g}, "
-                    f"{noise_sd:.3g}: use the beta passed to your function, sigma_x = sqrt(beta / 2) = {sigma:.3g}"
+                    f"{noise_sd:.3g}: use the beta passed to your function (here sigma_x = {sigma:.3g})"
                 )
         return (
-            f"with beta = {beta:g} the noise should have standard deviation sqrt(beta / 2) = {sigma:.3g} in each "
+            f"with beta = {beta:g} the noise should have standard deviation sigma_x = {sigma:.3g} in each "
             f"coordinate; yours has {noise_sd:.3g}: eps ~ N(0, 1) in each coordinate, times sigma_x"
         )
     off = (cov - cov_ref) / sigma**2
     off -= np.diag(np.diag(off))
     if np.mean(off[::2, ::2]) > 0.5 or np.mean(off[1::2, 1::2]) > 0.5:
         return (
-            "the noise moves whole polymers: one eps per polymer (e.g. torch.randn(n, 1)) is a rigid shift, "
-            "not noise on each coordinate. Each of the 24 coordinates needs its own eps: torch.randn(n, 24)"
+            "the noise moves whole polymers: one eps per polymer (shape (n, 1)) is a rigid shift, "
+            "not noise on each coordinate. Each of the 24 coordinates needs its own eps"
         )
     if np.mean([off[2 * i, 2 * i + 1] for i in range(12)]) > 0.5:
         return (
             "the x and y of each bead get the same eps (one eps per bead, shared by both coordinates): the "
-            "decoder's noise is independent in each of the 24 coordinates, torch.randn(n, 24)"
+            "decoder's noise is independent in each of the 24 coordinates"
         )
     if np.abs(off).max() > 0.1:
         return "your noise is correlated between coordinates: each of the 24 coordinates needs its own eps"
@@ -213,7 +222,7 @@ def _judge_noise(x, n, beta, mean_ref, cov_ref) -> str | None:
     if abs(float(np.mean(standardised**4)) - 3) > 0.3:  # a Gaussian's kurtosis is 3, a uniform's 1.8
         return (
             "the noise has the right variance but is not Gaussian (uniform, torch.rand?): "
-            "p_theta(x|z) is a Gaussian, eps ~ N(0, I), torch.randn"
+            "p_theta(x|z) is a Gaussian, eps ~ N(0, I) (torch.randn, not torch.rand)"
         )
     if shift > 5 * sigma / math.sqrt(n) + 0.02:
         return "your draws are off-centre: is the noise centred (torch.randn, not torch.rand)? eps has mean 0"
@@ -237,41 +246,58 @@ def _judge_spread(x, n, beta, mean_ref, cov_ref) -> str | None:
     noise_sd = math.sqrt(max(np.trace(cov - cov_ref) / 24, 0.0))
     if abs(noise_sd / sigma - 1) > 0.1 and abs(noise_sd / math.sqrt(30 / 2) - 1) < 0.1:
         return (
-            f"with beta = {beta:g} the noise should have standard deviation sqrt(beta / 2) = {sigma:.3g} in each "
+            f"with beta = {beta:g} the noise should have standard deviation {sigma:.3g} in each "
             f"coordinate; yours has about {noise_sd:.3g}, that of beta = 30: use the beta passed to your function"
         )
     return (
         "the noise is right, but the spread of the decoded means is not that of z ~ N(0, I): draw one z "
-        "per polymer from the prior, torch.randn(n, 2), and decode it"
+        "per polymer from the prior, shape (n, 2), and decode it"
     )
+
+
+def _draws_of(out, n) -> tuple[np.ndarray | None, str]:
+    """The student's result as (n, 24) numpy, or None and what is wrong with it."""
+    if out is None:
+        return None, "your function returns None: end it with return <the draws>"
+    if not isinstance(out, (torch.Tensor, np.ndarray)):
+        return None, (
+            f"your function returns a {type(out).__name__}: return one tensor of shape ({n}, 24) "
+            f"(torch.stack or torch.cat the pieces of a list)"
+        )
+    x = _as_array(out)
+    if x.shape == (n, 12, 2):
+        return None, (
+            f"shape ({n}, 12, 2): the task asks for ({n}, 24), one row of 24 coordinates per polymer, "
+            f"as the decoder returns them and as every helper of the course takes them"
+        )
+    if x.shape != (n, 24):
+        return None, f"for n = {n} expected shape ({n}, 24), got {tuple(x.shape)}"
+    return x, ""
 
 
 @exercise_check
 def check_draw_conformations(draw_conformations):
     """Exercise 4.2: ``draw_conformations(model, beta, n, generator)`` returns n draws from
-    p_theta(x) of a VAE trained with ``beta`` ("sum" convention), shape (n, 24): z ~ N(0, I),
-    then x = f_theta(z) + sigma_x eps with sigma_x = sqrt(beta / 2) and eps ~ N(0, I) in each of
-    the 24 coordinates.
+    p_theta(x) of a VAE trained with ``beta`` ("sum" convention), not only decoder means: a
+    tensor (or numpy array) of shape (n, 24), with every random number taken from ``generator``.
 
     Tried with three models of the beta sweep (beta = 30, 3 and 0.3) and n = 10,000, 20,000 and 7, other
-    generators than the notebook's. Compares the draws' mean and full covariance with the model's:
-    the covariance of the decoded means plus sigma_x² times the identity. Recognises: decoder means
+    generators than the notebook's. Compares the draws' mean and full covariance with the model's
+    (the check computes both itself), then calls the function again: the same seeded generator
+    must give the same draws, a generator with another seed other draws. Recognises: decoder means
     only (or the noise put on z), one eps shared by all polymers, one eps per polymer (a rigid
     shift), one eps per bead shared by x and y, other correlated noise, sigma_x² or sqrt(beta) or
-    beta as the noise's scale, unit noise, a fixed beta, uniform noise, and z not drawn from the prior.
+    beta as the noise's scale, unit noise, a fixed beta, uniform noise, z not drawn from the prior,
+    random numbers not drawn from ``generator`` (the global RNG, a fixed seed, ``model.sample``),
+    shape (n, 12, 2) instead of (n, 24), and a list instead of one tensor.
     """
     if not callable(draw_conformations):
         return False, "write a function draw_conformations(model, beta, n, generator) that returns (n, 24)"
     models = _sweep()
     for beta, n, seed in ((30.0, 10_000, 11), (3.0, 20_000, 12), (0.3, 7, 13)):
-        out = draw_conformations(models[beta], beta, n, torch.Generator().manual_seed(seed))
-        if out is None:
-            return False, "your function returns None: end it with return <the draws>"
-        x = _as_array(out)
-        if x.shape == (n, 12, 2):
-            x = x.reshape(n, 24)
-        if x.shape != (n, 24):
-            return False, f"for n = {n} expected shape ({n}, 24), got {tuple(x.shape)}"
+        x, problem = _draws_of(draw_conformations(models[beta], beta, n, torch.Generator().manual_seed(seed)), n)
+        if x is None:
+            return False, problem
         if not np.all(np.isfinite(x)):
             return False, "your draws contain nan or inf"
         if not x.any():
@@ -282,6 +308,23 @@ def check_draw_conformations(draw_conformations):
         problem = judge(x, n, beta, *_mean_moments(beta))
         if problem:
             return False, problem
+    # reproducible through `generator` alone: the same seed twice, then another seed
+    first, again, other = (
+        _draws_of(draw_conformations(models[3.0], 3.0, 50, torch.Generator().manual_seed(seed)), 50)[0]
+        for seed in (21, 21, 22)
+    )
+    if first is None or again is None or other is None:
+        return False, "called again with n = 50, your function did not return 50 draws of shape (50, 24)"
+    if not np.allclose(first, again):
+        return False, (
+            "two calls with generators seeded alike gave different draws: some random numbers come from "
+            "elsewhere (the global RNG, torch.randn_like, numpy). Pass generator=generator to every random call"
+        )
+    if np.allclose(first, other):
+        return False, (
+            "generators with different seeds gave the same draws: your function ignores `generator` (a fixed "
+            "seed, or model.sample?). Take z and eps from generator=generator"
+        )
     return True, ""
 
 

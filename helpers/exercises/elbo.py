@@ -191,8 +191,7 @@ def _kl_post_reference(log_q, log_joint, log_px):
 _POSTERIOR_MISTAKES = {
     "-ELBO": (
         lambda lq, lj, lp: (lq - lj).mean(0),
-        "that is -ELBO: log p(x, z) is the joint, not the posterior; by Bayes' rule "
-        "log p(z|x) = log p(x, z) - log p(x)",
+        "that is -ELBO: log p(x, z) is the joint, not the posterior; Bayes' rule relates the two through p(x)",
     ),
     "ELBO - log p(x)": (
         lambda lq, lj, lp: (lj - lp - lq).mean(0),
@@ -200,11 +199,11 @@ _POSTERIOR_MISTAKES = {
     ),
     "Bayes upside down": (
         lambda lq, lj, lp: (lq - (lj + lp)).mean(0),
-        "Bayes' rule divides by p(x): log p(z|x) = log p(x, z) - log p(x), a minus",
+        "Bayes' rule divides by p(x): in logs that is a minus, not a plus",
     ),
     "log q missing": (
         lambda lq, lj, lp: (lp - lj).mean(0),
-        "log q(z|x) is missing: the KL averages log q - log p(z|x) over the samples",
+        "log q(z|x) is missing: the KL compares q with the posterior at each sample",
     ),
     "sum over samples": (
         lambda lq, lj, lp: (lq - (lj - lp)).sum(0),
@@ -212,7 +211,7 @@ _POSTERIOR_MISTAKES = {
     ),
     "log of the mean": (
         lambda lq, lj, lp: torch.logsumexp(lq - (lj - lp), 0) - math.log(len(lq)),
-        "that is the log of the mean of q/p(z|x), not the mean of its log: the KL is E_q[log q - log p(z|x)]",
+        "that is the log of the mean of q/p(z|x), not the mean of its log (see the KL's definition in §3)",
     ),
     "weighted by q": (
         lambda lq, lj, lp: (lq.exp() * (lq - (lj - lp))).sum(0),
@@ -281,7 +280,7 @@ def check_kl_to_posterior(kl_to_posterior):
             )
         return False, (
             f"on a toy model (exact KL(q || p(z|x)) = {float(exact[off]):.3f} nats; from these {k} samples "
-            f"the estimate is {float(want[off]):.3f}) your function gives {float(out[off]):.3f}: "
-            f"log p(z|x) = log p(x, z) - log p(x), then average log q - log p(z|x) over the samples (axis 0)"
+            f"the estimate is {float(want[off]):.3f}) your function gives {float(out[off]):.3f}: which "
+            f"log-density is log p(z|x) (Bayes' rule), and over which axis is the expectation taken?"
         )
     return True, ""

@@ -222,7 +222,7 @@ WIDTHS = (1, 3, 10, 37, 128, 300)
 
 
 def _layers(h: int, d: int = 24, j: int = 2, n_square: int = 2, heads: int = 2):
-    """(n_in, n_out) of every Linear layer: encoder d -> h -> (h -> h) x n_square -> heads x j, decoder j -> ... -> d."""
+    """(n_in, n_out) of every Linear layer, for the real architecture and the miscounted variants below."""
     encoder = [(d, h)] + [(h, h)] * n_square + [(h, j)] * heads
     decoder = [(j, h)] + [(h, h)] * n_square + [(h, d)]
     return encoder + decoder
@@ -305,8 +305,8 @@ def check_count_params(count_params):
     if not float(v).is_integer():
         return False, f"count_params({h}) = {v}: a count of parameters is a whole number"
     return False, (
-        f"count_params({h}) = {v:,.0f}, the model of width {h} has {_true_count(h):,}: add n_in * n_out "
-        f"weights and n_out biases for every Linear layer of both networks (print the model to see them)"
+        f"count_params({h}) = {v:,.0f}, the model of width {h} has {_true_count(h):,}: count the weights "
+        f"and biases of every Linear layer of both networks (print the model to see the layers)"
     )
 
 
@@ -395,8 +395,8 @@ def _judge_draws(z: np.ndarray, codes: np.ndarray):
             "rowvar=False), not only each dimension's standard deviation": np.diag(std**2),
             "the noise was multiplied by the covariance itself: multiply by a square root of it, the Cholesky "
             "factor L with L L^T = covariance": cov @ cov,
-            "with the Cholesky factor L (L L^T = covariance), a draw is mean + L @ eps, i.e. mean + eps @ L.T for "
-            "rows of eps: you used L without the transpose": chol.T @ chol,
+            "the Cholesky factor L (L L^T = covariance) was applied without the right transpose: with one draw per row "
+            "of eps, work out the covariance your product has, L^T L or L L^T": chol.T @ chol,
         }
         distance = {
             hint: np.linalg.norm(sample_cov - target) / np.linalg.norm(target) for hint, target in candidates.items()
@@ -404,7 +404,7 @@ def _judge_draws(z: np.ndarray, codes: np.ndarray):
         hint, d = min(distance.items(), key=lambda item: item[1])
         if d < 0.1:
             return False, hint
-        return False, "the draws' covariance is not the codes' covariance (np.cov(codes, rowvar=False))"
+        return False, "the draws' covariance is not the codes' covariance (np.cov: are rows codes or variables?)"
     directions = np.vstack([np.eye(dim), np.random.default_rng(0).normal(size=(6, dim))])
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     worst = max(_ks_normal(white @ u) for u in directions)
@@ -422,7 +422,7 @@ def _judge_draws(z: np.ndarray, codes: np.ndarray):
             )
         return False, (
             "mean and covariance are right but the draws are not Gaussian (their histogram along some "
-            "direction is not a bell curve): draw Gaussian noise, e.g. with multivariate_normal"
+            "direction is not a bell curve): the noise must be normal, not uniform or resampled"
         )
     return True, ""
 

@@ -47,8 +47,8 @@ def check_crossing_length(crossing_length):
 
     Tried on seven (alphabet, power) pairs, including 100 and 1000 letters, where a power of the
     alphabet can equal the power of ten exactly. Recognises: rounding down (the last L that does
-    not exceed), rounding to the nearest integer, ``ceil`` of the logarithms without an exact check
-    (or ``>=`` instead of ``>``), the natural logarithm instead of log10, multiplying instead of
+    not exceed), rounding to the nearest integer, a power equal to 10**exponent counted as
+    exceeding it (floating-point logarithms, or ``>=`` instead of ``>``), the natural logarithm instead of log10, multiplying instead of
     dividing, returning the unrounded ratio, one hard-coded number, and numpy's 64-bit integers
     overflowing.
     """
@@ -115,11 +115,12 @@ def check_crossing_length(crossing_length):
         )
     if got == math.ceil(e * math.log10(a)) or got == math.floor(e * math.log10(a)):
         return False, (
-            f"crossing_length({a}, {e}) = {got}: L * log10({a}) > {e} means L > {e} / log10({a}); you multiplied"
+            f"crossing_length({a}, {e}) = {got}: you multiplied by log10({a}); solve {a}**L > 10**{e} for L "
+            f"(take log10 of both sides) and see what happens to log10({a})"
         )
     return False, (
-        f"crossing_length({a}, {e}) = {got}, expected {want}: the first integer L with "
-        f"L * log10({a}) > {e}, confirmed with exact integers ({a}**L > 10**{e} and {a}**(L-1) <= 10**{e})"
+        f"crossing_length({a}, {e}) = {got}, expected {want}: the first whole L with {a}**L > 10**{e}; "
+        f"test your result with Python's exact integers"
     )
 
 
@@ -240,6 +241,6 @@ def check_constant_error(constant_error):
         return False, "your function gives the same number for other frames x: use its argument x, not `train`"
     return False, (
         f"for 300 held-out frames and one of them as c, your function gives {got[0]:.4g}, expected "
-        f"{_reference_error(x, c):.4g}: square each coordinate's difference x - c, then average over "
-        f"the frames and the 24 coordinates"
+        f"{_reference_error(x, c):.4g}: compare your steps with the loss of §5 (what is squared, what is "
+        f"averaged over)"
     )

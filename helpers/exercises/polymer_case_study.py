@@ -94,11 +94,11 @@ def _diagnose_move(frame, degrees, shift, out) -> str:
     found = np.rad2deg(np.arctan2(fit[1, 0], fit[0, 0]))
     if _angle_difference(found, degrees) > 0.01:
         if _angle_difference(found, 0.0) < 0.01:
-            return "the frame is not turned at all (only shifted?): turn it first, `frame @ rotation(angle).T`"
+            return "the frame is not turned at all (only shifted?): turn it first, with `rotation(angle)`"
         if _angle_difference(found, -degrees) < 0.01:
             return (
-                f"turned by {found:.0f}° instead of {degrees:g}°, the opposite way: `frame @ rotation(a)` "
-                "turns clockwise; anticlockwise is `frame @ rotation(a).T` (or `(rotation(a) @ frame.T).T`)"
+                f"turned by {found:.0f}° instead of {degrees:g}°, the opposite way (clockwise): with one bead "
+                "per row, `frame @ rotation(a)` applies the transposed matrix, the turn by -a"
             )
         if _angle_difference(found, np.rad2deg(degrees)) < 0.01:
             return (
@@ -157,7 +157,7 @@ def check_move(move):
             return False, f"move(f, {degrees:g}, ({shift[0]:g}, {shift[1]:g})) has NaN or infinite coordinates"
         if out.shape != frame.shape:
             if out.shape == frame.shape[::-1]:
-                return False, "the result is transposed, (2, beads): `rotation(a) @ frame.T` needs a final `.T`"
+                return False, "the result is transposed, (2, beads): return one bead per row, (beads, 2)"
             return False, f"return a frame of the same shape as the input, {frame.shape}; got {out.shape}"
         turn, center = _turn(degrees), frame.mean(0)
         about_origin = frame @ turn.T + np.asarray(shift)
@@ -245,7 +245,7 @@ def _diagnose_bend(what, r, expected, out) -> str:
             "is the angle between consecutive bond vectors b_i and b_i+1, 0 for a straight chain"
         )
     if like(np.cos(expected)):
-        return "that is the cosine of the turn: take its angle (np.arccos, or np.arctan2 of cross and dot)"
+        return "that is the cosine of the turn: return the angle itself"
     if (out < -1e-6).any() and np.allclose(np.abs(out), expected, atol=2e-3):
         return "signed turns (left negative): return the size of each turn, in [0, pi] (np.abs)"
     if (out > np.pi + 1e-6).any() or (out < -1e-6).any():
@@ -275,9 +275,8 @@ def check_bend_angles(bend_angles):
     b_i = r_(i+1) - r_i and b_(i+1), in radians, 0 for a straight chain: shape (chains, beads - 2).
 
     Tested on data frames turned and shifted, a single frame, chains of 8 beads with bonds of
-    many lengths and sharp turns, and straight chains. arccos of the normalised dot product
-    (clipped), arctan2 of cross and dot, and differences of bond directions (wrapped) are all
-    accepted, numpy or torch. Recognised mistakes: degrees, the angle at the bead (pi minus
+    many lengths and sharp turns, and straight chains, against the check's own reference. Any
+    correct method is accepted, numpy or torch. Recognised mistakes: degrees, the angle at the bead (pi minus
     the turn), the cosine, signed turns, unwrapped direction differences, bonds not
     normalised, NaN from an unclipped cosine, wrong shapes (B - 1 angles, flattened, averaged).
     """

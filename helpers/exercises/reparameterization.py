@@ -60,7 +60,7 @@ _DZ_MISTAKES = {
     ),
     "sign of the exponent": (
         lambda lv, e: 0.5 * torch.exp(-0.5 * lv) * e,
-        "check the sign of the exponent: d/dl exp(l / 2) = exp(l / 2) / 2, which grows with l",
+        "check the sign of the exponent: sigma = exp(logvar / 2) grows with logvar, and so does its derivative",
     ),
     "dz/dsigma instead": (
         lambda lv, e: e,
@@ -68,8 +68,8 @@ _DZ_MISTAKES = {
     ),
     "dz/dsigma halved": (
         lambda lv, e: 0.5 * e,
-        "the factor exp(logvar / 2) = sigma is missing: dz/dlogvar = (dz/dsigma)(d sigma / d logvar), "
-        "and d sigma / d logvar = sigma / 2",
+        "the factor sigma is missing: dz/dlogvar = (dz/dsigma)(d sigma / d logvar); what is d sigma / d logvar "
+        "for sigma = exp(logvar / 2)?",
     ),
     "dz/dmu instead": (lambda lv, e: torch.ones_like(e), "that is dz/dmu = 1; the exercise asks for dz/d logvar"),
     "eps missing": (
@@ -92,7 +92,7 @@ def _as_float_tensor(value) -> torch.Tensor:
 @exercise_check
 def check_dz_dlogvar(dz_dlogvar):
     """Exercise 5.1: ``dz_dlogvar(logvar, eps)`` returns dz/d(logvar), elementwise, for
-    z = mu + exp(logvar / 2) * eps (it is sigma * eps / 2 = exp(logvar / 2) * eps / 2).
+    z = mu + exp(logvar / 2) * eps.
 
     Compared with autograd's derivative through z on tensors of shapes (6, 3), (4,) and (2, 3, 2),
     in float64 and float32, with log-variances from -8 to 3 (none of the notebook's values).
@@ -197,7 +197,7 @@ _BASELINE_MISTAKES = {
     ),
     "no denominator": (
         lambda f, s: np.mean(f * s**2),
-        "you have E[f score²]; setting d/db E[(f - b)² score²] = 0 also gives a factor E[score²]: divide by it",
+        "you have only part of it: setting d/db E[(f - b)² score²] = 0 leaves a factor in front of b too: divide by it",
     ),
     "f squared": (
         lambda f, s: np.mean(f**2 * s**2) / np.mean(s**2),
@@ -213,7 +213,8 @@ _BASELINE_MISTAKES = {
     ),
     "gradient over E[score²]": (
         lambda f, s: np.mean(f * s) / np.mean(s**2),
-        "that is E[f score] / E[score²], a regression of f on the score; the variance is minimized by E[f score²] / E[score²]",
+        "that is E[f score] / E[score²], a regression of f on the score, not the minimum of the variance: "
+        "set d/db E[(f - b)² score²] = 0",
     ),
     "weighted by |score|": (
         lambda f, s: np.mean(f * np.abs(s)) / np.mean(np.abs(s)),
@@ -237,13 +238,13 @@ def _as_number(value):
 def check_best_baseline(best_baseline):
     """Exercise 5.2: ``best_baseline(f_values, score)`` estimates, from n samples z_i ~ q (numpy
     arrays (n,) of f(z_i) and of the score d log q(z_i)/d lambda), the constant b that minimizes
-    the variance of the score-function gradient (f(z) - b) * score: b* = E[f score²] / E[score²].
+    the variance of the score-function gradient (f(z) - b) * score.
 
     Tried on three estimators the notebook never shows: the gradient for the mean of a Gaussian with
     f(z) = exp(2z), for the standard deviation of a Gaussian with f(z) = (z - 2)², and for the logit
-    of a Bernoulli (a discrete z), 40,000 samples each. Compared with b* on the same samples, within
-    1% (other estimates of the same b*, e.g. with np.var(score) for E[score²], differ by < 0.2%;
-    the misconceptions below by 13% or more).
+    of a Bernoulli (a discrete z), 40,000 samples each. Compared with the check's own b* on the
+    same samples, within 1% (other sample estimates of the same b* differ by < 0.2%; the
+    misconceptions below by 13% or more).
     Recognises: the mean or the median of f, E[f score²] without the denominator, f squared, the
     score to the first power, the gradient estimate itself, a regression of f on the score, |score|
     weights, a number that does not depend on the samples, one baseline per sample instead of one
