@@ -219,7 +219,7 @@ class LatentExplorer(_Explorer):
         )
         ax_pol.set_aspect("equal")
         ax_pol.grid(alpha=0.3)
-        (self._marker,) = ax_map.plot([0], [0], "P", color="C3", ms=13, mec="white", mew=1.5)
+        (self._marker,) = ax_map.plot([0], [0], "P", color="k", ms=13, mec="white", mew=1.5)
         self._polymer = plots.draw_polymer(ax_pol, np.zeros((12, 2)), color="C0")  # bonds, beads, bead 1
         self._label = ax_pol.text(0.03, 0.97, "", transform=ax_pol.transAxes, va="top", fontsize=10)
         self._dynamic = (self._marker, *self._polymer, self._label)
