@@ -11,10 +11,9 @@
 #
 # Training a VAE follows the gradient of an *expectation over random latent codes*,
 # $\nabla_\phi\, \mathbb{E}_{z\sim q_\phi(z\mid x)}[f(z)]$, e.g. of the reconstruction loss of the
-# decoder $p_\theta(x\mid z)$. Autograd cannot differentiate a random number generator. This
-# notebook shows where the gradient is lost, repairs it with $z = \mu + \sigma\,\varepsilon$, checks
-# the result, locates the trick in the VAE loss, and compares this *pathwise* estimator with the
-# *score-function* (REINFORCE) estimator: both unbiased, with very different variances.
+# decoder $p_\theta(x\mid z)$. Autograd cannot differentiate a random number generator. We
+# repair that with $z = \mu + \sigma\,\varepsilon$ and compare this *pathwise* estimator with
+# the *score-function* (REINFORCE) estimator: both unbiased, with very different variances.
 #
 # **Learning objectives**
 # - See why a sampled $z$ carries no usable gradient (`.sample()`, `torch.normal`) and what
@@ -29,7 +28,8 @@
 # Run it: [Open in Colab](https://colab.research.google.com/github/protein-ai-course/polymer-vae-bundle/blob/main/notebooks/05_reparameterization.ipynb) · [Binder](https://mybinder.org/v2/gh/protein-ai-course/polymer-vae-bundle/main?urlpath=lab/tree/notebooks/05_reparameterization.ipynb) · locally: see README
 #
 # *Notation.* $\sigma$ is always a standard deviation (of a toy Gaussian or of the encoder's
-# Gaussian). Lengths are in bead diameters.
+# Gaussian). $f$ is the function inside the expectation (toy $z^2$, later a squared error), not
+# the decoder's mean $f_\theta$. Lengths are in bead diameters.
 
 # %%
 # On Colab, install the course package first (elsewhere it is already installed).
@@ -65,7 +65,7 @@ rng = np.random.default_rng(0)
 #   \frac{\partial J}{\partial \mu} = 2\mu, \qquad \frac{\partial J}{\partial \sigma} = 2\sigma .$$
 #
 # In practice we estimate $J$ with $n$ samples, $\hat J = \frac1n \sum_i f(z_i)$, and ask autograd
-# for $\nabla \hat J$. Here is what happens with samples from a random number generator.
+# for $\nabla \hat J$. Here is what random draws give.
 
 # %%
 MU, SIGMA = 1.0, 0.5
@@ -157,24 +157,24 @@ claim(torch.allclose(mu.grad, torch.ones(2)) and torch.allclose(sigma.grad, eps)
       f"{mu.grad}, {sigma.grad}");
 
 # %% [markdown]
-# A picture of the difference. Left: a new draw from $\mathcal{N}(\mu, 0.5^2)$ at every $\mu$:
+# Left: a new draw from $\mathcal{N}(\mu, 0.5^2)$ at every $\mu$:
 # no curve whose slope autograd could take. Middle: five fixed $\varepsilon_k$ and
 # $z_k(\mu) = \mu + 0.5\,\varepsilon_k$ move smoothly with $\mu$. Right: the Monte-Carlo objective
-# $\hat J(\mu) = \frac1{20}\sum_i z_i^2$ is a jagged cloud with fresh samples at every $\mu$, and
-# a smooth curve with a usable slope with the same 20 values of $\varepsilon$.
+# $\hat J(\mu) = \frac1{20}\sum_i z_i^2$: a jagged cloud with fresh samples at every $\mu$, a
+# smooth curve with the same 20 values of $\varepsilon$.
 
 # %%
 mus = np.linspace(-2, 2, 41)
 fixed_eps = np.array([1.28, 0.52, 0.0, -0.52, -1.28])  # the 90, 70, 50, 30, 10 % quantiles of N(0, 1)
 fig, (ax_l, ax_m, ax_r) = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
 for k in range(5):
-    ax_l.plot(mus, mus + 0.5 * rng.standard_normal(len(mus)), ".", color=f"C{k}", ms=5)
-    ax_m.plot(mus, mus + 0.5 * fixed_eps[k], "-", color=f"C{k}", label=f"ε = {fixed_eps[k]:+.2f}")
+    ax_l.plot(mus, mus + 0.5 * rng.standard_normal(len(mus)), ".", color=f"C{k + (k > 2)}", ms=5)  # no red:
+    ax_m.plot(mus, mus + 0.5 * fixed_eps[k], "-", color=f"C{k + (k > 2)}", label=f"ε = {fixed_eps[k]:+.2f}")  # it marks invalid polymers
 ax_l.set(xlabel="μ", ylabel="sample z", title="fresh draw at every μ")
 ax_m.set(xlabel="μ", ylabel="sample z", title="z = μ + σε, ε held fixed (σ = 0.5)")
 ax_m.legend(fontsize=8)
 common_eps = rng.standard_normal(20)
-ax_r.plot(mus, [np.mean(f(m + 0.5 * rng.standard_normal(20))) for m in mus], ".", color="C3",
+ax_r.plot(mus, [np.mean(f(m + 0.5 * rng.standard_normal(20))) for m in mus], ".", color="C1",
           label="fresh samples at every μ")
 ax_r.plot(mus, [np.mean(f(m + 0.5 * common_eps)) for m in mus], "-", color="C0", label="same 20 ε at every μ")
 ax_r.plot(mus, mus**2 + 0.25, "--", color="k", lw=1, label="exact J = μ² + σ²")
@@ -260,7 +260,7 @@ decoder = copy.deepcopy(model.decoder).double()                # float64 copy fo
 with torch.no_grad():
     mu0, sigma0 = (t.double() for t in model.encode(x.float()))
 print(f"test frame {k_med}: mu = {mu0.numpy().round(3)}, sigma = {sigma0.numpy().round(4)}"
-      f" (median sigma over the test set: {sigma_test.median():.3f})")
+      f" (median sigma over the test set, both dimensions pooled: {sigma_test.median():.3f})")
 
 eps = torch.randn(256, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
 
@@ -304,9 +304,8 @@ claim(sum(m.out_features for m in decoder.net[:-1] if isinstance(m, torch.nn.Lin
       str(decoder.net));
 
 # %% [markdown]
-# Where no kink is crossed they agree to better than $10^{-8}$. With 256 codes and 768 hidden
-# units some seeds do put a step across a kink, and that partial is then off: a flaw of the finite
-# difference, not of autograd.
+# Where no kink is crossed they agree to better than $10^{-8}$. A step that crossed one would
+# make that partial disagree: a flaw of the finite difference, not of autograd.
 
 # %% [markdown]
 # ## 4. Where the trick enters the VAE loss
@@ -315,11 +314,12 @@ claim(sum(m.out_features for m in decoder.net[:-1] if isinstance(m, torch.nn.Lin
 # $\beta = 2\sigma_x^2$, notebook 3)
 #
 # $$\mathcal L(x) = \underbrace{\mathbb E_{z\sim q_\phi(z\mid x)} \big\lVert x - f_\theta(z)\big\rVert^2}_{\text{reconstruction: an expectation}}
-#   + \beta\, \underbrace{\tfrac12 \textstyle\sum_j \big(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big)}_{\mathrm{KL}(q_\phi(z\mid x)\,\Vert\, p(z)):\ \text{a formula}} .$$
+#   + \beta\, \underbrace{\tfrac12 \textstyle\sum_j \big(\mu_j^2 + \sigma_j^2 - 1 - \log \sigma_j^2\big)}_{\mathrm{KL}(q_\phi(z\mid x)\,\Vert\, p(z)):\ \text{a formula}} ,
+#   \qquad p(z) = \mathcal N(0, I).$$
 #
 # Only the first term is an expectation over a random $z$. The KL between two Gaussians is
 # closed-form, a deterministic function of $\mu, \sigma$ that autograd differentiates directly:
-# no sampling, no trick. The trick is needed for the reconstruction alone. What if we forget it?
+# no sampling, no trick. What if we forget the trick?
 # Below, the encoder's weights $\phi$ get their gradient on the whole training set three ways:
 # from $\beta\,$KL alone, and from the full loss with $z$ drawn by `sample()` and by `rsample()`
 # (8 draws per conformation, the same $\varepsilon$ in both; $\beta = 0.12$, the shipped model's).
@@ -371,9 +371,9 @@ claim(torch.allclose(*decoder_grads) and decoder_grads[0].norm() > 0, "the decod
 # With `sample()` the encoder's gradient is *exactly* that of the KL: the reconstruction term,
 # the only one that knows what the code is for, never reaches $\phi$. (The decoder's gradient
 # is the same either way: it only sees the value of $z$.) With `rsample()` the reconstruction's
-# gradient points almost exactly against the KL's: for the trained model the two forces are in
-# balance, the KL pulling every code towards $\mathcal N(0, I)$ and the reconstruction holding
-# it where it identifies its conformation.
+# gradient points almost exactly against the KL's: for the trained model the two forces largely
+# cancel (their sum is under half the KL's part), the KL pulling every code towards
+# $\mathcal N(0, I)$ and the reconstruction holding it where it identifies its conformation.
 #
 # The closed form is a gift of the Gaussian prior. With another prior (e.g. a mixture like
 # notebook 8's aggregated posterior) the KL is estimated on the same draws,
@@ -507,13 +507,13 @@ v_path_s = np.array([variance_of_mean(pathwise_grads, 1, 20_000, sigma=s) for s 
 v_score_s = np.array([variance_of_mean(score_grads, 1, 20_000, sigma=s) for s in sigmas])
 
 fig, (ax_n, ax_s) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
-for v, fn, name, c in [(v_path_n, var_path, "pathwise", "C0"), (v_score_n, var_score, "score function", "C3")]:
+for v, fn, name, c in [(v_path_n, var_path, "pathwise", "C0"), (v_score_n, var_score, "score function", "C1")]:
     ax_n.loglog(ns, v, "o", color=c, label=f"{name} (measured)")
     ax_n.loglog(ns, fn(SIGMA) / ns, "--", color=c, lw=1, label=f"{name}: formula / n")
 ax_n.set(xlabel="samples per gradient estimate n", ylabel="variance of ∂Ĵ/∂μ",
          title=f"Variance vs n (μ = {MU}, σ = {SIGMA})")
 ax_n.legend(fontsize=8)
-for v, fn, name, c in [(v_path_s, var_path, "pathwise", "C0"), (v_score_s, var_score, "score function", "C3")]:
+for v, fn, name, c in [(v_path_s, var_path, "pathwise", "C0"), (v_score_s, var_score, "score function", "C1")]:
     ax_s.loglog(sigmas, v, "o", color=c, label=f"{name} (measured)")
     ax_s.loglog(sigmas, fn(sigmas), "--", color=c, lw=1, label=f"{name} (formula)")
 ax_s.set(xlabel="standard deviation σ of q", ylabel="variance of a one-sample ∂J/∂μ estimate",
@@ -594,7 +594,7 @@ print(f"variance ratio score/pathwise over the test set: median {median:.0f}, "
 fig, ax = plt.subplots(figsize=(6.5, 3.2), constrained_layout=True)
 ax.hist(ratios, bins=np.geomspace(ratios.min(), ratios.max(), 41), color="0.6")
 ax.axvline(var_s / var_p, color="C0", ls="--", label=f"frame of median $\\sigma$ (§3): {var_s / var_p:.0f}")
-ax.axvline(median, color="C3", ls=":", label=f"median over the test set: {median:.0f}")
+ax.axvline(median, color="C1", ls=":", label=f"median over the test set: {median:.0f}")
 ax.set(xscale="log", xlabel="variance ratio score function / pathwise", ylabel="test frames",
        title="REINFORCE is noisier on every test frame")
 ax.legend(fontsize=8)
@@ -608,10 +608,10 @@ claim(high > 1000, "over a thousand on one frame in ten", f"90th percentile {hig
 # %% [markdown]
 # Both estimators agree on the mean gradient, within three standard errors (the ± above), but one
 # REINFORCE sample is far noisier: about a hundred times at the typical frame, a few hundred times
-# on the median test frame, over a thousand on one frame in ten. The ratio varies because the
-# error does: the score function's noise grows with the size of $\mathrm{err}(z)$, the pathwise
-# noise only with its slope. REINFORCE would need that many
-# decoder passes per data point and step to match one pathwise pass.
+# on the median test frame, over a thousand on one frame in ten (100 repetitions per frame: part
+# of that spread is estimation noise). The ratio varies mostly because the error does: the score
+# function's noise grows with the size of $\mathrm{err}(z)$, the pathwise noise with its slope.
+# REINFORCE would need that many samples per data point and step to match one pathwise sample.
 
 # %% [markdown]
 # ## 7. Why VAEs use the pathwise estimator
@@ -676,7 +676,7 @@ exercises.check_dz_dlogvar(dz_dlogvar_solution);
 #
 # Since $\mathbb{E}[\nabla \log q] = 0$, subtracting a constant $b$ from $f$ leaves the
 # score-function estimator unbiased: $\mathbb{E}[(f(z) - b)\,s(z)] = \nabla J$, with the score
-# $s = \nabla_\lambda \log q_\lambda(z)$. On paper, find the $b^*$ that minimizes its per-sample
+# $s = \partial_\lambda \log q_\lambda(z)$ for one parameter $\lambda$ (a number per sample). On paper, find the $b^*$ that minimizes its per-sample
 # variance $\mathbb{E}[(f - b)^2 s^2] - (\nabla J)^2$; then write `best_baseline`, which estimates
 # $b^*$ from $n$ samples. The self-check tries it on functions and distributions you have not
 # seen, a discrete $z$ among them.
