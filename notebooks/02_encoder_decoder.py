@@ -59,10 +59,10 @@ TRAIN_FROM_SCRATCH = False  # True: section 7 trains its autoencoder and VAE for
 # %% [markdown]
 # ## 1. A protein sequence as numbers: one-hot encoding
 #
-# The course ships a synthetic family (real ones need a download): `helpers.synthetic_family`
+# The course ships a synthetic family: `helpers.synthetic_family`
 # draws an ancestor of 40 residues, derives three **subfamilies** that each rewrite a quarter of
 # the positions, and mutates every member at random, each position independently: the subfamily
-# is the data's true latent variable. Its labels only color plots; no model sees them. A sequence of length $L$ becomes an $L \times 20$ matrix with one 1 per row:
+# is the data's true latent variable. Its labels only color plots. A sequence of length $L$ becomes an $L \times 20$ matrix with one 1 per row:
 #
 # $$x_{\ell a} = \begin{cases} 1 & \text{if residue } \ell \text{ is amino acid } a,\\ 0 & \text{otherwise,}\end{cases}
 # \qquad \ell = 1..L,\ a = 1..20 .$$
@@ -147,14 +147,13 @@ claim(abs(by_torch.mean().item() / LENGTH - math.log(20)) < 0.1, "an untrained d
 # $$\mathcal L(x) = \sum_{\ell} \text{CE}\big(h_\ell(z), x_\ell\big) + D_{\mathrm{KL}}\big(q_\phi(z\mid x)\,\|\,\mathcal N(0, I)\big),
 # \qquad z = \mu_\phi(x) + \sigma_\phi(x)\odot\varepsilon,\ \ \varepsilon\sim\mathcal N(0, I).$$
 #
-# (Sampling $z$ this way, so that gradients reach $\phi$, is the reparameterization trick of
-# notebook 5.) `train_sequence_vae` runs Adam on this loss, computed by
-# `helpers.sequences.sequence_vae_loss`.
+# (Sampling $z$ this way is notebook 5's reparameterization trick.) `train_sequence_vae` runs
+# Adam on this loss.
 
 # %%
 seq_history = train_sequence_vae(seq_encoder, seq_decoder, seq_train, epochs=20, beta=1.0, seed=0)
 print(f"after {len(seq_history)} epochs: cross-entropy {seq_history[-1, 0]:.1f} nats per sequence "
-      f"({seq_history[-1, 0] / LENGTH:.2f} per position), KL {seq_history[-1, 1]:.2f} nats")
+      f"({seq_history[-1, 0] / LENGTH:.2f} per position), KL {seq_history[-1, 1]:.2f} nats (last epoch's average)")
 
 # %% [markdown]
 # ## 4. What the sequence latent space learned
@@ -181,7 +180,7 @@ quiet = int(np.argmin(z_spread))                    # the axis along which the c
 on_a_line = z_spread[quiet] < 0.1 * z_spread[1 - quiet]
 print(f"spread of the codes: z1 {z_spread[0]:.2f}, z2 {z_spread[1]:.2f}; mean sigma: z1 {z_sigma[0]:.2f}, z2 {z_sigma[1]:.2f}")
 print(f"z{quiet + 1} is switched off: the codes lie along z{2 - quiet}" if on_a_line else "the codes use both axes")
-print(f"KL {seq_history[-1, 1]:.2f} nats vs log 3 = {math.log(3):.2f} nats to name one of three subfamilies")
+print(f"KL (last training epoch) {seq_history[-1, 1]:.2f} nats vs log 3 = {math.log(3):.2f} nats to name one of three subfamilies")
 
 # %% tags=["check"]
 claim(accuracy.mean() > baseline.mean() + 0.10, "the VAE reconstructs far better than the consensus",
@@ -191,9 +190,9 @@ kl_seq = seq_history[-1, 1]
 claim(not on_a_line or z_sigma[quiet] > 0.9, "a switched-off axis keeps sigma near 1", f"mean sigma {z_sigma.round(2)}")
 claim(1.6 < kl_seq < 2.0, "the code costs 1.6-2 nats", f"KL {kl_seq:.2f} nats")
 if on_a_line:
-    claim(kl_seq < 1.8, "on a line the code costs 1.6-1.8 nats", f"KL {kl_seq:.2f} nats")
+    claim(kl_seq < 1.83, "on a line the code costs 1.6-1.83 nats", f"KL {kl_seq:.3f} nats")
 elif z_spread[quiet] > 0.5 * z_spread[1 - quiet]:
-    claim(kl_seq > 1.8, "a triangle on both axes costs 1.8-2 nats", f"KL {kl_seq:.2f} nats");
+    claim(kl_seq > 1.83, "a triangle on both axes costs 1.83-2 nats", f"KL {kl_seq:.3f} nats");
 
 # %% tags=["helper"]
 # Figure: the held-out codes by subfamily, and accuracy per position.
@@ -216,15 +215,14 @@ plt.show()
 # %% [markdown]
 # The subfamilies form separate clusters although the model never saw the labels. In most runs
 # they lie on a line along one axis and the other is **switched off**: the codes barely move
-# along it, its $\sigma$ stays near 1, and the decoder ignores it (which one depends on the
+# along it and its $\sigma$ stays near 1, so it carries nothing (which axis depends on the
 # seed). The KL charges for every nat of code, and one coordinate suffices to name three
 # clusters: dropping an unneeded dimension is a mild form of the posterior collapse of
 # notebook 4. With some seeds training settles instead on a triangle that uses both axes, which
-# costs more KL (1.8-2 nats against 1.6-1.8 on a line) for the same accuracy.
+# costs more KL (1.83-2 nats against 1.6-1.83 on a line) for the same accuracy.
 #
-# What remains wrong is mostly the random mutations. The encoder sees them, but a code that
-# carried them would pay for each in KL, and they teach nothing about the family: given the
-# subfamily they are independent noise. This code costs 1.6-2 nats (the KL bounds what it
+# What remains wrong is mostly the random mutations: a code that carried them would pay for each
+# in KL, and given the subfamily they are independent noise. This code costs 1.6-2 nats (the KL bounds what it
 # carries), not far above the $\log 3 \approx 1.10$ nats that name one of three subfamilies.
 # From a code that says only the subfamily, the best decoder predicts that subfamily's consensus.
 #
@@ -266,10 +264,8 @@ claim(abs(accuracy.mean() - exercises.reference_subfamily_ceiling(seq_train, sub
       "the VAE scores what the subfamily consensus scores", f"VAE {accuracy.mean():.1%}");
 
 # %% [markdown]
-# The VAE scores what the subfamily consensus scores: at KL weight $\beta = 1$ its 2-D code found
-# the data's true latent variable and left the mutations to the decoder's per-position
-# probabilities. A code could carry them at a price in KL (the rate of notebook 4); it would
-# reconstruct better, but model the family no better.
+# The VAE scores what the subfamily consensus scores: its 2-D code found the data's true latent
+# variable and left the mutations to the decoder's per-position probabilities.
 #
 # ## 5. The polymer encoder and decoder
 #
@@ -338,7 +334,7 @@ exercises.check_count_params(count_params);
 # %% [markdown]
 # ## 6. Keeping σ positive: log-variance or softplus?
 #
-# Here $\sigma$ is the encoder's standard deviation over one (unitless) latent coordinate. The encoder's second head outputs an unconstrained $r$ per latent
+# Here $\sigma$ is the encoder's standard deviation of one latent coordinate. The encoder's second head outputs an unconstrained $r$ per latent
 # dimension, which must become $\sigma > 0$. Two common choices:
 #
 # | | network outputs | $\sigma$ | $d\sigma/dr$ | used by |
@@ -406,12 +402,15 @@ plt.show()
 
 # %% [markdown]
 # - **Small σ.** $\sigma = 10^{-3}$ needs $r \approx -7$ (softplus) or $-14$ (log-variance);
-#   both KL gradients level off ($-1$ and $-\tfrac12$), a bounded push towards wider posteriors.
+#   both KL gradients level off ($-1$ and $-\tfrac12$), a bounded push towards wider posteriors
+#   (softplus: above the clamp).
 # - **Large σ.** With the log-variance the KL gradient grows like $e^r$: one large raw output
 #   early in training gives a huge gradient, and float32 $e^{r}$ overflows for $r > 88$.
 #   Softplus stays linear and finite.
-# - **What softplus pays.** The KL needs $\log\sigma \to -\infty$ as $\sigma \to 0$, so it is
-#   clamped (`helpers.kl_divergence`: at $10^{-6}$). The log-variance gives $\log\sigma^2$ exactly.
+# - **What softplus pays.** The KL contains $-\log\sigma^2$, which diverges as $\sigma \to 0$
+#   (infinite once softplus underflows to 0), so `helpers.kl_divergence` clamps $\sigma$ at
+#   $10^{-6}$; below it ($r < -13.8$) the KL stops pushing back. The log-variance gives
+#   $\log\sigma^2$ exactly.
 #
 # With scaled inputs and sane learning rates both train well; the edges differ:
 
@@ -427,7 +426,11 @@ print(f"sigma = 0 exactly: KL = {kl_sigma_zero:.2f} nats, finite thanks to the c
 claim(math.isinf(kl_extreme_logvar) and math.isfinite(kl_extreme_softplus), "r = 100 overflows only the log-variance",
       f"{kl_extreme_logvar}, {kl_extreme_softplus}")
 claim(abs(kl_sigma_zero - 0.5 * (-1 - math.log(1e-12))) < 1e-3, "the clamp gives 1/2 (1e-12 - 1 - log 1e-12)", f"{kl_sigma_zero}")
-claim(bool((kl_logvar.detach() >= 0).all() and (kl_softplus.detach() >= -1e-6).all()), "the KL is never negative", "it is");
+claim(bool((kl_logvar.detach() >= 0).all() and (kl_softplus.detach() >= -1e-6).all()), "the KL is never negative", "it is")
+r_below = torch.tensor([-14.0, -20.0], requires_grad=True)
+push_below, = torch.autograd.grad(helpers.kl_divergence(torch.zeros(2, 1), F.softplus(r_below)[:, None]).sum(), r_below)
+claim(round(math.log(math.expm1(1e-6)), 1) == -13.8 and bool((push_below.abs() < 1e-6).all()),
+      "below r = -13.8 (sigma < 1e-6) the clamped KL stops pushing back", f"{push_below}");
 
 # %% [markdown]
 # ## 7. Autoencoder or VAE: can we decode fresh noise?
@@ -439,7 +442,8 @@ claim(bool((kl_logvar.detach() >= 0).all() and (kl_softplus.detach() >= -1e-6).a
 # \qquad\text{vs.}\qquad
 # \mathcal L_{\text{VAE}}(x) = \mathbb E_{\varepsilon}\big\lVert x - f_\theta(\mu_\phi(x) + \sigma_\phi(x)\odot\varepsilon)\big\rVert^2 + \beta\, D_{\mathrm{KL}}\big(q_\phi(z\mid x)\,\|\,\mathcal N(0, I)\big).$$
 #
-# Nothing in $\mathcal L_{\text{AE}}$ says where codes should go or what the decoder should do
+# (summed over the 24 coordinates; the tables below report the mean per coordinate). Nothing in
+# $\mathcal L_{\text{AE}}$ says where codes should go or what the decoder should do
 # *between* them. The KL pulls the VAE's codes towards $\mathcal N(0, I)$, and its noise trains
 # the decoder on whole neighbourhoods of each code.
 #
@@ -478,7 +482,9 @@ models["shipped VAE"], metadata = helpers.load_pretrained()        # 60 epochs, 
 
 # %% [markdown]
 # We decode the same 20,000 draws $z\sim\mathcal N(0, I)$ through each model (a rate of a few
-# percent then rests on hundreds of polymers).
+# percent then rests on hundreds of polymers). **Valid** (`helpers.validity`) means: every bond
+# within the data's range, 0.69-1.32 bead diameters, and no two non-bonded beads closer than the
+# data's closest contact, 0.93.
 
 # %%
 @torch.no_grad()
@@ -494,7 +500,7 @@ def generation_report(models, n=20_000, seed=0):
                              recon=helpers.validity(m.decode(mu), reference), prior=helpers.validity(samples, reference))
     print(f"{'':12s} {'test MSE':>9s} {'valid recon.':>13s} {'valid prior':>12s} {'prior, no overlap':>18s} {'code spread':>12s}")
     for name, r in results.items():
-        print(f"{name:12s} {r['mse']:9.3f} {r['recon'].fraction_valid:13.1%} {r['prior'].fraction_valid:12.1%} "
+        print(f"{name:12s} {r['mse']:9.3f} {r['recon'].fraction_valid:13.1%} {r['prior'].fraction_valid:12.2%} "
               f"{r['prior'].contacts_ok.mean():18.1%} {r['codes'].std(0).mean():12.2f}")
     return results
 
@@ -537,6 +543,11 @@ if not TRAIN_FROM_SCRATCH:
     squeezed = [np.median(vae["prior"].bond_min[m]) for m in (radius < 1, radius > RIM)]
     claim(squeezed[0] < min(squeezed[1], reference.bond_min), "near the centre the VAE's bonds are squeezed", f"{squeezed}")
 claim(0.3 < np.mean(np.linalg.norm(res2["VAE"]["z"], axis=1) > RIM) < 0.36, "a third of all draws land beyond |z| = 1.5", "")
+inside_2sd = np.mean(np.linalg.norm(res2["VAE"]["z"], axis=1) < 2)
+claim(round(1 - math.exp(-2), 2) == 0.86 and abs(inside_2sd - (1 - math.exp(-2))) < 0.01,
+      "in 2-D the 2-standard-deviation circle holds 86% of the prior", f"{inside_2sd:.1%} of the draws")
+claim((round(reference.bond_min, 2), round(reference.bond_max, 2), round(reference.contact_min, 2)) == (0.69, 1.32, 0.93),
+      "valid: bonds 0.69-1.32, non-bonded contacts at least 0.93", str(reference))
 shipped = res2["shipped VAE"]
 claim(shipped["prior"].valid[np.linalg.norm(shipped["z"], axis=1) < 1].mean() > 0.03, "the shipped VAE is valid near the centre too",
       f"{shipped['prior'].valid[np.linalg.norm(shipped['z'], axis=1) < 1].mean():.1%}")
@@ -548,22 +559,24 @@ claim(res2["shipped VAE"]["recon"].fraction_valid < 0.5, "even reconstructions a
 # %% tags=["helper"]
 # Figures: where the prior's 20,000 draws land (faint red: invalid; green: valid), with the
 # training codes drawn on top (black), so that holes between codes show as red without black;
-# each map's limits hold all its codes and draws. Then per model its first five draws and its
-# first valid draw, decoded; plots.polymer_grid draws invalid ones red, titled with the reason.
+# the maps share limits that hold every code and draw. Then per model its first five draws and
+# its first valid draw, decoded; plots.polymer_grid draws invalid ones red, titled with the reason.
 def prior_maps(results, names):
-    fig, axes = plt.subplots(1, len(names), figsize=(5.6 * len(names), 5.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, len(names), figsize=(5.6 * len(names), 6), layout="constrained")
+    lim = 1.05 * max(max(np.abs(results[n]["codes"]).max(), np.abs(results[n]["z"]).max()) for n in names)
     for ax, name in zip(axes, names):
         r = results[name]
         codes, z, valid = r["codes"], r["z"], r["prior"].valid
-        ax.scatter(z[~valid, 0], z[~valid, 1], s=2, color="C3", alpha=0.15, linewidths=0, label=f"prior draw, invalid ({1 - valid.mean():.0%})")
+        ax.scatter(z[~valid, 0], z[~valid, 1], s=2, color="C3", alpha=0.15, linewidths=0, label="prior draw, invalid")
         ax.scatter(codes[:, 0], codes[:, 1], s=1, color="k", alpha=0.5, linewidths=0, label="training code $\\mu_\\phi(x)$")
-        ax.scatter(z[valid, 0], z[valid, 1], s=3, color="C2", alpha=0.7, linewidths=0, label=f"prior draw, valid ({valid.mean():.1%})")
-        for radius, style, text in ((2, "--", "prior: 2 standard deviations"), (RIM, ":", f"$|z| = {RIM}$")):
-            ax.add_patch(plt.Circle((0, 0), radius, fill=False, color="k", ls=style, lw=1, label=text))
-        lim = 1.05 * max(np.abs(codes).max(), np.abs(z).max())                  # nothing clipped
+        ax.scatter(z[valid, 0], z[valid, 1], s=3, color="C2", alpha=0.7, linewidths=0, label="prior draw, valid")
+        for radius, style, text in ((2, "--", "prior: 2 standard deviations (86% of it)"), (RIM, ":", f"$|z| = {RIM}$")):
+            ax.add_patch(plt.Circle((0, 0), radius, fill=False, color="k", ls=style, lw=2, zorder=5, label=text))
         ax.set_aspect("equal", adjustable="box")
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$z_1$", ylabel="$z_2$", title=f"{name}: 20,000 prior draws under its codes")
-        ax.legend(fontsize=8, loc="lower left", markerscale=4)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="$z_1$", ylabel="$z_2$", title=f"{name}: 20,000 prior draws under its codes,\n{valid.mean():.1%} valid")
+    legend = fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=8, markerscale=4)
+    for handle in legend.legend_handles:
+        handle.set_alpha(1)                                        # the faint red dots, legible in the legend
     plt.show()
 
 
@@ -573,6 +586,8 @@ def show_prior_draws(results, name, color, prefix=""):
     shown = list(range(5)) + [first_valid if first_valid >= 5 else 5]          # five draws, then the first valid one
     titles = [f"draw {i + 1}" + (" (first valid)" if i == first_valid and valid[i] else "") for i in shown]
     fig = plots.polymer_grid(results[name]["samples"][shown], titles, reference=reference, color=color, lim=4)
+    for ax in fig.axes:
+        ax.set(xticks=[-3, 0, 3], yticks=[-3, 0, 3])                # tick labels that do not collide
     fig.suptitle(f"{prefix}{name}: prior draws, decoded (the decoder's mean; open circle: bead 1); "
                  f"{valid.sum():,} of {len(valid):,} valid\nred ✗: fails validity (data's bonds "
                  f"{reference.bond_min:.2f}-{reference.bond_max:.2f}, contacts ≥ {reference.contact_min:.2f} {UNIT})", fontsize=10)
@@ -586,16 +601,17 @@ for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
 # %% [markdown]
 # Trained alike, both reconstruct about equally well (test MSE 0.16-0.21 (bead diameters)², the
 # two within 0.03). The autoencoder's codes form bent arms at a scale of their own (mean spread
-# 1.7-3), reaching beyond the prior's 2-standard-deviation circle, with **holes** between them
+# 1.7-3), reaching beyond the prior's 2-standard-deviation circle (in 2-D it holds
+# $1 - e^{-2} \approx 86\%$ of the prior), with **holes** between them
 # (red without black); the VAE's fill a disk about the size of the prior (spread 1-1.25 per axis).
 #
-# A better generator, then? In 2-D after 15 epochs only modestly, and not for every seed. In
-# every run, 3 to 30 percentage points more of the VAE's prior samples were free of overlaps;
-# validity varied with the seed: 2-11% of the VAE's samples, 1-7% of the autoencoder's, from
-# three quarters to six times as often.
+# A better generator, then? In 2-D after 15 epochs, not reliably. In every run, 3 to 30
+# percentage points more of the VAE's prior samples were free of overlaps, but validity stayed
+# low and varied with the seed: 2-11% of the VAE's samples, 1-7% of the autoencoder's, the ratio
+# (printed above for this run) from three quarters to six.
 #
-# Invalid draws (decoded as the decoder's mean $f_\theta(z)$) nearly always (over 95%) fail by a
-# bond shorter than the data's. The map shows where: over 85% of the 15-epoch VAE's valid draws
+# Invalid draws (decoded as the mean $f_\theta(z)$) nearly always (over 95%) have a bond
+# shorter than the data's. The map shows where: over 85% of the 15-epoch VAE's valid draws
 # lie on the rim, beyond $|z| = 1.5$, where a third of all draws land; within $|z| < 1$ almost
 # none is valid. There, where codes crowd together, the decoder returns blurred averages with
 # squeezed bonds (notebook 1's failure, on a small scale).
@@ -607,14 +623,14 @@ for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
 #
 # ## 8. Eight latent dimensions
 #
-# We repeat the comparison with $J = 8$, but with smaller networks (two hidden layers of 128)
-# and 20 epochs, to keep the notebook fast. $J$ is not the only change, then: compare the two
-# models here with each other, not with section 7.
+# We repeat the comparison with $J = 8$, with smaller networks (two hidden layers of 128) and 20
+# epochs to keep it fast: compare the two models here with each other, not with section 7.
 
 # %%
 models8 = train_pair(20, latent_dim=8, hidden_dim=128, n_hidden=2)
 res8 = generation_report(models8)
 ae8, vae8 = res8["autoencoder"], res8["VAE"]
+ae8_codes = ae8["codes"]                                           # (9000, 8), the training codes
 kl_dims = (0.5 * (vae8["mu_test"] ** 2 + vae8["sigma_test"] ** 2 - 1 - np.log(vae8["sigma_test"] ** 2))).mean(0)
 print("VAE, KL per latent dimension (nats):", kl_dims.round(2))
 print("VAE, mean sigma_j per dimension:    ", vae8["sigma_test"].mean(0).round(2))
@@ -659,8 +675,7 @@ for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
 # (the VAE's: 2-5%): collapsed tangles, mostly more compact than any real conformation. The VAE
 # spread its codes like the prior and left part of its latent space nearly unused: six or seven
 # dimensions carry more than 1 nat of KL each, the remaining ones less than 1 nat together.
-# Usually at least one is **switched off** (KL ≈ 0, $\sigma_j$ ≈ 1, ignored by the decoder; listed
-# above). 2-5% is low (see notebook 8): what counts here is the comparison.
+# Usually at least one is **switched off** (KL ≈ 0, $\sigma_j$ ≈ 1; listed above). 2-5% is low (notebook 8): what counts here is the comparison.
 #
 # ### Exercise 2.3 · Is it only a matter of scale?
 #
@@ -670,9 +685,6 @@ for name, color in (("autoencoder", "C1"), ("VAE", "C0")):
 # its own, the next cells on `ae8_codes`.
 
 # %% tags=["exercise"]
-ae8_codes = ae8["codes"]                                         # (9000, 8)
-
-
 def fitted_gaussian_samples(codes, n, seed=0):
     """n draws from N(mean of the codes, covariance of the codes), shape (n, J); codes: numpy (N, J)."""
     return torch.randn(n, codes.shape[1], generator=torch.Generator().manual_seed(seed))  # replace: still N(0, I)
@@ -730,9 +742,9 @@ claim(0.15 < axes_spread[-1] / axes_spread[0] < 0.25, "the narrowest principal a
 # Matching scale and correlations helps (far fewer overlaps), but the samples stay valid less
 # often than the VAE's. Held-out codes land close to training codes; draws from a Gaussian with
 # the *same* mean and covariance land about twice as far away. The codes are not thin: they
-# extend along all eight principal axes, the narrowest about a fifth as far as the widest. They
-# are clumped, and the fitted Gaussian puts much of its mass in the holes between the clumps,
-# where the decoder learned nothing. The VAE shapes the codes to fit the prior during
+# extend along all eight principal axes, the narrowest about a fifth as far as the widest. So
+# the fitted Gaussian puts much of its mass where no code lies (between clumps, or off curved
+# arms like the 2-D ones: distances cannot tell which), where the decoder learned nothing. The VAE shapes the codes to fit the prior during
 # training instead of fitting a prior to them afterwards.
 #
 # ## Key takeaways
@@ -747,5 +759,5 @@ claim(0.15 < axes_spread[-1] / axes_spread[0] < 0.25, "the narrowest principal a
 #   exponentially (the KL can overflow), softplus linearly, but it needs a clamp inside the log.
 # - An autoencoder can compress better and still generate worse: nothing shapes its codes like
 #   $\mathcal N(0, I)$. Trained alike in 8-D, the VAE's prior samples were valid 2-5% of the
-#   time, the autoencoder's almost never (its codes are clumped, with holes); in 2-D the gap
+#   time, the autoencoder's almost never (its codes leave holes); in 2-D the gap
 #   depended on the seed.

@@ -155,6 +155,11 @@ def test_subfamily_ceiling():
             "divided by the number of sequences only": (per_sequence_count, "number of residues"),
             "mean of an integer tensor (raises)": (integer_mean, "RuntimeError"),
             "rounded to two digits": (rounded, None),
+            # invented while fixing the fresh review (issue 20)
+            "the training labels' first entries for the held-out ones": (
+                lambda a, b, c, d: float((c == _modes(a, b, range(int(b.max()) + 1))[b[: len(c)]]).float().mean()),
+                None,
+            ),
         },
     )
 
@@ -222,6 +227,7 @@ def test_count_params():
                 None,
             ),
             "decoder outputs a mean and a variance": (lambda h: 4 * h**2 + 84 * h + 52, None),
+            "the constant term forgotten": (lambda h: 4 * h**2 + 60 * h, None),
         },
     )
 
@@ -371,6 +377,11 @@ def test_fitted_gaussian():
             "noise clipped at 1.5": (clipped, None),
             "fitted to standardised codes": (standardized_codes, "centred on 0"),
             "Student-t noise": (student_t, "not Gaussian"),
+            "resampled codes plus N(0, 0.1²) noise": (
+                lambda c, n, seed=0: c[np.random.default_rng(seed).integers(0, len(c), n)]
+                + 0.1 * np.random.default_rng(seed + 1).standard_normal((n, c.shape[1])),
+                None,
+            ),
         },
     )
 

@@ -8,6 +8,7 @@ class's length, with the science checks out of the reader's way.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 from pathlib import Path
@@ -170,6 +171,47 @@ def test_every_exercise_has_a_placeholder_a_self_check_and_a_proven_solution(nam
         called = re.fullmatch(r"exercises\.(check_\w+)\(.*\);?", check)
         assert called and "\n" not in check, f"{title}: the self-check must be one line, exercises.check_...(answer)"
         assert f"exercises.{called.group(1)}(" in solution, f"{title}: the solution must call {called.group(1)}"
+
+
+def _top_level_names(source: str) -> set[str]:
+    """Names a code cell binds at top level (assignments, def, class, import)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def _names_read(source: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+# Notebooks whose exercise cells still define something later cells read (another agent's to fix).
+EXERCISE_CELLS_STILL_FEEDING_LATER_CELLS = {"01_generation_problem"}
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_exercise_cells_define_only_the_answer(name):
+    """A student may replace an exercise cell wholesale: apart from the answer its self-check is
+    given, nothing it defines may be read by a later cell (the notebook would raise NameError)."""
+    if name in EXERCISE_CELLS_STILL_FEEDING_LATER_CELLS:
+        pytest.skip("known: an exercise cell defines a name later cells read")
+    cells = [c for c in jupytext.read(NOTEBOOKS / f"{name}.py").cells if c.cell_type == "code"]
+    for i, cell in enumerate(cells):
+        if "exercise" not in _tags(cell):
+            continue
+        check = next(c for c in cells[i + 1 :] if "self-check" in _tags(c))
+        extra = _top_level_names(cell.source) - _names_read(check.source)
+        later = [c for c in cells[i + 1 :] if not _tags(c) & {"exercise", "solution"}]
+        read_later = extra & set().union(*(_names_read(c.source) for c in later))
+        assert not read_later, (
+            f"exercise cell {cell.source[:60]!r}... defines {sorted(read_later)}, read by later cells"
+        )
 
 
 @pytest.mark.parametrize("name", EXPECTED)
