@@ -165,12 +165,21 @@ def validity(conformations, reference) -> ValidityReport:
     return ValidityReport(bmin, bmax, contact, bonds_ok, contacts_ok, bonds_ok & contacts_ok, reference)
 
 
+def _compared(value: float, sign: str, limit: float) -> str:
+    """ "0.54 < 0.69", with a third (or fourth) decimal where two would print value and limit alike."""
+    digits = next((d for d in (2, 3) if f"{value:.{d}f}" != f"{limit:.{d}f}"), 4)
+    return f"{value:.{digits}f} {sign} {limit:.{digits}f}"
+
+
 def why_invalid(report: ValidityReport, reference: ValidityReference) -> str:
-    """Why one conformation fails ``validity``: "bond 0.54", "contact 0.81", or "" when it is valid."""
+    """Why one conformation fails ``validity``, the failing measure against the data's limit:
+    "bond 0.54 < 0.69" (shortest bond), "bond 1.41 > 1.32" (longest), "contact 0.81 < 0.93",
+    or "" when it is valid. A third decimal appears where two would not tell value and limit apart
+    ("bond 0.687 < 0.689")."""
     if report.bond_min < reference.bond_min:
-        return f"bond {float(report.bond_min):.2f}"
+        return f"bond {_compared(float(report.bond_min), '<', reference.bond_min)}"
     if report.bond_max > reference.bond_max:
-        return f"bond {float(report.bond_max):.2f}"
+        return f"bond {_compared(float(report.bond_max), '>', reference.bond_max)}"
     if report.contact_min < reference.contact_min:
-        return f"contact {float(report.contact_min):.2f}"
+        return f"contact {_compared(float(report.contact_min), '<', reference.contact_min)}"
     return ""

@@ -15,6 +15,8 @@ import torch
 from matplotlib.collections import EllipseCollection
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Ellipse
+from matplotlib.ticker import LogFormatter
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from .measures import (
     ValidityReference,
@@ -45,6 +47,7 @@ def numpy_coordinates(x, name="conformations") -> np.ndarray:
     return to_numpy(as_coordinates(x, name))
 
 
+INVALID_SHADE = "0.8"  # latent points that decode invalid (validity_map's default, latent_atlas)
 BEAD_DIAMETER = 1.0  # beads are drawn as circles of this diameter: the length unit itself
 
 
@@ -77,7 +80,30 @@ def _polymer_artists(ax, r, *, diameter, color, alpha, label, show_ends, lw=1.0,
     return artists
 
 
-def draw_polymer(ax, coords, *, color="C0", alpha=1.0, label=None, show_ends=True) -> list:
+def _polymer_line(ax, r, *, color, alpha, label, show_ends, zorder=2.0) -> list:
+    """The chain of ``r`` as a line with small dots at the bead centres, bead 1 an open dot."""
+    (line,) = ax.plot(
+        r[:, 0], r[:, 1], "-o", color=color, alpha=alpha, label=label, lw=1.4, ms=3.5, zorder=zorder + 0.2
+    )
+    artists = [line]
+    if show_ends:
+        (start,) = ax.plot(
+            r[:1, 0],
+            r[:1, 1],
+            "o",
+            color=color,
+            mfc="white",
+            mec=color,
+            mew=1.3,
+            ms=5.5,
+            alpha=alpha,
+            zorder=zorder + 0.3,
+        )
+        artists.append(start)
+    return artists
+
+
+def draw_polymer(ax, coords, *, color="C0", alpha=1.0, label=None, show_ends=True, beads=True) -> list:
     """Draw one polymer on ``ax``: beads as circles of one bead diameter, bonds between their centres.
 
     The beads are circles of diameter 1 in data units (the length unit is the bead diameter),
@@ -87,25 +113,43 @@ def draw_polymer(ax, coords, *, color="C0", alpha=1.0, label=None, show_ends=Tru
     Args:
         coords: (beads, 2) or (2 * beads,), numpy or torch, in bead diameters.
         show_ends: draw bead 1 as an open (white-filled) circle (chain direction).
+        beads: False draws a line with small dots at the bead centres instead of circles: for
+            overlays of several polymers, where whole beads would merge into one blob (the dots
+            do not show overlaps; draw single polymers with beads for that).
 
     Returns the list of artists: the bonds (a Line2D through the centres), the beads (an
-    ``EllipseCollection``), then bead 1 (another one) if ``show_ends``; ``move_polymer``
-    moves and recolours them.
+    ``EllipseCollection``), then bead 1 (another one) if ``show_ends``; with ``beads=False``
+    the line (with its dots) and then bead 1 (a Line2D) if ``show_ends``. ``move_polymer``
+    moves and recolours either kind.
     """
     r = numpy_coordinates(coords, "coords")
     if r.ndim != 2:
         raise ValueError(f"draw_polymer draws one conformation (beads, 2); got shape {r.shape}")
-    artists = _polymer_artists(
-        ax, r, diameter=BEAD_DIAMETER, color=color, alpha=alpha, label=label, show_ends=show_ends
-    )
+    if beads:
+        artists = _polymer_artists(
+            ax, r, diameter=BEAD_DIAMETER, color=color, alpha=alpha, label=label, show_ends=show_ends
+        )
+    else:
+        artists = _polymer_line(ax, r, color=color, alpha=alpha, label=label, show_ends=show_ends)
     ax.set_aspect("equal")
     return artists
 
 
 def move_polymer(artists, coords, *, color=None) -> None:
-    """Move the artists of ``draw_polymer`` to the conformation ``coords`` (beads, 2), optionally
-    recolouring them (the bead fill keeps its transparency, bead 1 stays white inside)."""
+    """Move the artists of ``draw_polymer`` (with beads or not) to the conformation ``coords``
+    (beads, 2), optionally recolouring them (the bead fill keeps its transparency, bead 1 stays
+    white inside)."""
     r = numpy_coordinates(coords, "coords")
+    if len(artists) < 2 or not isinstance(artists[1], EllipseCollection):  # drawn with beads=False
+        line, *start = artists
+        line.set_data(r[:, 0], r[:, 1])
+        if start:
+            start[0].set_data(r[:1, 0], r[:1, 1])
+        if color is not None:
+            line.set_color(color)
+            if start:
+                start[0].set_markeredgecolor(color)
+        return
     bonds, beads, *start = artists
     bonds.set_data(r[:, 0], r[:, 1])
     beads.set_offsets(r)
@@ -153,7 +197,7 @@ def polymer_grid(
         titles: n strings (optional).
         reference: a ``ValidityReference`` (or the training conformations): each polymer is
             checked with ``helpers.validity``; invalid ones are drawn red and their title ends
-            with the reason, e.g. "✗ bond 0.54" (a bond of 0.54 outside the data's range).
+            with the reason, e.g. "✗ bond 0.54 < 0.69" (a bond of 0.54, shorter than the data allows).
         behind: (n, beads, 2) conformations drawn in grey under the others (e.g. the inputs
             of reconstructions).
         row_labels: one string per row, written above "y (bead diam.)" on the left.
@@ -191,7 +235,9 @@ def polymer_grid(
             reason = why_invalid(validity(r[k], reference), reference)
             if reason:
                 colors[k] = "C3"
-                titles[k] = f"{titles[k]} ✗ {reason}".strip()
+                # a 9-pt title holds about 11 characters an inch: the reason goes on a second line if needed
+                sep = "\n" if titles[k] and len(titles[k]) + len(reason) > 11 * size else " "
+                titles[k] = f"{titles[k]}{sep}✗ {reason}".strip()
             close = pairwise_distances(r[k][None])[0, i, j] < reference.contact_min
             too_close[k] = np.isin(np.arange(r.shape[1]), np.concatenate([i[close], j[close]]))
     fig, axes = plt.subplots(
@@ -251,8 +297,9 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     mean f_theta(z) fails ``helpers.validity`` (see ``validity_map``); ``codes`` (m, 2), e.g.
     the training frames' encoder means, are drawn as small dark dots; each grid polymer is
     shrunk to fit its cell (one scale for all, beads included: still circles of one bead
-    diameter at that scale, so overlaps show), blue when valid and red when not, with bead 1
-    as an open circle. ``extent`` = (z1_min, z1_max, z2_min, z2_max). Needs a 2-D latent space.
+    diameter at that scale, so overlaps show; a scale bar shows one bead diameter), blue when
+    valid and red when not, with bead 1 as an open circle. The invalid region is shaded
+    ``INVALID_SHADE``, the gray of ``validity_map``'s default. ``extent`` = (z1_min, z1_max, z2_min, z2_max). Needs a 2-D latent space.
 
     Returns the Figure.
     """
@@ -269,7 +316,7 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     pad = 0.6 * cell
     fig, ax = plt.subplots(figsize=(size, size), constrained_layout=True)
     fraction = validity_map(
-        ax, model, reference, extent=(x0 - pad, x1 + pad, y0 - pad, y1 + pad), n=81, color="#f4d6d6"
+        ax, model, reference, extent=(x0 - pad, x1 + pad, y0 - pad, y1 + pad), n=81, color=INVALID_SHADE
     )
     if codes is not None:
         codes = to_numpy(codes)
@@ -292,8 +339,21 @@ def latent_atlas(model, reference, *, codes=None, extent=(-3, 3, -3, 3), n=7, si
     ax.set_aspect("equal")
     ax.plot([], [], "-o", color="C0", ms=4, mfc=_bead_colors("C0", 1.0)[0], label="decoder mean: valid")
     ax.plot([], [], "-o", color="C3", ms=4, mfc=_bead_colors("C3", 1.0)[0], label="decoder mean: invalid")
-    ax.fill_between([], [], color="#f4d6d6", label=f"decodes invalid ({1 - fraction:.0%} of the plot)")
+    ax.fill_between([], [], color=INVALID_SHADE, label=f"decodes invalid ({1 - fraction:.0%} of the plot)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
+    ax.add_artist(
+        AnchoredSizeBar(
+            ax.transData,
+            scale * BEAD_DIAMETER,
+            f"1 {LENGTH_UNIT}",
+            "lower left",
+            pad=0.4,
+            borderpad=0.3,
+            size_vertical=scale * BEAD_DIAMETER / 6,
+            frameon=True,
+            fontproperties=dict(size=8),
+        )
+    )
     ax.set(
         xlim=(x0 - pad, x1 + pad),
         ylim=(y0 - pad, y1 + pad),
@@ -345,17 +405,22 @@ def loss_curves(history):
         xlabel="epoch", ylabel=f"reconstruction (squared error, ({LENGTH_UNIT})²)", title="Reconstruction", yscale="log"
     )
     ax_k.set(xlabel="epoch", ylabel="KL (nats)", title=r"KL$(q_\phi(z\mid x)\,\|\,p(z))$")
+    ax_r.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))  # plain numbers (3, 10, 40), not 4 x 10^1
+    ax_r.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     for ax in (ax_r, ax_k):
         ax.legend()
     return fig
 
 
-def compare_distributions(data, samples, labels=("data", "samples"), bins=40):
+def compare_distributions(data, samples, labels=("data", "samples"), bins=40, *, reference=None):
     """Histograms of bond lengths, non-bonded distances, R_g and end-to-end distance.
 
     Args:
         data, samples: (n, beads, 2) or (n, 2 * beads), numpy or torch; n may differ.
-    Returns the Figure (four panels, densities, lengths in bead diameters).
+        reference: a ``ValidityReference`` (optional): shades the bond lengths outside its range
+            and the non-bonded distances below its closest contact (in red: what fails ``validity``).
+    Returns the Figure (four panels, densities per bead diameter, lengths in bead diameters;
+    data filled, samples as an outline).
     """
     sets = [numpy_coordinates(data, "data"), numpy_coordinates(samples, "samples")]
     n_beads = sets[0].shape[-2]
@@ -370,10 +435,21 @@ def compare_distributions(data, samples, labels=("data", "samples"), bins=40):
     for ax, (name, f) in zip(axes, measures):
         values = [f(r) for r in sets]
         edges = np.histogram_bin_edges(np.concatenate(values), bins=bins)
-        for v, lab, c in zip(values, labels, ("C0", "C1")):
-            ax.hist(v, bins=edges, density=True, alpha=0.5, color=c, label=lab)
-        ax.set(xlabel=f"{name} ({LENGTH_UNIT})", ylabel="density")
-    axes[0].legend()
+        ax.hist(values[0], bins=edges, density=True, alpha=0.45, color="C0", label=labels[0])
+        ax.hist(values[1], bins=edges, density=True, histtype="step", lw=1.6, color="C1", label=labels[1])
+        ax.set(xlabel=f"{name} ({LENGTH_UNIT})", ylabel=f"density (1/{LENGTH_UNIT})")
+    if reference is not None:
+        shade = dict(color="C3", alpha=0.12, lw=0)
+        (lo_b, hi_b), (lo_c, hi_c) = axes[0].get_xlim(), axes[1].get_xlim()
+        axes[0].axvspan(lo_b, reference.bond_min, **shade)
+        axes[0].axvspan(
+            reference.bond_max, hi_b, **shade, label=f"outside {reference.bond_min:.2f}-{reference.bond_max:.2f}"
+        )
+        axes[1].axvspan(lo_c, reference.contact_min, **shade, label=f"closer than {reference.contact_min:.2f}")
+        axes[0].set_xlim(lo_b, hi_b)
+        axes[1].set_xlim(lo_c, hi_c)
+        axes[1].legend(fontsize=8)
+    axes[0].legend(fontsize=8)
     return fig
 
 
@@ -433,7 +509,7 @@ def support_check(data, candidates, labels=None, *, reference=None, colors=None)
     return fig
 
 
-def validity_map(ax, model=None, reference=None, *, extent=(-3, 3, -3, 3), n=121, color="0.8", grid=None):
+def validity_map(ax, model=None, reference=None, *, extent=(-3, 3, -3, 3), n=121, color=INVALID_SHADE, grid=None):
     """Shade the latent points whose decoded polymer is invalid (``helpers.validity``).
 
     Decodes an n x n grid over ``extent`` = (z1_min, z1_max, z2_min, z2_max), or reuses a
@@ -459,17 +535,37 @@ def validity_map(ax, model=None, reference=None, *, extent=(-3, 3, -3, 3), n=121
     return float(valid.mean())
 
 
-def posterior_panel(ax, grid, i, gaussians=(), *, floor=1e-5):
+# log10 of a 2-D Gaussian's density at 2 and at 1 standard deviation, relative to its peak (-0.87, -0.22)
+SD_LEVELS = (-2.0 / math.log(10), -0.5 / math.log(10))
+
+
+def posterior_panel(ax, grid, i, gaussians=(), *, floor=1e-5, contours=False):
     """The true posterior p(z|x_i) of ``grid`` (a ``helpers.posterior.GridPosterior``) as a gray
     image (log10 relative to its peak, darker = more probable), with Gaussians drawn on top.
 
     Args:
         gaussians: (mu, sigma, color, label) tuples, mu and sigma of shape (2,): each drawn as
             ellipses at 1 (solid) and 2 (dashed) standard deviations with a "+" at mu.
+        contours: also outline the posterior in white where its density has fallen, relative to
+            its peak, as far as a Gaussian's does at 1 sd (solid, log10 = -0.22) and 2 sd (dashed,
+            -0.87): the curves to compare with the ellipses (the gray scale reaches ``floor``).
     Zooms to the posterior and the Gaussians; returns the image artist (for a colorbar).
     """
     image, extent = grid.image(i, floor)
     dots = ax.imshow(image, origin="lower", extent=extent, cmap="Greys", vmin=-5, vmax=0, interpolation="nearest")
+    if contours:
+        rows, cols = image.shape
+        zx = np.linspace(extent[0], extent[1], 2 * cols + 1)[1::2]  # pixel centres
+        zy = np.linspace(extent[2], extent[3], 2 * rows + 1)[1::2]
+        ax.contour(
+            zx,
+            zy,
+            np.nan_to_num(image, nan=-10.0),
+            levels=SD_LEVELS,
+            colors="w",
+            linewidths=1.2,
+            linestyles=["--", "-"],
+        )
     lo, hi = np.array(extent[::2]), np.array(extent[1::2])
     for mu, sigma, color, label in gaussians:
         mu, sigma = to_numpy(mu), to_numpy(sigma)

@@ -99,7 +99,7 @@ claim(abs(AGE_OF_UNIVERSE_S / (13.8e9 * 365.25 * 24 * 3600) - 1) < 0.01, "4.35e1
 lengths = np.arange(1, 301)
 fig, ax = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
 ax.plot(lengths, lengths * np.log10(20), label="all sequences of length $L$: $20^L$")
-ax.axhline(80, color="C3", ls="--", label="atoms in the observable universe ($10^{80}$)")
+ax.axhline(80, color="0.3", ls="--", label="atoms in the observable universe ($10^{80}$)")
 ax.axhline(8.5, color="C2", ls=":", label="known protein sequences (~$10^{8.5}$)")
 ax.plot([100], [log10_n], "ko")
 ax.annotate(r"$L=100$: $10^{130}$", (100, log10_n), xytext=(115, 115), arrowprops=dict(arrowstyle="->"))
@@ -200,7 +200,7 @@ claim(np.allclose(bond_range, [0.77, 1.23], atol=0.006), "§6 quotes the pooled 
 
 # %%
 picks = rng.choice(len(train), size=6, replace=False)
-fig = plots.polymer_row(train[picks], titles=[f"train[{k}]" for k in picks])
+fig = plots.polymer_row(train[picks], titles=[f"train[{k}]" for k in picks], ncols=3, size=2.6, lim=5)
 fig.suptitle("Six conformations from the training set (open circle: bead 1)")
 plt.show()
 
@@ -229,7 +229,7 @@ print(f"R_g: min {rg.min():.2f}, median {np.median(rg):.2f}, max {rg.max():.2f} 
 
 fig, ax = plt.subplots(figsize=(6.5, 3.4), constrained_layout=True)
 ax.hist(rg, bins=60, color="0.6")
-for q, label, color in ((1, "1st percentile (compact)", "C0"), (99, "99th percentile (extended)", "C3")):
+for q, label, color in ((1, "1st percentile (compact)", "C0"), (99, "99th percentile (extended)", "C1")):
     ax.axvline(np.percentile(rg, q), color=color, ls="--", label=label)
 ax.axvline(rg_straight, color="k", ls=":", label="fully straight chain")
 ax.set(xlabel=f"radius of gyration $R_g$ ({UNIT})", ylabel="number of frames", title="Compact to extended")
@@ -283,8 +283,10 @@ z = torch.randn(4, 2)                                            # four draws fr
 with torch.no_grad():
     untrained = decoder(z)                                       # (4, 24), the decoder's means
 zoom = float(untrained.abs().max())                              # how far the farthest bead lies from (0, 0)
-fig = plots.polymer_row(untrained, titles=[f"$z$ = ({a:+.2f}, {b:+.2f})" for a, b in z.tolist()])
-fig.suptitle(f"An untrained decoder: all 12 beads within ±{zoom:.2f} {UNIT} of the origin, one pile of overlapping beads")
+fig = plots.polymer_grid(untrained, titles=[f"$z$ = ({a:+.2f}, {b:+.2f})" for a, b in z.tolist()], lim=6, size=2.4,
+                         reference=helpers.ValidityReference.from_data(train))   # red: not a valid polymer (§6)
+fig.suptitle(f"An untrained decoder, drawn at the data's scale: all 12 beads within ±{zoom:.2f} {UNIT} of the origin\n"
+             "(one pile of overlapping beads; red: fails the validity check of §6)")
 plt.show()
 
 # %% tags=["check"]
@@ -388,13 +390,12 @@ ax_loss.axhline(data_variance, color="k", ls="--", label="variance of the data")
 ax_loss.set(xlabel="Adam step", ylabel=f"MSE per coordinate (({UNIT})²)", title="The loss stalls at the variance",
             ylim=(0, 2.5 * data_variance))
 ax_loss.legend()
-for k in range(2):
-    plots.draw_polymer(ax_out, train[picks[k]], color="0.75", show_ends=False,
-                       label="real conformations" if k == 0 else None)
-for k in range(8):
-    plots.draw_polymer(ax_out, generated[k], color="C1", alpha=0.6, show_ends=False,
+for k, color in enumerate(("C0", "C2")):                          # two real frames, beads of diameter 1
+    plots.draw_polymer(ax_out, train[picks[k]], color=color, alpha=0.5, show_ends=False, label=f"real frame train[{picks[k]}]")
+for k in range(8):                                                 # overlays: lines with dots at the bead centres
+    plots.draw_polymer(ax_out, generated[k], color="C1", alpha=0.7, show_ends=False, beads=False,
                        label="decoder means for 8 different $z$" if k == 0 else None)
-plots.draw_polymer(ax_out, mean_conformation, color="k", show_ends=False, label="mean conformation $\\bar x$")
+plots.draw_polymer(ax_out, mean_conformation, color="k", show_ends=False, beads=False, label="mean conformation $\\bar x$")
 ax_out.set(xlabel=f"x ({UNIT})", ylabel=f"y ({UNIT})", title="Different noise, one output")
 ax_out.legend(fontsize=8, loc="lower right")
 plt.show()
@@ -443,8 +444,8 @@ energy_mean = float(helpers.polymer_energy(mean_conformation))
 print(f"energy U/kT: real frames median {np.median(energy):.1f}, 99th percentile {np.percentile(energy, 99):.1f}; "
       f"mean conformation {energy_mean:.2g}")
 
-fig = plots.polymer_row(np.stack([mean_conformation, generated[0], train[picks[0]]]),
-                        titles=["mean conformation $\\bar x$", "decoded from noise (mean)", "a real frame"], size=2.6)
+fig = plots.polymer_grid(np.stack([mean_conformation, generated[0], train[picks[0]]]), reference=reference, lim=6, size=2.6,
+                         titles=["mean conformation $\\bar x$", "decoded from noise (mean)", "a real frame"])
 plt.show()
 
 # %% tags=["check"]

@@ -196,13 +196,13 @@ fig, (ax_j, ax_h) = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=Tru
 w_grid, (w1, w2) = np.linspace(0.05, 6, 200), (0.4, 5.0)
 ax_j.plot(w_grid, np.log(w_grid), color="k", label="log w")
 ax_j.plot([w1, w2], np.log([w1, w2]), "o--", color="C0", label="chord between $w_1$ and $w_2$")
-ax_j.plot([(w1 + w2) / 2], [np.log((w1 + w2) / 2)], "o", color="C3", label="log of the mean")
+ax_j.plot([(w1 + w2) / 2], [np.log((w1 + w2) / 2)], "o", color="C4", label="log of the mean")
 ax_j.plot([(w1 + w2) / 2], [(np.log(w1) + np.log(w2)) / 2], "s", color="C0", label="mean of the logs")
 ax_j.set(xlabel="w (two example values)", ylabel="log w", title="Jensen: log is concave")
 ax_j.legend(fontsize=8)
 counts, _, _ = ax_h.hist(log_w[:, typical].numpy(), bins=60, color="0.7")
 for value, name, c, ls in [(elbo_mc[typical], "mean of log w (ELBO)", "C0", "-"),
-                           (log_mean_w[typical], "log of mean w", "C3", "-"),
+                           (log_mean_w[typical], "log of mean w", "C4", "-"),
                            (log_px[typical], "$\\log p_\\theta(x)$, quadrature", "k", ":")]:
     ax_h.axvline(value, color=c, lw=2, ls=ls, label=f"{name}: {value:.2f}")
 ax_h.set(xlabel="log w (nats)", ylabel="count", title=f"{K_MAX} samples $z \\sim q_\\phi(z|x)$, conformation {typical}",
@@ -398,16 +398,29 @@ claim(0.4 < gap_ml / float(gap[misplaced]) < 0.6, "with the learned sigma_x the 
 
 # %% [markdown]
 # Below, the true posterior (gray, darker = more probable, log scale), the encoder's Gaussian
-# (orange) and the best Gaussian for this conformation alone (green), ellipses at 1 and 2 standard deviations.
+# (orange) and the best Gaussian for this conformation alone (green), ellipses at 1 (solid) and 2
+# (dashed) standard deviations; white lines outline the posterior at a Gaussian's 1- and 2-sd density levels.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), constrained_layout=True)
 for ax, (name, i) in zip(axes, (("typical", typical), ("two modes", two_modes), ("misplaced", misplaced))):
-    dots = plots.posterior_panel(ax, grid, i, [(mu_q[i], sigma_q[i], "C1", "encoder $q_\\phi(z|x)$"),
-                                               (mu_best[i], sd_best[i], "C2", "best Gaussian for this x")])
+    gaussians = [(mu_q[i], sigma_q[i], "C1", "encoder $q_\\phi(z|x)$"), (mu_best[i], sd_best[i], "C2", "best Gaussian for this x")]
+    dots = plots.posterior_panel(ax, grid, i, gaussians, contours=True)
+    if name == "two modes":                                   # the modes lie far apart: zoom on each
+        for box, (mu, sd) in (([0.03, 0.6, 0.36, 0.36], (mu_best[i], sd_best[i])),
+                              ([0.61, 0.03, 0.36, 0.36], (mu_q[i], sigma_q[i]))):
+            inset = ax.inset_axes(box)
+            plots.posterior_panel(inset, grid, i, gaussians, contours=True)
+            half = 3.5 * float(sd.max())
+            inset.set(xlim=(mu[0] - half, mu[0] + half), ylim=(mu[1] - half, mu[1] + half),
+                      xlabel="", ylabel="", xticks=[], yticks=[])
+            ax.indicate_inset_zoom(inset, edgecolor="0.3")
     ax.set_title(f"{name} (conformation {i}): gap {gap[i]:.2f} nats\napproximation {approximation_gap[i]:.2f}"
                  f" + amortization {amortization_gap[i]:.2f}", fontsize=9)
-axes[0].legend(fontsize=8, loc="lower left")
+for ls, label in (("-", "1 sd"), ("--", "2 sd")):
+    axes[0].plot([], [], ls, color="0.4", label=f"{label} (ellipses; white: the posterior's own level)")
+axes[0].legend(fontsize=7.5, loc="lower left")
+fig.suptitle("True posterior and Gaussians (each panel zoomed to its posterior: the scales differ)", fontsize=10)
 fig.colorbar(dots, ax=axes, label="$\\log_{10} p(z|x)$ relative to its peak", shrink=0.85)
 plt.show()
 
@@ -458,7 +471,7 @@ inset.set(xlim=center[0] + np.array([-half, half]), ylim=center[1] + np.array([-
 ax_p.indicate_inset_zoom(inset, edgecolor="0.3")
 ax_p.plot([], [], ".-", color="C0", label="path of μ (inset)")
 ax_p.legend(fontsize=8, loc="upper left")
-ax_p.set_title("the true posterior; inset: the path of μ", fontsize=9)
+ax_p.set_title("the true posterior, start and end Gaussians (1 and 2 sd);\nsee the inset for the path of μ", fontsize=9)
 plt.show()
 print(f"conformation {step_i}: ELBO {trace_enc['elbo'][0, step_i]:.2f} -> {trace_enc['elbo'][-1, step_i]:.2f} nats, "
       f"log p(x) {log_px[step_i]:.2f}; from the encoder's start the misplaced conformation {misplaced} stalls at "
@@ -518,11 +531,11 @@ ax_g.plot(Ks, iwae_gain.mean(1), "o-", color="C0", label="mean over conformation
 ax_g.plot(Ks, iwae_gain.median(1).values, "s-", color="C2", label="median")
 ax_g.axhline(gap.mean(), color="C0", ls="--", label=f"mean of log p(x) − ELBO = {gap.mean():.2f}")
 ax_g.axhline(gap.median(), color="C2", ls="--", label=f"median of log p(x) − ELBO = {gap.median():.2f}")
-ax_g.plot([100], [(iwae_helper - elbo_mc).mean()], "D", color="C3", ms=8, mfc="none", mew=2,
-          label="helpers.importance_weighted_log_likelihood, K = 100 (mean)")
+ax_g.plot([100], [(iwae_helper - elbo_mc).mean()], "D", color="k", ms=8, mfc="none", mew=2,
+          label="helpers.importance_weighted_log_likelihood, K = 100 (mean;\nfresh samples: differs by Monte-Carlo noise)")
 ax_g.set(xscale="log", xlabel="importance samples K", ylabel=r"$\mathcal{L}_K$ − ELBO (nats)",
          title=f"Gain over the ELBO ({N_X} conformations)")
-ax_g.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+ax_g.legend(fontsize=8.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
 remaining = (log_px - iwae).numpy()                               # log p(x) - L_K per conformation, (len(Ks), N_X)
 ax_r.loglog(Ks, np.maximum(remaining, 1e-2), color="0.6", lw=0.8)   # floor: Monte-Carlo noise can make it <= 0
 ax_r.loglog(Ks, np.median(remaining, 1), "o-", color="C2", lw=2, label="median over conformations")

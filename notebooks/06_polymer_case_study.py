@@ -36,6 +36,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.patheffects import withStroke
 
 import helpers
 from helpers import plots
@@ -88,11 +89,14 @@ x, y = aligned[..., 0], aligned[..., 1]
 s_xx, s_yy, s_xy = (x * x).sum(1), (y * y).sum(1), (x * y).sum(1)
 print(f"after alignment: max |S_xy| = {np.abs(s_xy).max():.1e}, S_xx >= S_yy in {np.mean(s_xx >= s_yy):.0%} of frames")
 
-fig, axes = plt.subplots(1, 3, figsize=(12, 4), constrained_layout=True)
+fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), constrained_layout=True)
+half = np.linalg.norm(centered[shown], axis=-1).max() + 0.5  # one scale for both overlays (turns keep it)
 for ax, frames, title in zip(axes, (paths, centered, aligned), ("raw", "centered", "centered + aligned")):
-    for k, color in zip(shown, ("C0", "C1", "C2", "C3", "C4")):
-        plots.draw_polymer(ax, frames[k], color=color, show_ends=False)
-    ax.set(title=title, xlabel=f"x ({U})", ylabel=f"y ({U})")
+    for k, color in zip(shown, ("C0", "C1", "C2", "C4", "C6")):  # no red: red marks invalid polymers
+        plots.draw_polymer(ax, frames[k], color=color, show_ends=False, beads=title == "raw", label=f"frame {k}")
+    ax.set(title=title if title == "raw" else f"{title} (lines through the bead centres)", xlabel=f"x ({U})",
+           ylabel=f"y ({U})", **({} if title == "raw" else dict(xlim=(-half, half), ylim=(-half, half))))
+axes[0].legend(fontsize=8, ncol=2)
 plt.show()
 
 # %% tags=["check"]
@@ -318,8 +322,10 @@ recon = helpers.decode_conformations(model, mu_test)
 reference = helpers.ValidityReference.from_data(train)
 recon_report = helpers.validity(recon, reference)
 print(f"reconstructions: {recon_report}")
-plots.polymer_grid(recon[:6], behind=test[:6], reference=reference, size=2.2).suptitle(
-    "Test frames (grey) and their reconstructions $f_\\theta(\\mu_\\phi(x))$ (red: fails the validity check)")
+mix = np.concatenate([np.flatnonzero(recon_report.valid)[:3], np.flatnonzero(~recon_report.valid)[:3]])
+plots.polymer_grid(recon[mix], [f"test[{k}]" for k in mix], behind=test[mix], reference=reference, size=2.6, ncols=3).suptitle(
+    "Test frames (grey) and their reconstructions $f_\\theta(\\mu_\\phi(x))$, three valid and three not\n"
+    f"(red: fails the validity check, with the reason; lengths in {U})")
 plt.show()
 
 # %% tags=["check"]
@@ -416,7 +422,10 @@ print(f"{'W1 in ' + U:22s} {'test vs train':>14s} {'samples vs train':>17s} {'ra
 for name, (floor, w) in w1.items():
     print(f"{name:22s} {floor:14.3f} {w:17.3f} {w / floor:7.1f}")
 
-plots.compare_distributions(test, samples, labels=("data (test)", "samples")).suptitle("Real frames against decoder means")
+fig = plots.compare_distributions(test, samples, labels=("data (test)", "decoder means"), reference=reference)
+for ax, (floor, w) in zip(fig.axes, w1.values()):
+    ax.set_title(f"$W_1$ to train {w:.3f} (test: {floor:.3f})", fontsize=9)
+fig.suptitle("Real frames against decoder means (red shading: outside the validity check's limits)")
 plt.show()
 
 # %% tags=["check"]
@@ -473,7 +482,7 @@ claim(max(w1, key=lambda name: w1[name][1] / w1[name][0]) == "bond length",
 #
 # Color each training frame's code $\mu_\phi(x)$ by $R_g$, which the model never saw. Two
 # numbers measure how much of $R_g$ the code carries: its correlation with the best single
-# direction of $z$ (least squares, red arrow), and $R^2$, the fraction of the test frames' $R_g$
+# direction of $z$ (least squares, black arrow), and $R^2$, the fraction of the test frames' $R_g$
 # variance explained by the mean $R_g$ of the 20 training frames with the nearest codes. Grey
 # marks where the decoder's mean is invalid (a third of the codes are drawn).
 
@@ -495,7 +504,7 @@ fig, (ax_map, ax_pred) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layou
 plots.validity_map(ax_map, model, reference, extent=(-4, 4, -4, 4), n=81)
 plots.latent_map(ax_map, mu_train[::3], rg_train[::3])
 ax_map.annotate("", xy=mu_train.mean(0) + 2 * direction, xytext=mu_train.mean(0),
-                arrowprops=dict(arrowstyle="-|>", color="C3", lw=2.5))
+                arrowprops=dict(arrowstyle="-|>", color="k", lw=2.5, path_effects=[withStroke(linewidth=5, foreground="w")]))
 ax_map.set(xlabel="$z_1$", ylabel="$z_2$", title="Training codes $\\mu_\\phi(x)$; grey: decodes invalid")
 ax_pred.scatter(rg_test, rg_predicted, s=4, alpha=0.5)
 ax_pred.plot([rg_test.min(), rg_test.max()], [rg_test.min(), rg_test.max()], "k--", lw=1)
@@ -535,20 +544,21 @@ latent_path = helpers.decode_conformations(model, (1 - alphas) * z_a + alphas * 
 coordinate_path = ((1 - alphas.numpy()) * train[a] + alphas.numpy() * train[b]).reshape(9, 12, 2)
 path_reports = {"latent": helpers.validity(latent_path, reference),
                 "coordinates": helpers.validity(coordinate_path, reference)}
-plots.polymer_grid(np.concatenate([latent_path, coordinate_path]), [f"α = {t:.2f}" for t in alphas[:, 0]] + [""] * 9,
-                   reference=reference, ncols=9, size=1.75, row_labels=["latent", "coordinates"]).suptitle(
-    "Interpolating in latent space (top) and in coordinate space (bottom); red: invalid")
+plots.polymer_grid(np.concatenate([latent_path[::2], coordinate_path[::2]]), [f"α = {t:.2f}" for t in alphas[::2, 0]] * 2,
+                   reference=reference, ncols=5, size=2.6, row_labels=["latent", "coordinates"]).suptitle(
+    f"Every second point of the two paths: in latent space (top; its ends are the reconstructions of train[{a}] and\n"
+    f"train[{b}]) and in coordinate space (bottom, between the frames themselves); red: invalid, lengths in {U}")
 plt.show()
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), constrained_layout=True)
 for name, frames in (("latent", latent_path), ("coordinates", coordinate_path)):
     for ax, values in zip(axes, (helpers.radius_of_gyration(frames), path_reports[name].bond_min,
                                  path_reports[name].contact_min)):
-        ax.plot(alphas[:, 0], values, "o-", label=name)
+        ax.plot(alphas[:, 0], values, "o-", color="C2" if name == "latent" else "C1", label=f"{name} path")
 axes[1].axhspan(0, reference.bond_min, color="C3", alpha=0.12, label="shorter than the data")
 axes[2].axhspan(0, reference.contact_min, color="C3", alpha=0.12, label="closer than the data")
 for ax, ylabel in zip(axes, ("$R_g$", "shortest bond", "closest non-bonded pair")):
-    ax.set(xlabel="α", ylabel=f"{ylabel} ({U})")
+    ax.set(xlabel="interpolation fraction α", ylabel=f"{ylabel} ({U})", title=ylabel)
     ax.legend(fontsize=8)
 plt.show()
 for name, report in path_reports.items():
@@ -600,7 +610,8 @@ exercises.check_end_codes(end_codes);
 # %%
 z_ends = torch.as_tensor(end_codes(model, test), dtype=torch.float32)
 ends_path = helpers.decode_conformations(model, (1 - alphas) * z_ends[0] + alphas * z_ends[1])
-plots.polymer_grid(ends_path, [f"α = {t:.2f}" for t in alphas[:, 0]], reference=reference, ncols=9, size=1.75)
+plots.polymer_grid(ends_path, [f"α = {t:.2f}" for t in alphas[:, 0]], reference=reference, ncols=5, size=2.6).suptitle(
+    f"Your path, from the most compact to the most extended test frame's code; red: invalid, lengths in {U}")
 plt.show()
 print(f"valid points on your path: {helpers.validity(ends_path, reference).valid.sum()} of 9")
 
@@ -629,7 +640,7 @@ explorer
 
 # %% [markdown]
 # No widgets (a static page, a PDF)? The same as a grid of decoder means at their latent
-# points, over the training codes (dots) and the invalid region (shaded pink):
+# points, over the training codes (dots) and the invalid region (shaded grey):
 
 # %%
 explorer.static_figure()

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 
 import helpers  # noqa: E402
 from helpers import plots  # noqa: E402
-from helpers.measures import why_invalid  # noqa: E402
+from helpers.measures import ValidityReport, why_invalid  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,25 @@ def test_why_invalid_names_the_failing_measure(train, reference):
     folded[5] = folded[0] + [0.05, 0.0]  # bead 6 on top of bead 1; bonds 5-6 and 6-7 get long
     reason = why_invalid(helpers.validity(folded, reference), reference)
     assert reason.startswith(("bond", "contact")) and reason != ""
+
+
+def test_why_invalid_shows_the_limit_with_enough_digits_to_tell_them_apart(reference):
+    report = ValidityReport(
+        np.float64(reference.bond_min - 0.002), np.float64(1.0), np.float64(1.5), False, True, False, reference
+    )
+    value, sign, limit = why_invalid(report, reference).removeprefix("bond ").split()
+    assert sign == "<" and value != limit and float(value) < float(limit)
+    assert len(limit.split(".")[1]) in (2, 3) and abs(float(limit) - reference.bond_min) < 0.006
+
+
+def test_draw_polymer_without_beads_draws_a_line_that_move_polymer_moves():
+    fig, ax = plt.subplots()
+    coords = np.column_stack([np.arange(12.0), np.zeros(12)])
+    artists = plots.draw_polymer(ax, coords, color="C1", beads=False)
+    assert len(artists) == 2 and not any(isinstance(c, EllipseCollection) for c in ax.collections)
+    plots.move_polymer(artists, coords + 1.0, color="C2")
+    assert np.allclose(artists[0].get_xdata(), np.arange(12.0) + 1) and artists[0].get_color() == "C2"
+    assert np.allclose(artists[1].get_ydata(), [1.0])
 
 
 def test_polymer_grid_marks_invalid_polymers_red_with_the_reason(train, reference):
