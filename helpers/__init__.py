@@ -8,11 +8,13 @@ in this list (and the private ``_checks``, ``_cpu`` and ``_io``):
     data         loading (simulated, original dmol.pub file, your own) and preprocessing
     energy       the simulator's potential energy of a conformation, relaxation in its force field
     losses       reparameterisation, KL, the beta-VAE loss, ELBO and log p(x) estimates
-    layers       MLPs, Encoder q_phi(z|x), Decoder p_theta(x|z), the internal-coordinate decoder
+    mixture      a Gaussian mixture fitted to latent codes by EM: the learned prior p(z)
+    layers       MLPs, Encoder q_phi(z|x), Decoder p_theta(x|z) (Cartesian), chain from bonds
+    likelihood   p_theta(x|z) in internal coordinates: bond lengths and turns, bond by bond
     models       PolymerVAE (optionally conditioned on R_g), decoding latent points, validity_grid
     sequences    the sequence VAE: a synthetic protein family, its networks, loss and training
     training     train_vae and its History
-    generation   valid generation: PolymerGenerator, its sampler, train_generator, metrics
+    generation   valid generation: PolymerGenerator, its learned prior, a baseline, metrics
     posterior    exact log p(x) and p(z|x) on a grid (2-D latent space), the best Gaussian per x
     optimization gradient-based search in latent space, with validity penalties
     checkpoints  save/load models, the registry of shipped pretrained models

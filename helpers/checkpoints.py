@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ._io import atomic_write
-from .generation import RECIPE, PolymerGenerator
+from .generation import GENERATOR, RECIPE, PolymerGenerator
 from .models import PolymerVAE
 from .training import DEFAULT_BETA, DEFAULT_EPOCHS
 
@@ -53,14 +53,14 @@ PRETRAINED = {
         sha256="1f0750ecc6607d931317b10b9a859d32912fc4c8dc0c1108a2d5d89334f37a6b",
     ),
     "valid_polymer": dict(
-        description="a PolymerGenerator (internal-coordinate decoder) with its fitted sampler: generate(n, seed=...)",
-        recipe=dict(train_generator=dict(conditional=False, seed=0), train_vae=RECIPE),
-        sha256="3cdf02ad1a0feda2b26a97cccad16deeedba4d86abb16ff2a62a48f94a084c23",
+        description="a PolymerGenerator (internal-coordinate likelihood) with its learned prior: generate(n, seed=...)",
+        recipe=dict(train_generator=dict(conditional=False, seed=0), model=GENERATOR, train_vae=RECIPE),
+        sha256="e59e3e98f28f04bfd9ec8bd064c0ee90353847ad792d72e5218d5a90afd44781",
     ),
     "conditional_polymer": dict(
         description="the PolymerGenerator conditioned on R_g: generate(n, seed=..., rg=...)",
-        recipe=dict(train_generator=dict(conditional=True, seed=0), train_vae=RECIPE),
-        sha256="0d51846287ebc559d2bd5dcbd22b17ad9c4537cc88fdeb6fca5571b30cf76d57",
+        recipe=dict(train_generator=dict(conditional=True, seed=0), model=GENERATOR, train_vae=RECIPE),
+        sha256="2874f70ea97d5ba16a8e9df4d9f649be5b369e24fc68eecaf0ac7b1e1698e31b",
     ),
     "beta_sweep": dict(
         description="the beta explorer's models, one per value of BETA_SWEEP: load_beta_sweep()",
@@ -165,7 +165,7 @@ def load_checkpoint(path: str | os.PathLike, model: PolymerVAE | None = None):
     """Load a checkpoint. Returns (model, metadata).
 
     Without ``model`` a new model is built from the stored config: a ``PolymerGenerator`` when
-    the stored weights include a sampler (``sampler_codes``), a ``PolymerVAE`` otherwise. With
+    the stored weights include a learned prior (``prior_weights``), a ``PolymerVAE`` otherwise. With
     one, its config must match the stored one exactly, or a ``ValueError`` lists the differences.
     """
     if model is not None and not isinstance(model, PolymerVAE):
@@ -201,7 +201,7 @@ def load_checkpoint(path: str | os.PathLike, model: PolymerVAE | None = None):
 
 
 def _build(path: Path, config: dict, state: dict) -> PolymerVAE:
-    kind = PolymerGenerator if "sampler_codes" in state else PolymerVAE
+    kind = PolymerGenerator if "prior_weights" in state else PolymerVAE
     try:
         return kind(**config)
     except (TypeError, ValueError) as err:

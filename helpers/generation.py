@@ -1,14 +1,14 @@
-"""Generating valid polymers: an internal-coordinate VAE with a sampler, its recipe, and metrics.
+"""Generating valid polymers: a VAE with its own likelihood and a learned prior, a baseline, and metrics.
 
-``PolymerGenerator`` is a ``PolymerVAE(decoder="internal")`` (every bond at rest length, one
-direction per bond: ``layers.InternalDecoder``) that also stores what ``generate`` samples
-from. After training, ``fit_generation(model, train)`` fills it: a mixture of the encoder's
-Gaussians q_phi(z|x) over ``N_CODES`` training frames (the aggregated posterior) and the noise
-of p_theta(x|z): the spread of the data's bond lengths around the decoded ones, and a chosen
-spread ``ANGLE_NOISE`` of the bond directions. ``generate`` ends with ``energy.relax`` (settings
-``RELAX``), which pushes the beads of overlapping draws apart in the simulator's force field.
-``train_generator`` does it all with the shipped models' ``RECIPE``; ``generation_metrics``
-measures how much generated polymers look like the data.
+``PolymerGenerator`` is a ``PolymerVAE(decoder="internal")``: its decoder is the likelihood
+p_theta(x|z) of ``likelihood.ChainLikelihood`` (Gaussian bond lengths, von Mises turns, bond by
+bond), trained by ``train_vae`` on the ELBO with ``RECIPE``. After training, ``fit_prior``
+fits a learned prior p(z) (``mixture``: a Gaussian mixture over codes drawn from q_phi(z|x))
+and stores it in the model. ``generate`` draws z from that prior (or from N(0, I)) and x from
+p_theta(x|z): the model's own draws. ``energy.relax`` is a separate, optional step of physics
+after the model (``relax=True``). ``worm_like_chain`` is the no-learning baseline;
+``generation_metrics`` and ``nearest_rmsd`` measure how much generated polymers look like the
+data and how far they are from the training frames.
 """
 
 from __future__ import annotations
@@ -18,39 +18,37 @@ import math
 import numpy as np
 import torch
 
-from ._checks import check_array, check_non_negative, check_option, check_positive_int, check_seed
+from ._checks import check_array, check_option, check_positive_int, check_seed
 from .energy import polymer_energy
 from .energy import relax as relax_in_force_field
 from .layers import chain
-from .measures import (
-    as_coordinates,
-    bond_lengths,
-    end_to_end_distance,
-    internal_coordinates,
-    radius_of_gyration,
-    validity,
-)
+from .likelihood import sample_von_mises
+from .measures import as_coordinates, bond_lengths, end_to_end_distance, radius_of_gyration, validity
+from .mixture import fit_mixture, mixture_sample
 from .models import PolymerVAE, check_targets, rg_condition
+from .simulation import DEFAULTS
 from .training import train_vae
 
-ANGLE_NOISE = 0.2  # radians: spread of each bond's direction in draws from p_theta(x|z) (see fit_generation)
-N_CODES = 1024  # training frames whose q_phi(z|x) make up the stored aggregated posterior
-LATENTS = ("posterior", "prior")
+PRIOR_COMPONENTS = 16  # Gaussians in the learned prior p(z)
+LATENTS = ("learned", "standard")  # where z comes from: the fitted mixture, or N(0, I)
 # energy.relax settings of generate(relax=True): 40 capped Langevin steps at the force field's kT
 RELAX = dict(steps=40, step_size=5e-4, max_step=0.03, temperature=1.0)
-# train_vae settings of the shipped "valid_polymer" and "conditional_polymer" models
-RECIPE = dict(epochs=240, beta=0.12)
+# train_vae settings of the shipped "valid_polymer" and "conditional_polymer" models: the ELBO
+# (beta = 1: the likelihood is learned, so there is no sigma_x to trade against) with "free bits"
+# (each latent dimension is charged at least free_bits nats, so the strong decoder keeps using z)
+RECIPE = dict(epochs=40, beta=1.0, free_bits=1.0)
+GENERATOR = dict(hidden_dim=128, latent_dim=2)  # PolymerVAE settings of the shipped generators
 
 
 class PolymerGenerator(PolymerVAE):
-    """An internal-coordinate ``PolymerVAE`` that stores a sampler and draws new polymers.
+    """An internal-coordinate ``PolymerVAE`` that stores a learned prior p(z) and draws new polymers.
 
-    Takes the keyword arguments of ``PolymerVAE`` (``decoder`` is "internal"). Two buffers, filled by
-    ``fit_generation`` after training and saved with the weights:
+    Takes the keyword arguments of ``PolymerVAE`` (``decoder`` is "internal"). Three buffers,
+    filled by ``fit_prior`` after training and saved with the weights (K = PRIOR_COMPONENTS):
 
-        sampler_codes (N_CODES, 2, latent_dim)  mu and sigma of q_phi(z|x) for N_CODES training frames
-        bond_noise    (2,)                      noise of p_theta(x|z) on each bond length (bead
-                                                diameters) and each bond direction (radians)
+        prior_weights    (K,)                        mixture weights, summing to 1
+        prior_means      (K, latent_dim)             component means
+        prior_scale_tril (K, latent_dim, latent_dim) lower Cholesky factors of the covariances
 
     ``model.generate(n, seed=...)`` is ``generate(model, n, seed=...)``.
     """
@@ -61,8 +59,10 @@ class PolymerGenerator(PolymerVAE):
                 f"a PolymerGenerator builds chains from bonds: decoder must be 'internal', got {decoder!r}"
             )
         super().__init__(decoder=decoder, **config)
-        self.register_buffer("sampler_codes", torch.zeros(N_CODES, 2, self.latent_dim))
-        self.register_buffer("bond_noise", torch.zeros(2))
+        k, d = PRIOR_COMPONENTS, self.latent_dim
+        self.register_buffer("prior_weights", torch.zeros(k))
+        self.register_buffer("prior_means", torch.zeros(k, d))
+        self.register_buffer("prior_scale_tril", torch.zeros(k, d, d))
 
     def generate(self, n: int, seed: int | None = None, **options) -> np.ndarray:
         """n conformations (n, beads, 2) in bead diameters: see ``generate``."""
@@ -74,12 +74,13 @@ def _check_generator(name: str, model) -> None:
         config = getattr(model, "config", {})
         hint = "; a Cartesian PolymerVAE draws with model.sample(n)" if config.get("decoder") == "cartesian" else ""
         raise ValueError(
-            f"{name} needs a PolymerGenerator (a PolymerVAE(decoder='internal') with a sampler: train_generator "
-            f"or PolymerGenerator(...)), got a {type(model).__name__} with a {config.get('decoder')!r} decoder{hint}"
+            f"{name} needs a PolymerGenerator (a PolymerVAE(decoder='internal') with a learned prior: "
+            f"train_generator or PolymerGenerator(...)), got a {type(model).__name__} with a "
+            f"{config.get('decoder')!r} decoder{hint}"
         )
 
 
-# ----------------------------------------------------------------------------- sampling
+# ----------------------------------------------------------------------------- the learned prior
 
 
 @torch.no_grad()
@@ -90,69 +91,49 @@ def encode_all(model, data) -> tuple[torch.Tensor, torch.Tensor]:
     return model.encode(torch.from_numpy(np.array(data, dtype=np.float32)).to(device))
 
 
-def aggregated_posterior_sample(mu: torch.Tensor, sigma: torch.Tensor, n: int, generator=None) -> torch.Tensor:
-    """n draws from the mixture (1 / N) sum_i N(mu_i, diag sigma_i^2): pick a frame, then sample its q_phi(z|x).
-
-    mu, sigma: (N, latent_dim). The random numbers come from ``generator`` (a CPU generator, or
-    torch's global one) and are moved to mu's device, so a seed draws the same z on every device.
-    """
-    pick = torch.randint(len(mu), (n,), generator=generator).to(mu.device)
-    return mu[pick] + sigma[pick] * torch.randn(n, mu.shape[-1], generator=generator).to(mu.device)
-
-
 @torch.no_grad()
-def fit_generation(model, train, seed: int = 0, angle_std: float = ANGLE_NOISE) -> dict:
-    """Store in ``model`` (a ``PolymerGenerator``) what ``generate`` needs; returns the noise scales.
+def fit_prior(model, train, seed: int = 0, components: int = PRIOR_COMPONENTS) -> float:
+    """Fit the learned prior p(z) of ``model`` (a ``PolymerGenerator``) and store it; returns its log-likelihood.
 
-    * ``sampler_codes`` (N_CODES, 2, latent): mu and sigma of q_phi(z|x) for N_CODES training
-      frames drawn with ``seed``: the aggregated posterior that ``latent="posterior"`` samples.
-    * ``bond_noise`` (2,): standard deviations of the noise of p_theta(x|z) on each bond length
-      (bead diameters: the spread of the data's bonds around the decoded ones) and on each bond
-      direction (radians: ``angle_std``). The data's directions scatter far more around the
-      decoded ones (``residual_angle_std``, about 0.65), but that scatter is mostly what a 2-D
-      code cannot describe; independent noise that large breaks chains into overlaps, so the
-      direction noise is a chosen compromise between the spread of R_g and the overlaps that
-      ``generate``'s relaxation must repair (measured in the valid-generation notebook).
-
-    Returns {length_std, angle_std, residual_angle_std}: the two stored scales and the measured
-    scatter of the data's bond directions around the decoded ones (radians).
+    Draws one code z ~ q_phi(z|x) per training frame (a sample of the aggregated posterior, seeded
+    with ``seed``) and fits a mixture of ``components`` Gaussians to them (``mixture.fit_mixture``).
+    Returns the mean log p(z) of those codes under the fitted mixture (nats per code).
     """
-    _check_generator("fit_generation", model)
+    _check_generator("fit_prior", model)
     check_seed("seed", seed)
-    check_non_negative("angle_std", angle_std)
-    x = np.array(
-        check_array("train", train, ndim=2, last_dims=(model.config["input_dim"],), min_len=2), dtype=np.float32
-    )
+    check_positive_int("components", components)
+    if components != PRIOR_COMPONENTS:
+        raise ValueError(f"a PolymerGenerator stores {PRIOR_COMPONENTS} prior components, got components={components}")
+    x = check_array("train", train, ndim=2, last_dims=(model.config["input_dim"],), min_len=components)
     mu, sigma = encode_all(model, x)
     gen = torch.Generator().manual_seed(seed)
-    pick = torch.randperm(len(x), generator=gen)[: min(N_CODES, len(x))]
-    pick = pick[torch.arange(N_CODES) % len(pick)].to(mu.device)  # fewer frames than N_CODES: repeat them
-    model.sampler_codes.copy_(torch.stack([mu[pick], sigma[pick]], dim=1))
-    x = torch.as_tensor(x, device=mu.device)
-    c = model.condition_of(x)
-    lengths, directions = model.decoder.bonds(mu if c is None else torch.cat([mu, c], -1))
-    data_len, data_ang = internal_coordinates(x)
-    dec_ang = torch.atan2(directions[..., 1], directions[..., 0])
-    turn = torch.remainder(data_ang - dec_ang + math.pi, 2 * math.pi) - math.pi
-    model.bond_noise.copy_(torch.tensor([float((data_len - lengths).std()), float(angle_std)]))
-    return dict(length_std=float(model.bond_noise[0]), angle_std=float(angle_std), residual_angle_std=float(turn.std()))
+    z = mu.double().cpu() + sigma.double().cpu() * torch.randn(mu.shape, generator=gen, dtype=torch.float64)
+    weights, means, scale_tril = fit_mixture(z, components, seed=seed)
+    for buffer, value in zip(
+        (model.prior_weights, model.prior_means, model.prior_scale_tril), (weights, means, scale_tril)
+    ):
+        buffer.copy_(value.to(buffer))
+    components_ = torch.distributions.MultivariateNormal(means, scale_tril=scale_tril)
+    return float(torch.logsumexp(components_.log_prob(z[:, None]) + torch.log(weights), -1).mean())
+
+
+# ----------------------------------------------------------------------------- drawing
 
 
 @torch.no_grad()
 def generate(
-    model, n: int, seed=None, *, rg=None, latent: str = "posterior", noise: bool = True, relax: bool = True
+    model, n: int, seed=None, *, rg=None, latent: str = "learned", noise: bool = True, relax: bool = False
 ) -> np.ndarray:
     """Draw ``n`` conformations (n, beads, 2) in bead diameters from a ``PolymerGenerator``.
 
-    latent: ``"posterior"`` samples z from the stored aggregated posterior, ``"prior"`` from N(0, I).
-    noise: add the fitted Gaussian noise to each bond's length and direction (a draw from
-    p_theta(x|z)); False returns the decoder's mean chain. rg: the target radius of gyration of
-    a conditional model (a number or n numbers inside the training range), None otherwise.
-    relax: finish with ``energy.relax`` (``RELAX`` settings: a short capped Langevin run in the
-    simulator's force field that pushes overlapping beads apart); False returns the decoded chains.
-    The defaults are the final recipe of the valid-generation notebook. The network runs on the
-    model's device; the random numbers are drawn on the CPU (seeded by ``seed``, else torch's
-    global generator), so a seed draws the same numbers on every device.
+    latent: ``"learned"`` draws z from the fitted prior (``fit_prior``), ``"standard"`` from N(0, I).
+    noise: True draws x from p_theta(x|z) (the model's own draw); False returns the most likely
+    chain for each z (``ChainLikelihood.forward``). rg: the target radius of gyration of a
+    conditional model (a number or n numbers inside the training range), None otherwise.
+    relax: False (the default) returns the model's own draws; True adds ``energy.relax`` with
+    ``RELAX`` (a short capped Langevin run in the simulator's force field: physics after the
+    model, not part of it). The random numbers are drawn on the CPU (seeded by ``seed``, else
+    torch's global generator), so a seed draws the same polymers on every device.
     """
     check_positive_int("n", n)
     if seed is not None:
@@ -166,34 +147,51 @@ def generate(
         raise ValueError(
             f"this conditional model needs a target rg in [{condition['min']:.3g}, {condition['max']:.3g}]"
         )
-    if not torch.any(model.bond_noise > 0):
-        raise ValueError("the model has no fitted sampler: call fit_generation(model, train) after training")
+    if latent == "learned" and not torch.any(model.prior_weights > 0):
+        raise ValueError("the model has no learned prior: call fit_prior(model, train) after training")
     model.eval()
-    device = model.bond_noise.device
+    device = model.prior_weights.device
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    if latent == "posterior":
-        z = aggregated_posterior_sample(model.sampler_codes[:, 0], model.sampler_codes[:, 1], n, gen)
+    if latent == "learned":
+        z = mixture_sample(n, model.prior_weights, model.prior_means, model.prior_scale_tril, gen)
     else:
-        z = torch.randn(n, model.latent_dim, generator=gen).to(device)
+        z = torch.randn(n, model.latent_dim, generator=gen, dtype=torch.float64)
+    z = z.to(device, torch.float32)
     h = z if condition is None else torch.cat([z, check_targets(condition, rg, n).to(device)], -1)
-    lengths, directions = model.decoder.bonds(h)
-    if noise:
-        length_std, angle_std = model.bond_noise
-        lengths = lengths + length_std * torch.randn(lengths.shape, generator=gen).to(device)
-        angle = torch.atan2(directions[..., 1], directions[..., 0])
-        angle = angle + angle_std * torch.randn(lengths.shape, generator=gen).to(device)
-        directions = torch.stack([torch.cos(angle), torch.sin(angle)], -1)
-    x = chain(lengths, directions).to(torch.float64)
+    x = model.decoder.sample(h, gen, mean=not noise).to(torch.float64)
     if relax:
         x = relax_in_force_field(x, seed=gen if gen is not None else torch.default_generator, **RELAX)
     return x.cpu().numpy()
+
+
+def worm_like_chain(n: int, seed: int = 0, beads: int = 12) -> np.ndarray:
+    """The no-learning baseline: n chains (n, beads, 2) from the force field's bonded terms alone.
+
+    Bond lengths ~ N(bond_length, kT / bond_k) and turning angles ~ von Mises(0, bend_k / kT),
+    independently (the Boltzmann distribution of the harmonic bonds and the bending term of
+    ``simulation.DEFAULTS``, without the Lennard-Jones beads: nothing stops overlaps); the first
+    bond points in a uniformly random direction. Centred, in bead diameters, float64.
+    """
+    check_positive_int("n", n)
+    check_seed("seed", seed)
+    check_positive_int("beads", beads, minimum=3)
+    gen = torch.Generator().manual_seed(seed)
+    p = DEFAULTS
+    bonds = beads - 1
+    lengths = p["bond_length"] + math.sqrt(p["kT"] / p["bond_k"]) * torch.randn(
+        n, bonds, generator=gen, dtype=torch.float64
+    )
+    turns = sample_von_mises(torch.zeros(n, bonds - 1), torch.full((n, bonds - 1), p["bend_k"] / p["kT"]), gen)
+    first = 2 * math.pi * torch.rand(n, 1, generator=gen, dtype=torch.float64)
+    angle = torch.cumsum(torch.cat([first, turns], 1), 1)
+    return chain(lengths, torch.stack([torch.cos(angle), torch.sin(angle)], -1)).numpy()
 
 
 # ----------------------------------------------------------------------------- the recipe
 
 
 def train_generator(train, test=None, *, conditional: bool = False, seed: int = 0, progress: bool = True):
-    """Build, train (``train_vae`` with ``RECIPE``) and fit the sampler of a ``PolymerGenerator``.
+    """Build (``GENERATOR``), train (``train_vae`` with ``RECIPE``) and fit the prior of a ``PolymerGenerator``.
 
     ``train``/``test``: preprocessed frames (frames, 2 * beads). ``conditional=True`` conditions
     on R_g (``rg_condition(train)``). The initial weights are seeded with ``seed`` without
@@ -203,9 +201,9 @@ def train_generator(train, test=None, *, conditional: bool = False, seed: int = 
     x = check_array("train", train, ndim=2, min_len=2)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = PolymerGenerator(input_dim=x.shape[-1], condition=rg_condition(x) if conditional else None)
+        model = PolymerGenerator(input_dim=x.shape[-1], condition=rg_condition(x) if conditional else None, **GENERATOR)
     history = train_vae(model, x, test, seed=seed, progress=progress, **RECIPE)
-    fit_generation(model, x, seed=seed)
+    fit_prior(model, x, seed=seed)
     return model, history
 
 
@@ -240,17 +238,44 @@ def generation_metrics(conformations, data) -> dict:
     )
 
 
+def nearest_rmsd(conformations, reference, batch: int = 512) -> np.ndarray:
+    """RMSD (bead diameters) from each conformation to its nearest reference frame, after the best rotation.
+
+    conformations (n, beads, 2), reference (m, beads, 2): both are centred here; for each pair
+    the rotation that minimises the RMSD is found in closed form (in 2-D, from the sums
+    a = sum_i x_i . y_i and b = sum_i x_i cross y_i: min RMSD^2 = (|x|^2 + |y|^2 - 2 sqrt(a^2 + b^2)) / beads).
+    Mirror images are not aligned (a reflection is a different conformation here). Returns (n,).
+    """
+    x = np.asarray(as_coordinates(conformations), dtype=np.float64)
+    y = np.asarray(as_coordinates(reference, "reference"), dtype=np.float64)
+    if x.ndim != 3 or y.ndim != 3 or x.shape[1:] != y.shape[1:]:
+        raise ValueError(f"need (n, beads, 2) and (m, beads, 2) with the same beads, got {x.shape} and {y.shape}")
+    check_positive_int("batch", batch)
+    x, y = x - x.mean(1, keepdims=True), y - y.mean(1, keepdims=True)
+    y_flat, y_turned = y.reshape(len(y), -1), np.stack([-y[..., 1], y[..., 0]], -1).reshape(len(y), -1)
+    y_norm = (y_flat**2).sum(1)
+    out = []
+    for start in range(0, len(x), batch):
+        xb = x[start : start + batch].reshape(-1, y_flat.shape[1])
+        a, b = xb @ y_flat.T, xb @ y_turned.T
+        d2 = ((xb**2).sum(1)[:, None] + y_norm[None] - 2 * np.sqrt(a**2 + b**2)) / x.shape[1]
+        out.append(np.sqrt(np.maximum(d2.min(1), 0.0)))
+    return np.concatenate(out)
+
+
 __all__ = [
-    "ANGLE_NOISE",
-    "N_CODES",
+    "LATENTS",
+    "GENERATOR",
+    "PRIOR_COMPONENTS",
     "RECIPE",
     "RELAX",
     "PolymerGenerator",
-    "aggregated_posterior_sample",
     "encode_all",
-    "fit_generation",
+    "fit_prior",
     "generate",
     "generation_metrics",
+    "nearest_rmsd",
     "train_generator",
     "wasserstein_1d",
+    "worm_like_chain",
 ]

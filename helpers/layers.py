@@ -1,8 +1,9 @@
-"""The networks' building blocks: multilayer perceptrons, the encoder and the two decoders.
+"""The networks' building blocks: multilayer perceptrons, the encoder, the Cartesian decoder and ``chain``.
 
 Polymer networks work on flattened coordinates (batch, 2 * beads), in bead diameters. All are
 small multilayer perceptrons with ReLU. ``models.PolymerVAE`` joins an ``Encoder`` with a
-``Decoder`` (Cartesian coordinates) or an ``InternalDecoder`` (one direction per bond).
+``Decoder`` (Cartesian coordinates) or with ``likelihood.ChainLikelihood`` (internal
+coordinates, built with ``chain``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import torch
 from torch import nn
 
 from ._checks import check_option
-from .simulation import DEFAULTS
 
 SIGMA_PARAMETERISATIONS = ("softplus", "logvar")
-BOND_LENGTH = DEFAULTS["bond_length"]  # bead diameters: the internal decoder's bonds (simulated data only)
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -76,31 +75,4 @@ def chain(lengths: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
     return r - r.mean(-2, keepdim=True)
 
 
-class InternalDecoder(nn.Module):
-    """The mean of p_theta(x|z) built from bonds: (batch, in_dim) -> coordinates (batch, 2 * beads).
-
-    The network outputs a direction (u, v) per bond, normalised to a unit vector; every bond
-    has the simulator's rest length ``BOND_LENGTH`` (1 bead diameter), which is also the
-    data's mean bond length (0.999). The length is not learned on purpose: a squared error on
-    positions rewards shortening bonds wherever the directions are uncertain, the same
-    averaging that spoils the Cartesian decoder. The bond lengths fluctuate in draws from
-    p_theta(x|z) (``generation.generate``), not in the mean.
-    ``bonds`` returns lengths and directions; ``forward`` the centred chain in the aligned frame.
-    """
-
-    def __init__(self, in_dim: int, hidden_dims, n_beads: int):
-        super().__init__()
-        self.n_bonds = n_beads - 1
-        self.net = mlp([in_dim, *hidden_dims, 2 * self.n_bonds])
-
-    def bonds(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(batch, in_dim) -> lengths (batch, bonds), unit directions (batch, bonds, 2)."""
-        out = self.net(h).view(-1, self.n_bonds, 2)
-        direction = out / torch.sqrt((out**2).sum(-1, keepdim=True) + 1e-8)
-        return torch.full_like(out[..., 0], BOND_LENGTH), direction
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return chain(*self.bonds(h)).flatten(-2)
-
-
-__all__ = ["BOND_LENGTH", "Decoder", "Encoder", "InternalDecoder", "chain", "mlp"]
+__all__ = ["Decoder", "Encoder", "chain", "mlp"]

@@ -15,9 +15,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_array, check_option, check_positive_int, check_positive_ints, check_unconditional
-from .layers import SIGMA_PARAMETERISATIONS, Decoder, Encoder, InternalDecoder
-from .losses import reparameterize
+from ._checks import (
+    check_array,
+    check_non_negative,
+    check_option,
+    check_positive_int,
+    check_positive_ints,
+    check_unconditional,
+)
+from .layers import SIGMA_PARAMETERISATIONS, Decoder, Encoder
+from .likelihood import ChainLikelihood
+from .losses import kl_divergence, reparameterize, vae_loss
 from .measures import radius_of_gyration, validity
 
 DECODERS = ("cartesian", "internal")
@@ -78,9 +86,11 @@ class PolymerVAE(nn.Module):
     With the defaults (24 inputs, three hidden layers of 256, 2 latent dimensions) it has
     277,532 parameters.
 
-    ``decoder="internal"`` decodes one direction per bond, gives each bond the rest length and
-    builds the chain from them (``layers.InternalDecoder``); ``generation.PolymerGenerator`` is
-    such a model that also stores a sampler and draws new polymers with ``generate``.
+    ``decoder="internal"`` makes the decoder a likelihood over internal coordinates, grown bond
+    by bond (``likelihood.ChainLikelihood``: Gaussian bond lengths, von Mises turns), trained on
+    its own log-likelihood instead of a squared error (see ``loss``);
+    ``generation.PolymerGenerator`` is such a model that also stores a learned prior p(z) and
+    draws new polymers with ``generate``.
     ``condition=rg_condition(train)`` makes a conditional VAE: encoder and decoder also see
     c = standardised R_g of x.
     """
@@ -112,7 +122,7 @@ class PolymerVAE(nn.Module):
         hidden, n_c = (hidden_dim,) * n_hidden, int(condition is not None)
         self.encoder = Encoder(input_dim + n_c, hidden, latent_dim, sigma)
         if decoder == "internal":
-            self.decoder = InternalDecoder(latent_dim + n_c, hidden, input_dim // 2)
+            self.decoder = ChainLikelihood(latent_dim + n_c, hidden, input_dim // 2)
         else:
             self.decoder = Decoder(latent_dim + n_c, hidden, input_dim)
 
@@ -167,6 +177,33 @@ class PolymerVAE(nn.Module):
         mu, sigma = self.encode(x)
         z = reparameterize(mu, sigma, generator=generator)
         return self.decode(z, self.condition_of(x)), mu, sigma
+
+    def loss(self, x: torch.Tensor, beta: float, reduction: str = "sum", generator=None, free_bits: float = 0.0):
+        """(total, recon, kl) of one batch x (batch, input_dim), one z ~ q_phi(z|x) per frame.
+
+        Cartesian decoder: ``losses.vae_loss`` (squared error; ``free_bits`` must be 0).
+        Internal decoder: recon = -log p_theta(x|z) in nats (``ChainLikelihood.log_prob``),
+        averaged over the batch, and ``reduction`` must be "sum"; with ``free_bits`` > 0 the total
+        charges each latent dimension at least that many nats of KL (batch average; Kingma et
+        al. 2016), which keeps a strong decoder from ignoring z. ``kl`` is always the true KL.
+        """
+        check_non_negative("free_bits", free_bits)
+        if self.config["decoder"] == "cartesian":
+            if free_bits:
+                raise ValueError("free_bits is for the internal-coordinate likelihood; the Cartesian loss has none")
+            x_recon, mu, sigma = self(x, generator=generator)
+            return vae_loss(x, x_recon, mu, sigma, beta, reduction)
+        if reduction != "sum":
+            raise ValueError(
+                f"the internal decoder's loss is a log-likelihood per frame: reduction must be 'sum', got {reduction!r}"
+            )
+        mu, sigma = self.encode(x)
+        z = reparameterize(mu, sigma, generator=generator)
+        c = self.condition_of(x)
+        recon = -self.decoder.log_prob(x, z if c is None else torch.cat([z, c], -1)).mean()
+        kl_per_dim = kl_divergence(mu[..., None], sigma[..., None]).mean(0)  # (latent_dim,)
+        charged = torch.clamp(kl_per_dim, min=free_bits).sum() if free_bits else kl_per_dim.sum()
+        return recon + beta * charged, recon, kl_per_dim.sum()
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:

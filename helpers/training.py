@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from ._checks import check_array, check_non_negative, check_option, check_positive, check_positive_int, check_seed
 from ._cpu import small_network_cpu
-from .losses import REDUCTIONS, vae_loss
+from .losses import REDUCTIONS
 from .models import PolymerVAE
 
 # the defaults reach the code walkthrough's quality (150 epochs, batch 256, Adam 1e-3) in
@@ -53,13 +53,16 @@ def _as_tensor(name, data, input_dim, device):
 
 @torch.no_grad()
 def evaluate(model, data, beta: float = DEFAULT_BETA, reduction: str = "sum", seed: int = 0):
-    """Average (total, recon, kl) of ``vae_loss`` over ``data`` (one z sample per frame, seeded)."""
+    """Average (total, recon, kl) of ``model.loss`` over ``data`` (one z sample per frame, seeded).
+
+    For the Cartesian decoder that is ``vae_loss``; for the internal-coordinate likelihood, recon
+    is -log p_theta(x|z) in nats per frame (see ``PolymerVAE.loss``).
+    """
     model.eval()
     device = next(model.parameters()).device
     x = _as_tensor("data", data, model.config["input_dim"], device)
     gen = torch.Generator(device=device).manual_seed(seed)
-    x_recon, mu, sigma = model(x, generator=gen)
-    return tuple(float(v) for v in vae_loss(x, x_recon, mu, sigma, beta, reduction))
+    return tuple(float(v) for v in model.loss(x, beta, reduction, generator=gen))
 
 
 ADAM_BETAS = (0.9, 0.99)  # beta1 is cycled by the one-cycle schedule; beta2 is ours (torch: 0.999)
@@ -91,7 +94,7 @@ def reconstruction_error(model, data) -> float:
     return float(((model.decode(mu, model.condition_of(x)) - x) ** 2).mean())
 
 
-def _one_epoch(model, optimizer, scheduler, x_train, batch_size, beta, reduction, gen) -> list:
+def _one_epoch(model, optimizer, scheduler, x_train, batch_size, beta, reduction, gen, free_bits=0.0) -> list:
     """One pass over ``x_train`` in shuffled batches; returns the mean [loss, recon, kl] per frame.
 
     Batches are slices of one random permutation (plain tensor indexing: no DataLoader, whose
@@ -105,8 +108,7 @@ def _one_epoch(model, optimizer, scheduler, x_train, batch_size, beta, reduction
     for start in range(0, n, batch_size):
         x = x_train[order[start : start + batch_size]]
         optimizer.zero_grad(set_to_none=True)
-        x_recon, mu, sigma = model(x, generator=gen)
-        loss, recon, kl = vae_loss(x, x_recon, mu, sigma, beta, reduction)
+        loss, recon, kl = model.loss(x, beta, reduction, generator=gen, free_bits=free_bits)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
@@ -127,6 +129,7 @@ def train_vae(
     seed: int = 0,
     reduction: str = "sum",
     schedule: str = "onecycle",
+    free_bits: float = 0.0,
     progress: bool = True,
     on_epoch_end=None,
 ) -> History:
@@ -141,6 +144,8 @@ def train_vae(
             quarter of the steps and then anneals it to almost zero: a high peak moves fast,
             the long decay settles into a good optimum. ``"cosine"`` only decays from ``lr``;
             ``"constant"`` keeps ``lr`` fixed, as in the code walkthrough.
+        free_bits: nats of KL charged at least per latent dimension (internal-coordinate
+            decoder only; see ``PolymerVAE.loss``); 0 trains on the plain (beta-)ELBO.
         progress: show a tqdm progress bar with the current losses.
         on_epoch_end: optional function ``f(epoch, model, history)`` called after each epoch
             (e.g. to record extra metrics or draw a live plot).
@@ -160,6 +165,7 @@ def train_vae(
     check_positive_int("batch_size", batch_size)
     check_option("reduction", reduction, REDUCTIONS)
     check_option("schedule", schedule, SCHEDULES)
+    check_non_negative("free_bits", free_bits)
     device = next(model.parameters()).device
     x_train = _as_tensor("train", train, model.config["input_dim"], device)
     x_test = None if test is None else _as_tensor("test", test, model.config["input_dim"], device)
@@ -187,7 +193,7 @@ def train_vae(
         with small_network_cpu():  # one thread, denormals flushed: see helpers/_cpu.py
             for epoch in bar:
                 snapshot = copy.deepcopy(model.state_dict())
-                means = _one_epoch(model, optimizer, scheduler, x_train, batch_size, beta, reduction, gen)
+                means = _one_epoch(model, optimizer, scheduler, x_train, batch_size, beta, reduction, gen, free_bits)
                 if not np.isfinite(means[0]) or means[0] > 1e4 * max(initial_loss, 1e-3):
                     model.load_state_dict(snapshot)
                     raise FloatingPointError(

@@ -13,8 +13,8 @@
 * ``beta_sweep.pt``: smaller VAEs (two hidden layers of 128) trained on the same split at
   the log-spaced ``BETA_SWEEP`` values, for the beta explorer of the ELBO notebook.
 * ``valid_polymer.pt`` and ``conditional_polymer.pt``: the internal-coordinate VAEs of the
-  valid-generation notebook (``helpers.generation.train_generator``: ``RECIPE``, then the fitted
-  sampler), unconditional and conditioned on R_g, on the same split.
+  valid-generation notebook (``helpers.generation.train_generator``: ``GENERATOR``, ``RECIPE``,
+  then the learned prior), unconditional and conditioned on R_g, on the same split.
 
 Each model's recipe is its entry of the registry ``helpers.checkpoints.PRETRAINED``. Each run
 ends by printing the sha256 of every shipped file: paste them into that registry (the test
@@ -77,7 +77,7 @@ def train_generator(train, test, name):
         epochs=history.epochs,
         train_seconds=round(seconds, 1),
         test_mse_per_coordinate=test_recon,
-        bond_noise=model.bond_noise,
+        prior_log_likelihood=helpers.generation.fit_prior(model, train),
         torch_version=str(torch.__version__),
     )
     print(f"{path}: {history.epochs} epochs in {seconds:.1f} s, test MSE per coordinate {test_recon:.4f}")

@@ -240,6 +240,7 @@ def test_the_registry_holds_the_recipe_stored_in_the_generators(name):
     recipe = checkpoints.PRETRAINED[name]["recipe"]
     assert isinstance(model, helpers.generation.PolymerGenerator)
     assert metadata["recipe"] == recipe["train_vae"] == helpers.generation.RECIPE
+    assert {k: model.config[k] for k in recipe["model"]} == recipe["model"] == helpers.generation.GENERATOR
     assert (model.config["condition"] is not None) == recipe["train_generator"]["conditional"]
 
 

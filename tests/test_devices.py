@@ -82,7 +82,7 @@ def generator(data):
     torch.manual_seed(0)
     model = generation.PolymerGenerator(hidden_dim=16, n_hidden=1)
     helpers.train_vae(model, data[0], epochs=2, progress=False)
-    generation.fit_generation(model, data[0])
+    generation.fit_prior(model, data[0])
     return model
 
 
@@ -114,9 +114,11 @@ CALLS = {
         m["cartesian"], helpers.radius_of_gyration, np.zeros(2), steps=3, bond_penalty=1.0, reference=d[0]
     ),
     "LatentExplorer": lambda m, d, dev: LatentExplorer(m["cartesian"], d[0], n_map=32, n_validity=5).update(z1=0.5),
-    "fit_generation": lambda m, d, dev: generation.fit_generation(m["generator"], d[0]),
+    "fit_prior": lambda m, d, dev: generation.fit_prior(m["generator"], d[0]),
     "generate": lambda m, d, dev: m["generator"].generate(8, seed=0),
-    "generate (prior, unseeded)": lambda m, d, dev: m["generator"].generate(8, latent="prior"),
+    "generate (N(0, I), unseeded, relaxed)": lambda m, d, dev: m["generator"].generate(
+        8, latent="standard", relax=True
+    ),
     "energy.relax": lambda m, d, dev: relax(torch.as_tensor(d[1], device=dev, dtype=torch.float64), steps=2),
     "sequences.train_sequence_vae": lambda m, d, dev: train_sequence_vae(
         *m["sequence"], RESIDUES, epochs=2, progress=False

@@ -27,17 +27,17 @@ def _train_generator(split, tiny_model):
     return lambda: generation.train_generator(split[0][:64], conditional=True, progress=False)
 
 
-def _fit_generation_and_generate(split, tiny_model):
+def _fit_prior_and_generate(split, tiny_model):
     torch.manual_seed(0)
     model = generation.PolymerGenerator(hidden_dim=8, n_hidden=1)
-    return lambda: (generation.fit_generation(model, split[0]), model.generate(20, seed=1))
+    return lambda: (generation.fit_prior(model, split[0]), model.generate(20, seed=1))
 
 
 CALLS = {
     "train_vae": _train_vae,
     "sequences.train_sequence_vae": _train_sequence_vae,
     "train_generator": _train_generator,
-    "fit_generation, generate(seed=...)": _fit_generation_and_generate,
+    "fit_prior, generate(seed=...)": _fit_prior_and_generate,
 }
 
 

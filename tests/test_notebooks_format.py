@@ -139,11 +139,6 @@ def test_notebook_structure(name):
     assert "q_\\phi" in markdown or name in ("01_generation_problem", "05_reparameterization")
 
 
-# Notebooks whose self-checks have not moved into helpers.exercises yet (issue 19): they keep the
-# in-notebook check proven by prove_check(check, placeholder=, wrong=, solution=).
-CHECKS_STILL_IN_THE_NOTEBOOK = {"08_valid_generation"}
-
-
 @pytest.mark.parametrize("name", EXPECTED)
 def test_every_exercise_has_a_placeholder_a_self_check_and_a_proven_solution(name):
     """After each "### Exercise" heading: an exercise cell, a one-line self-check calling its check
@@ -164,10 +159,6 @@ def test_every_exercise_has_a_placeholder_a_self_check_and_a_proven_solution(nam
         assert kinds.index("exercise") < kinds.index("self-check") < kinds.index("solution"), title
         check = block[kinds.index("self-check")].source.strip()
         solution = "\n".join(c.source for c, k in zip(block, kinds) if k == "solution")
-        if name in CHECKS_STILL_IN_THE_NOTEBOOK:
-            assert "verdict(" in check, f"{title}: the self-check must report with verdict()"
-            assert re.search(r"prove_check\(.*placeholder=.*wrong=.*solution=", solution, re.S), title
-            continue
         called = re.fullmatch(r"exercises\.(check_\w+)\(.*\);?", check)
         assert called and "\n" not in check, f"{title}: the self-check must be one line, exercises.check_...(answer)"
         assert f"exercises.{called.group(1)}(" in solution, f"{title}: the solution must call {called.group(1)}"
