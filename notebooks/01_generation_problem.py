@@ -491,8 +491,7 @@ def constant_error(x, c):
 
 
 c = train[np.argmin(helpers.radius_of_gyration(train))]   # the most compact training frame, (24,)
-mse_constant = constant_error(train, c)
-print(f"always answering with the compact frame: {mse_constant}; with the mean: {data_variance:.2f} ({UNIT})²")
+print(f"always answering with the compact frame: {constant_error(train, c)}; with the mean: {data_variance:.2f} ({UNIT})²")
 
 # %% tags=["self-check"]
 exercises.check_constant_error(constant_error);
@@ -519,7 +518,7 @@ nearest = int(np.argmin(offset))                                 # the real fram
 compact = int(np.argmin(helpers.radius_of_gyration(train)))      # c above
 print(f"the mean: {data_variance:.2f}; the nearest real frame: {data_variance + offset[nearest]:.2f} "
       f"({helpers.validity(train[nearest], reference)}); the compact frame: {data_variance + offset[compact]:.2f}")
-print(f"your constant_error(train, c): {mse_constant}")
+print(f"your constant_error(train, c): {constant_error(train, train[compact])}")
 
 # %% tags=["check"]
 claim(helpers.validity(train[nearest], reference).valid and abs(offset[nearest] / data_variance - 0.27) < 0.005,

@@ -182,16 +182,10 @@ def _names_read(source: str) -> set[str]:
     return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-# Notebooks whose exercise cells still define something later cells read (another agent's to fix).
-EXERCISE_CELLS_STILL_FEEDING_LATER_CELLS = {"01_generation_problem"}
-
-
 @pytest.mark.parametrize("name", EXPECTED)
 def test_exercise_cells_define_only_the_answer(name):
     """A student may replace an exercise cell wholesale: apart from the answer its self-check is
     given, nothing it defines may be read by a later cell (the notebook would raise NameError)."""
-    if name in EXERCISE_CELLS_STILL_FEEDING_LATER_CELLS:
-        pytest.skip("known: an exercise cell defines a name later cells read")
     cells = [c for c in jupytext.read(NOTEBOOKS / f"{name}.py").cells if c.cell_type == "code"]
     for i, cell in enumerate(cells):
         if "exercise" not in _tags(cell):
