@@ -216,7 +216,7 @@ def optimize_latent(
             ``latent_dim``); its weights are not changed. z lives on the model's device.
         objective: differentiable function of decoded coordinates (batch, 24) returning one
             value per conformation (batch,), e.g. ``helpers.radius_of_gyration`` (minimise
-            R_g) or ``target_rg(2.0)`` (reach R_g = 2). To maximise, pass ``lambda x: -f(x)``.
+            R_g) or ``target_rg(2.0)`` (reach R_g = 2). It is always minimised.
         z0: starting point (d,) or a batch of starts (n, d); numpy or torch.
         steps: Adam steps; the learning rate ``lr`` decays to 0 on a cosine schedule, so the
             last steps settle instead of rattling around the optimum.

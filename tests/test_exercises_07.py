@@ -67,6 +67,20 @@ def _mean_pair_distance(x):
     return -helpers.pairwise_distances(x).flatten(1).mean(1)
 
 
+def _rg_batch_256(x):
+    r = x.reshape(256, 12, 2)
+    return -((r - r.mean(1, keepdim=True)) ** 2).sum(-1).mean(-1).sqrt()
+
+
+def _in_place(x):
+    x -= x.mean(1, keepdim=True)
+    return -helpers.radius_of_gyration(x)
+
+
+def _wraps_the_reference(x):
+    return 2 * exercises._extend_reference(x) + 1
+
+
 def test_check_extend():
     assert_table(
         exercises.check_extend,
@@ -101,10 +115,23 @@ def test_check_extend():
             "standard deviations of x and y added": (_std_per_axis, "turned"),
             "-torch.std over all 24 coordinates": (lambda x: -x.std(1), "centre of mass"),
             "largest bead-bead distance": (_max_distance, None),
-            "the reference itself": (exercises.extend_reference, "reference"),
+            "the reference itself": (exercises._extend_reference, "reference objective"),
+            "a lambda around the reference": (lambda x: exercises._extend_reference(x), "_extend_reference"),
+            "a function that scales the reference": (_wraps_the_reference, "_extend_reference"),
+            "the notebook's runner of the reference": (exercises.optimize_extension, "reference objective"),
             "not a function": (-3.1, "set `extend`"),
             # found by trying the student edition as a student
-            "a batch size of 7 hard-coded": (_rg_fixed_batch, "raised"),
+            "a batch size of 7 hard-coded": (_rg_fixed_batch, "len(x)"),
+            "the notebook's 256 starts hard-coded": (_rg_batch_256, "len(x)"),
+            "x centred in place (x -= ...)": (_in_place, "in place"),
+            "R_g of -x (the sign put inside)": (lambda x: helpers.radius_of_gyration(-x), "flip the sign"),
+            "-1 / R_g": (lambda x: -1 / helpers.radius_of_gyration(x), "flip the sign"),
+            "the batch's largest R_g": (lambda x: -helpers.radius_of_gyration(x).max(), "one number"),
+            "one mean over all 24 coordinates subtracted": (
+                lambda x: -torch.sqrt((x**2).mean(1) - x.mean(1) ** 2),
+                "centre of mass",
+            ),
+            "a Python float": (lambda x: -float(helpers.radius_of_gyration(x)[0]), "torch tensor"),
             "R_g of the detached input": (lambda x: -helpers.radius_of_gyration(x.detach()), "no gradient"),
             "-R_g plus a constant bond term (x.sum())": (lambda x: -helpers.radius_of_gyration(x) + x.sum(1), None),
             "mean bead-bead distance (not a function of R_g)": (_mean_pair_distance, None),
@@ -197,6 +224,33 @@ def test_check_packing():
             "the densest packing's R_g, a number": (1.26, "one number"),
             "the most compact training frame": (_most_compact_training_frame(), "overlap"),
             "a function": (exercises.densest_packing, "not a function"),
+            "the notebook's own packing": (exercises.densest_packing(), "densest_packing"),
+            "the notebook's packing, shifted and reversed": (
+                exercises.densest_packing()[::-1] + 2.0,
+                "densest_packing",
+            ),
+            "the notebook's packing, turned, as a list": (
+                _turned(exercises.densest_packing()).tolist(),
+                "densest_packing",
+            ),
+            "the notebook's packing in float32 torch": (
+                torch.tensor(exercises.densest_packing(), dtype=torch.float32),
+                "densest_packing",
+            ),
+            "the lattice spread by 6% (no beads touch)": (_lattice((0.5, 0), spacing=1.06), "close the gaps"),
+            "positions in units of the radius (spacing 0.5)": (_lattice((0.5, 0), spacing=0.5), "overlap"),
+            "the notebook's most compact valid chain": (exercises.compact_valid_chain(), "overlap"),
+            "rows shifted by 1/2 but 1 apart": (
+                np.array([(i + 0.5 * (j % 2), j) for j in range(3) for i in range(4)], dtype=float),
+                "leaves gaps",
+            ),
+            "a hexagon of 7 and 5 beads 2 from its centre": (
+                np.concatenate(
+                    [_lattice((0, 0), 7), 2 * np.stack([np.cos(np.arange(5) * 1.2), np.sin(np.arange(5) * 1.2)], 1)]
+                ),
+                "leaves gaps",
+            ),
+            "sqrt(3)/2 rounded to 0.86": (np.array([(x, y / H * 0.86) for x, y in _lattice((0.5, 0))]), "rounded"),
             # found by trying the student edition as a student
             "two rows of six": (np.array([(i + 0.5 * j, j * H) for j in range(2) for i in range(6)]), None),
             "a hexagon of 7 and 5 in a row beside it": (
@@ -230,9 +284,9 @@ def test_the_references():
     train = helpers.train_test_split(helpers.preprocess(helpers.load_paths()), seed=42)[0]
     reference = helpers.ValidityReference.from_data(train)
     assert helpers.validity(chain, reference).valid
-    assert 1.10 < helpers.radius_of_gyration(chain) < 1.12
+    assert 1.08 < helpers.radius_of_gyration(chain) < 1.09
     packing = exercises.densest_packing()
-    assert np.allclose(helpers.bond_lengths(packing), 1.0)
+    assert np.allclose(helpers.bond_lengths(packing), 1.0, atol=1e-4)  # 1 + 2e-5: the marker of the reference
     assert helpers.validity(packing, reference).valid
     assert helpers.pairwise_distances(packing)[np.triu_indices(12, 1)].min() > 1 - 1e-9
 
@@ -254,3 +308,8 @@ def test_the_reference_expressions_are_the_solutions():
 @pytest.mark.parametrize("expression", REFERENCE_EXPRESSIONS + solution_lines(INSTRUCTOR))
 def test_no_reference_answer_in_the_student_edition(expression):
     assert_not_in_student_edition(STUDENT, expression)
+
+
+@pytest.mark.parametrize("name", ["extend_reference", "Exercise 7.1's answer"])
+def test_the_reference_objective_is_not_named_in_the_student_edition(name):
+    assert_not_in_student_edition(STUDENT, name)
