@@ -15,6 +15,7 @@ in this list (and the private ``_checks``, ``_cpu`` and ``_io``):
     sequences    the sequence VAE: a synthetic protein family, its networks, loss and training
     training     train_vae and its History
     generation   valid generation: PolymerGenerator, its learned prior, a baseline, metrics
+    diffusion    a denoising diffusion model of polymer shapes: PolymerDiffusion, train_diffusion, samplers, bound
     posterior    exact log p(x) and p(z|x) on a grid (2-D latent space), the best Gaussian per x
     optimization gradient-based search in latent space, with validity penalties
     checkpoints  save/load models, the registry of shipped pretrained models
@@ -26,7 +27,7 @@ in this list (and the private ``_checks``, ``_cpu`` and ``_io``):
 ``from helpers import plots``.
 """
 
-from . import generation
+from . import diffusion, generation
 from .checkpoints import load_beta_sweep, load_checkpoint, load_pretrained, save_checkpoint
 from .data import (
     DMOL_SHA256,

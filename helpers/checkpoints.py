@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from ._io import atomic_write
+from .diffusion import RECIPE as DIFFUSION_RECIPE
+from .diffusion import PolymerDiffusion
 from .generation import GENERATOR, RECIPE, PolymerGenerator
 from .models import PolymerVAE
 from .training import DEFAULT_BETA, DEFAULT_EPOCHS
@@ -61,6 +63,11 @@ PRETRAINED = {
         description="the PolymerGenerator conditioned on R_g: generate(n, seed=..., rg=...)",
         recipe=dict(train_generator=dict(conditional=True, seed=0), model=GENERATOR, train_vae=RECIPE),
         sha256="2874f70ea97d5ba16a8e9df4d9f649be5b369e24fc68eecaf0ac7b1e1698e31b",
+    ),
+    "diffusion_polymer": dict(
+        description="the diffusion model of notebook 9 (PolymerDiffusion, guidable on R_g): generate(n, seed=...)",
+        recipe=dict(train_diffusion=dict(DIFFUSION_RECIPE, conditional=True, seed=0)),
+        sha256="3592e1a16e902102145d1b9fb1e91a4d1048d0f8b50b8a581e18579e2c8571da",
     ),
     "beta_sweep": dict(
         description="the beta explorer's models, one per value of BETA_SWEEP: load_beta_sweep()",
@@ -113,14 +120,16 @@ def _digest(config: dict, metadata, state_dicts: list[dict]) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(model: PolymerVAE, path: str | os.PathLike, **metadata) -> Path:
+def save_checkpoint(model: PolymerVAE | PolymerDiffusion, path: str | os.PathLike, **metadata) -> Path:
     """Write ``model``'s weights and config (and any simple ``metadata``) to ``path``.
+
+    ``model``: a ``PolymerVAE`` (or ``PolymerGenerator``) or a ``diffusion.PolymerDiffusion``.
 
     ``metadata`` may hold numbers, strings, lists and dicts (numpy values are converted).
     The file also stores a sha256 of its contents, checked by ``load_checkpoint`` (corruption only).
     """
-    if not isinstance(model, PolymerVAE):
-        raise TypeError(f"expected a PolymerVAE, got {type(model).__name__}")
+    if not isinstance(model, (PolymerVAE, PolymerDiffusion)):
+        raise TypeError(f"expected a PolymerVAE or a PolymerDiffusion, got {type(model).__name__}")
     metadata = _plain(metadata, "metadata")
     config = dict(model.config)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -165,15 +174,22 @@ def load_checkpoint(path: str | os.PathLike, model: PolymerVAE | None = None):
     """Load a checkpoint. Returns (model, metadata).
 
     Without ``model`` a new model is built from the stored config: a ``PolymerGenerator`` when
-    the stored weights include a learned prior (``prior_weights``), a ``PolymerVAE`` otherwise. With
-    one, its config must match the stored one exactly, or a ``ValueError`` lists the differences.
+    the stored weights include a learned prior (``prior_weights``), a ``PolymerDiffusion`` for a
+    diffusion model, a ``PolymerVAE`` otherwise. With one, it must be of the same kind and its
+    config must match the stored one exactly, or a ``ValueError`` lists the differences.
     """
-    if model is not None and not isinstance(model, PolymerVAE):
-        raise TypeError(f"model must be a PolymerVAE or None, got {type(model).__name__}")
+    if model is not None and not isinstance(model, (PolymerVAE, PolymerDiffusion)):
+        raise TypeError(f"model must be a PolymerVAE or None (or a PolymerDiffusion), got {type(model).__name__}")
     path = Path(path)
     payload = _read(path, FORMAT, ("config", "state_dict"))
     _verify(path, payload, payload.get("metadata", {}), [payload["state_dict"]])
     config = payload["config"]
+    stored_kind = "PolymerDiffusion" if config.get("kind") == "diffusion" else "PolymerVAE"
+    if model is not None and isinstance(model, PolymerDiffusion) != (stored_kind == "PolymerDiffusion"):
+        raise ValueError(
+            f"checkpoint {path.name} holds a {stored_kind}, but the model given is a {type(model).__name__}: "
+            "call load_checkpoint without a model to get the stored kind"
+        )
     if model is None:
         model = _build(path, config, payload["state_dict"])
     elif model.config.get("decoder") != config.get("decoder"):
@@ -200,8 +216,10 @@ def load_checkpoint(path: str | os.PathLike, model: PolymerVAE | None = None):
     return model, payload.get("metadata", {})
 
 
-def _build(path: Path, config: dict, state: dict) -> PolymerVAE:
+def _build(path: Path, config: dict, state: dict) -> PolymerVAE | PolymerDiffusion:
     kind = PolymerGenerator if "prior_weights" in state else PolymerVAE
+    if config.get("kind") == "diffusion":
+        kind, config = PolymerDiffusion, {k: v for k, v in config.items() if k != "kind"}
     try:
         return kind(**config)
     except (TypeError, ValueError) as err:

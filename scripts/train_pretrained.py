@@ -5,6 +5,7 @@
     python scripts/train_pretrained.py --only beta-sweep
     python scripts/train_pretrained.py --only valid-polymer
     python scripts/train_pretrained.py --only conditional-polymer
+    python scripts/train_pretrained.py --only diffusion-polymer
 
 * ``polymer_vae.pt``: the default ``PolymerVAE`` (277,532 parameters) trained with
   ``train_vae``'s defaults on the default simulated data (``load_paths()``), split with
@@ -15,6 +16,9 @@
 * ``valid_polymer.pt`` and ``conditional_polymer.pt``: the internal-coordinate VAEs of the
   valid-generation notebook (``helpers.generation.train_generator``: ``GENERATOR``, ``RECIPE``,
   then the learned prior), unconditional and conditioned on R_g, on the same split.
+* ``diffusion_polymer.pt``: the diffusion model of notebook 9 (``helpers.diffusion.train_diffusion``
+  with ``diffusion.RECIPE``, conditioned on R_g for guidance), on the same split. Its metadata
+  carries the training history and time.
 
 Each model's recipe is its entry of the registry ``helpers.checkpoints.PRETRAINED``. Each run
 ends by printing the sha256 of every shipped file: paste them into that registry (the test
@@ -32,6 +36,7 @@ import time
 import torch
 
 import helpers
+import helpers.diffusion
 import helpers.generation
 from helpers.checkpoints import PRETRAINED, PRETRAINED_DIR, save_beta_sweep
 
@@ -84,6 +89,29 @@ def train_generator(train, test, name):
     return path
 
 
+def train_diffusion(train, test):
+    recipe = PRETRAINED["diffusion_polymer"]["recipe"]
+    start, cpu_start = time.perf_counter(), time.process_time()
+    model, history = helpers.diffusion.train_diffusion(train, test, progress=False, **recipe["train_diffusion"])
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    # weights in half precision: the file stays under 2 MB (the schedule and the scale stay float32)
+    for p in model.parameters():
+        p.data = p.data.half()
+    path = helpers.save_checkpoint(
+        model,
+        PRETRAINED_DIR / "diffusion_polymer.pt",
+        data="simulate (default parameters), train_test_split(seed=42)",
+        recipe=recipe["train_diffusion"],
+        epochs=len(history["train_loss"]),
+        train_seconds=round(seconds, 1),
+        train_cpu_seconds=round(cpu_seconds, 1),  # one thread: the wall time on an idle core
+        torch_version=str(torch.__version__),
+        history={k: history[k] for k in ("train_loss", "test_loss")},
+    )
+    print(f"{path}: {len(history['train_loss'])} epochs in {seconds:.1f} s, test loss {history['test_loss'][-1]:.4f}")
+    return path
+
+
 def train_beta_sweep(train, test):
     recipe = PRETRAINED["beta_sweep"]["recipe"]
     models, results = [], []
@@ -101,7 +129,9 @@ def train_beta_sweep(train, test):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["default", "beta-sweep", "valid-polymer", "conditional-polymer"])
+    parser.add_argument(
+        "--only", choices=["default", "beta-sweep", "valid-polymer", "conditional-polymer", "diffusion-polymer"]
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)  # reproducible (reduction order) and fastest for these small networks
     train, test = split()
@@ -113,6 +143,8 @@ def main():
         train_generator(train, test, "valid_polymer")
     if args.only in (None, "conditional-polymer"):
         train_generator(train, test, "conditional_polymer")
+    if args.only in (None, "diffusion-polymer"):
+        train_diffusion(train, test)
     for path in sorted(PRETRAINED_DIR.glob("*.pt")):
         print(f'    "{path.name}": "{hashlib.sha256(path.read_bytes()).hexdigest()}",')
 

@@ -29,6 +29,7 @@ EXPECTED = [
     "06_polymer_case_study",
     "07_property_optimization",
     "08_valid_generation",
+    "09_diffusion",
 ]
 COLAB_MARKER = 'if "google.colab" in sys.modules:'
 

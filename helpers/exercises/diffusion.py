@@ -1,0 +1,202 @@
+"""Self-checks of notebook 09, the diffusion model.
+
+    from helpers.exercises import diffusion as exercises
+    exercises.check_add_noise(add_noise)        # 9.1: a draw of q(x_t | x_0)
+    exercises.check_ddim_step(ddim_step)        # 9.2: one step of the deterministic sampler
+    exercises.check_guided_noise(guided_noise)  # 9.3: classifier-free guidance
+
+Each check calls your function on arrays, noise levels and guidance weights that the notebook
+never shows (numpy and torch, several shapes), computes the expected result itself and
+compares. When a wrong result matches a known mistake (a variance used as a standard
+deviation, the two noise levels swapped, guidance that interpolates ...), the hint names it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._verdict import exercise_check
+
+
+def _as_array(value) -> np.ndarray:
+    """A result as a float64 numpy array (tensors too, also ones that require grad)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    return np.asarray(value, dtype=float)
+
+
+def _cases(n_args: int, seed: int):
+    """Inputs the notebook never uses: (description, arrays as numpy float64 and as torch float64)."""
+    rng = np.random.default_rng(seed)
+    shapes = [(5, 21), (3, 7), (1, 21)]
+    for shape in shapes:
+        arrays = [rng.normal(size=shape) * (1 + k) for k in range(n_args)]
+        yield f"arrays of shape {shape}", arrays
+        yield f"torch tensors of shape {shape}", [torch.tensor(a) for a in arrays]
+
+
+def _first_match(out, candidates: dict, atol=1e-6):
+    """The name of the first candidate result that ``out`` equals, or None."""
+    for name, value in candidates.items():
+        if out.shape == np.shape(value) and np.allclose(out, value, atol=atol):
+            return name
+    return None
+
+
+# ----------------------------------------------------------------------------- Exercise 9.1
+
+
+@exercise_check
+def check_add_noise(add_noise):
+    """Exercise 9.1: ``add_noise(x0, eps, abar_t)`` returns the draw x_t of q(x_t | x_0) for the noise eps.
+
+    Tested at noise levels abar_t the notebook does not use (near 1, near 0, in between; a number
+    and a column of one level per chain), numpy and torch. Recognised mistakes: abar_t and
+    1 - abar_t without square roots (variances used as scales), the noise not scaled, the
+    signal not scaled, the two factors swapped, the noise subtracted.
+    """
+    if not callable(add_noise):
+        return False, "`add_noise` should be a function: def add_noise(x0, eps, abar_t): ... return x_t"
+    for what, (x0, eps) in _cases(2, seed=91):
+        n = x0.shape[0]
+        levels = [0.999, 0.37, 0.004, np.linspace(0.05, 0.95, n)[:, None]]
+        for a in levels:
+            a_in = torch.tensor(a) if isinstance(x0, torch.Tensor) and not np.isscalar(a) else a
+            out = _as_array(add_noise(x0, eps, a_in))
+            x, e = _as_array(x0), _as_array(eps)
+            expected = np.sqrt(a) * x + np.sqrt(1 - a) * e
+            if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
+                continue
+            level = "one level per chain" if not np.isscalar(a) else f"abar_t = {a}"
+            mistake = _first_match(out, {
+                "variances": a * x + (1 - a) * e,
+                "noise unscaled": np.sqrt(a) * x + e,
+                "signal unscaled": x + np.sqrt(1 - a) * e,
+                "swapped": np.sqrt(1 - a) * x + np.sqrt(a) * e,
+                "minus": np.sqrt(a) * x - np.sqrt(1 - a) * e,
+                "input back": x,
+            })  # fmt: skip
+            hints = {
+                "variances": "you scaled by abar_t and 1 - abar_t: those are the variances; the scales are their square roots",
+                "noise unscaled": "the noise must be scaled by sqrt(1 - abar_t), or x_t keeps growing in size with t",
+                "signal unscaled": "the signal must shrink by sqrt(abar_t): only then is the variance of x_t preserved",
+                "swapped": "the factors are swapped: abar_t is the share of the signal that survives (1 at t = 0)",
+                "minus": "the noise is added, not subtracted (for a symmetric eps both are draws, but the "
+                "network is trained to predict the eps that was added)",
+                "input back": "x_t is x0 unchanged: add the scaled noise",
+            }
+            if mistake:
+                return False, f"for {what} at {level}: {hints[mistake]}"
+            if out.shape != expected.shape:
+                return False, f"for {what} at {level} x_t should have shape {expected.shape}, got {out.shape}"
+            return False, (
+                f"for {what} at {level} x_t differs from the draw of q(x_t | x_0): the signal keeps a "
+                "share abar_t of its variance, the noise makes up the rest"
+            )
+    return True, ""
+
+
+# ----------------------------------------------------------------------------- Exercise 9.2
+
+
+def _ddim_reference(x, e, a, a_prev):
+    x0 = (x - np.sqrt(1 - a) * e) / np.sqrt(a)
+    return np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * e, x0
+
+
+@exercise_check
+def check_ddim_step(ddim_step):
+    """Exercise 9.2: ``ddim_step(x_t, eps, abar_t, abar_prev)`` returns the deterministic step to x_prev.
+
+    The predicted clean chain x0_hat (the forward jump solved for x_0), re-noised to the level
+    abar_prev with the same predicted noise. Tested on arrays and noise levels the notebook never shows, numpy
+    and torch, including the last step (abar_prev = 1). Recognised mistakes: returning x0_hat
+    (jumping to the end), the noise level of t kept for the step to t_prev, x0_hat with the
+    variance 1 - abar_t instead of its square root, x0_hat not divided by sqrt(abar_t), the
+    noise term left out (the DDPM mean without its noise), eps subtracted at the end.
+    """
+    if not callable(ddim_step):
+        return False, "`ddim_step` should be a function: def ddim_step(x_t, eps, abar_t, abar_prev): ... return x_prev"
+    for what, (x, e) in _cases(2, seed=92):
+        for a, a_prev in [(0.3, 0.45), (0.02, 0.1), (0.97, 0.99), (0.6, 1.0)]:
+            out = _as_array(ddim_step(x, e, a, a_prev))
+            xn, en = _as_array(x), _as_array(e)
+            expected, x0 = _ddim_reference(xn, en, a, a_prev)
+            if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
+                continue
+            mistake = _first_match(out, {
+                "x0": x0,
+                "same level": np.sqrt(a) * x0 + np.sqrt(1 - a) * en,
+                "variance": np.sqrt(a_prev) * (xn - (1 - a) * en) / np.sqrt(a) + np.sqrt(1 - a_prev) * en,
+                "not divided": np.sqrt(a_prev) * (xn - np.sqrt(1 - a) * en) + np.sqrt(1 - a_prev) * en,
+                "no noise": np.sqrt(a_prev) * x0,
+                "minus": np.sqrt(a_prev) * x0 - np.sqrt(1 - a_prev) * en,
+            })  # fmt: skip
+            hints = {
+                "x0": "you returned x0_hat, the end of the whole path: one step goes only to abar_prev, "
+                "re-adding the predicted noise at that level",
+                "same level": "the step lands at the noise level of t again: use abar_prev for the way back out",
+                "variance": "x0_hat subtracts sqrt(1 - abar_t) eps (a scale, not the variance 1 - abar_t)",
+                "not divided": "x0_hat must undo the signal's shrinking by sqrt(abar_t) as well as remove the noise",
+                "no noise": "the predicted noise must come back, scaled by sqrt(1 - abar_prev)",
+                "minus": "the noise returns with the sign it had in the forward process (it was added)",
+            }
+            where = f"for {what} (abar_t {a}, abar_prev {a_prev})"
+            if mistake:
+                return False, f"{where}: {hints[mistake]}"
+            if out.shape != expected.shape:
+                return False, f"{where} x_prev should have shape {expected.shape}, got {out.shape}"
+            return False, (
+                f"{where} x_prev differs from the DDIM step: first the clean chain that x_t and eps "
+                "imply, then the forward jump to abar_prev with the same eps"
+            )
+    return True, ""
+
+
+# ----------------------------------------------------------------------------- Exercise 9.3
+
+
+@exercise_check
+def check_guided_noise(guided_noise):
+    """Exercise 9.3: ``guided_noise(eps_cond, eps_uncond, w)``, classifier-free guidance with weight w.
+
+    Tested with guidance weights 0, 0.5, 2 and 7.5 on arrays the notebook never shows, numpy and
+    torch. Recognised mistakes: an interpolation w eps_cond + (1 - w) eps_uncond (it never
+    goes beyond the conditional model), the two predictions swapped, the unconditional
+    prediction added, the weight ignored, the average of the two.
+    """
+    if not callable(guided_noise):
+        return False, "`guided_noise` should be a function: def guided_noise(eps_cond, eps_uncond, w): ..."
+    for what, (c, u) in _cases(2, seed=93):
+        for w in (2.0, 0.5, 7.5, 0.0):
+            out = _as_array(guided_noise(c, u, w))
+            cn, un = _as_array(c), _as_array(u)
+            expected = (1 + w) * cn - w * un
+            if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
+                continue
+            mistake = _first_match(out, {
+                "interpolation": w * cn + (1 - w) * un,
+                "swapped": (1 + w) * un - w * cn,
+                "added": cn + w * un,
+                "ignored": cn,
+                "average": (cn + un) / 2,
+            })  # fmt: skip
+            hints = {
+                "interpolation": "w eps_cond + (1 - w) eps_uncond is an interpolation: guidance extrapolates "
+                "beyond the conditional prediction, away from the unconditional one",
+                "swapped": "the two predictions are swapped: guidance moves towards the condition, (1 + w) eps_cond",
+                "added": "guidance moves away from the unconditional prediction: it enters with a minus sign",
+                "ignored": "the result ignores w: it is the conditional prediction alone (correct only for w = 0)",
+                "average": "the average of the two predictions is not guidance",
+            }
+            where = f"for {what} with w = {w}"
+            if mistake:
+                return False, f"{where}: {hints[mistake]}"
+            if out.shape != expected.shape:
+                return False, f"{where} the result should have shape {expected.shape}, got {out.shape}"
+            return False, (
+                f"{where} the result differs from guidance: start at the conditional prediction and go "
+                "w times further in the direction from the unconditional one to it"
+            )
+    return True, ""

@@ -1,0 +1,133 @@
+"""Notebook 09's exercise checks (helpers.exercises.diffusion): the answers each must accept, the
+misconceptions each must reject (with a hint that names them), and no reference answer in the
+student edition."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from exercise_tables import assert_not_in_student_edition, assert_table, solution_lines
+
+from helpers.exercises import diffusion as exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDENT = ROOT / "student" / "09_diffusion.ipynb"
+INSTRUCTOR = ROOT / "notebooks" / "09_diffusion.ipynb"
+
+
+def _sqrt(a):
+    return torch.sqrt(torch.as_tensor(a, dtype=torch.float64))
+
+
+# ----------------------------------------------------------------------------- 9.1
+
+
+def test_check_add_noise():
+    assert_table(
+        exercises.check_add_noise,
+        accept={
+            "sqrt(abar) x0 + sqrt(1 - abar) eps": lambda x0, eps, a: a**0.5 * x0 + (1 - a) ** 0.5 * eps,
+            "numpy sqrt": lambda x0, eps, a: np.sqrt(a) * np.asarray(x0) + np.sqrt(1 - a) * np.asarray(eps),
+            "torch, via the standard deviation": lambda x0, eps, a: _sqrt(a) * torch.as_tensor(x0)
+            + torch.sqrt(1 - torch.as_tensor(a, dtype=torch.float64)) * torch.as_tensor(eps),
+        },
+        reject={
+            "the placeholder": (lambda x0, eps, a: x0, "unchanged"),
+            "variances as scales": (lambda x0, eps, a: a * x0 + (1 - a) * eps, "variances"),
+            "noise not scaled": (lambda x0, eps, a: a**0.5 * x0 + eps, "sqrt(1 - abar_t)"),
+            "signal not scaled": (lambda x0, eps, a: x0 + (1 - a) ** 0.5 * eps, "shrink"),
+            "factors swapped": (lambda x0, eps, a: (1 - a) ** 0.5 * x0 + a**0.5 * eps, "swapped"),
+            "noise subtracted": (lambda x0, eps, a: a**0.5 * x0 - (1 - a) ** 0.5 * eps, "subtracted"),
+            "beta instead of abar": (lambda x0, eps, a: (1 - a) ** 0.5 * eps + x0 * (1 - (1 - a) ** 2) ** 0.5, None),
+            "a string": ("sqrt(abar) x0", "function"),
+            "x0 scaled by abar, raw noise": (lambda x0, eps, a: x0 * a + eps, None),
+            "variances added in quadrature": (lambda x0, eps, a: (a * np.asarray(x0) ** 2 + (1 - a) * np.asarray(eps) ** 2) ** 0.5, None),
+            "both scaled by sqrt(abar)": (lambda x0, eps, a: (x0 + eps) * a**0.5, None),
+            "one level for all chains": (lambda x0, eps, a: math.sqrt(np.mean(a)) * x0 + math.sqrt(1 - np.mean(a)) * eps, None),
+        },
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- 9.2
+
+
+def _ddim(x, e, a, a_prev):
+    x0 = (x - (1 - a) ** 0.5 * e) / a**0.5
+    return a_prev**0.5 * x0 + (1 - a_prev) ** 0.5 * e
+
+
+def _ddim_coefficients(x, e, a, a_prev):
+    """The same step written as one linear combination of x_t and eps."""
+    return math.sqrt(a_prev / a) * x + (math.sqrt(1 - a_prev) - math.sqrt(a_prev * (1 - a) / a)) * e
+
+
+def test_check_ddim_step():
+    assert_table(
+        exercises.check_ddim_step,
+        accept={
+            "predict x0, then re-noise": _ddim,
+            "as coefficients of x_t and eps": _ddim_coefficients,
+        },
+        reject={
+            "the placeholder": (lambda x, e, a, a_prev: x, None),
+            "jump to x0_hat": (lambda x, e, a, a_prev: (x - (1 - a) ** 0.5 * e) / a**0.5, "x0_hat"),
+            "the same noise level": (lambda x, e, a, a_prev: _ddim(x, e, a, a), "abar_prev"),
+            "variance in x0_hat": (lambda x, e, a, a_prev: a_prev**0.5 * (x - (1 - a) * e) / a**0.5 + (1 - a_prev) ** 0.5 * e, "scale"),
+            "x0_hat not divided": (lambda x, e, a, a_prev: a_prev**0.5 * (x - (1 - a) ** 0.5 * e) + (1 - a_prev) ** 0.5 * e, "shrinking"),
+            "noise not re-added": (lambda x, e, a, a_prev: a_prev**0.5 * (x - (1 - a) ** 0.5 * e) / a**0.5, "noise must come back"),
+            "noise re-added with a minus": (lambda x, e, a, a_prev: 2 * a_prev**0.5 * (x - (1 - a) ** 0.5 * e) / a**0.5 - _ddim(x, e, a, a_prev), "sign"),
+            "re-noised x_t instead of x0_hat": (lambda x, e, a, a_prev: a_prev**0.5 * x + (1 - a_prev) ** 0.5 * e, None),
+            "x0_hat from abar_prev": (lambda x, e, a, a_prev: _ddim(x, e, a_prev, a_prev), None),
+            "a DDPM mean": (lambda x, e, a, a_prev: (x - (1 - a / a_prev) / (1 - a) ** 0.5 * e) / (a / a_prev) ** 0.5, None),
+        },
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- 9.3
+
+
+def test_check_guided_noise():
+    assert_table(
+        exercises.check_guided_noise,
+        accept={
+            "(1 + w) eps_c - w eps_u": lambda c, u, w: (1 + w) * c - w * u,
+            "eps_c + w (eps_c - eps_u)": lambda c, u, w: c + w * (c - u),
+            "eps_u + (1 + w)(eps_c - eps_u)": lambda c, u, w: u + (1 + w) * (c - u),
+        },
+        reject={
+            "the placeholder": (lambda c, u, w: c, "ignores w"),
+            "interpolation": (lambda c, u, w: w * c + (1 - w) * u, "interpolation"),
+            "swapped": (lambda c, u, w: (1 + w) * u - w * c, "swapped"),
+            "unconditional added": (lambda c, u, w: c + w * u, "minus sign"),
+            "average": (lambda c, u, w: (c + u) / 2, "average"),
+            "(1 - w) eps_c + w eps_u": (lambda c, u, w: (1 - w) * c + w * u, None),
+            "eps_c - w eps_u": (lambda c, u, w: c - w * u, None),
+            "normalised sum": (lambda c, u, w: (c + w * u) / (1 + w), None),
+            "w times the difference only": (lambda c, u, w: w * (c - u), None),
+            "guidance without the 1": (lambda c, u, w: w * c - w * u + u, None),
+        },
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- no answers in the student edition
+
+REFERENCE_EXPRESSIONS = [
+    "abar_t**0.5 * x0 + (1 - abar_t) ** 0.5 * eps",  # 9.1
+    "(x_t - (1 - abar_t) ** 0.5 * eps) / abar_t**0.5",  # 9.2
+    "(1 + w) * eps_cond - w * eps_uncond",  # 9.3
+]
+
+
+def test_the_reference_expressions_are_the_solutions():
+    solutions = "\n".join(solution_lines(INSTRUCTOR))
+    for expression in REFERENCE_EXPRESSIONS:
+        assert expression in solutions, f"{expression!r} is no longer a solution's key expression"
+
+
+@pytest.mark.parametrize("expression", REFERENCE_EXPRESSIONS + solution_lines(INSTRUCTOR))
+def test_no_reference_answer_in_the_student_edition(expression):
+    assert_not_in_student_edition(STUDENT, expression)
