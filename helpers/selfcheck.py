@@ -13,15 +13,12 @@ Two kinds of check appear in the notebooks, in cells whose source is collapsed:
     and carries on. The test suite sets ``POLYMER_VAE_STRICT=1``, and there a claim that does
     not hold raises ``AssertionError``: a wrong result fails CI.
 
-``prove_check(check, placeholder=..., wrong=..., solution=...)``
-    Used in the instructor's solution cells: a self-check must reject the untouched placeholder
-    and a plausible wrong answer, and accept the solution.
+The exercise checks themselves live in ``helpers.exercises`` (one module per notebook); their
+misconception tables are run by tests/test_exercises_NN.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 
 STRICT_VARIABLE = "POLYMER_VAE_STRICT"
@@ -52,21 +49,3 @@ def claim(ok: bool, says: str, measured: str) -> bool:
             raise AssertionError(message)
         print(f"ⓘ {message}")
     return ok
-
-
-def prove_check(check, *, placeholder, wrong, solution) -> None:
-    """Assert that ``check`` rejects ``placeholder`` and ``wrong`` and accepts ``solution``.
-
-    ``check`` is an exercise's self-check (one argument, returns a bool); its printed verdicts
-    are swallowed here. Raises AssertionError naming the input that was judged wrongly.
-    """
-    for name, answer, expected in (
-        ("placeholder", placeholder, False),
-        ("wrong answer", wrong, False),
-        ("solution", solution, True),
-    ):
-        with contextlib.redirect_stdout(io.StringIO()):
-            got = bool(check(answer))
-        if got != expected:
-            raise AssertionError(f"the self-check {'accepts' if got else 'rejects'} the {name}")
-    print("self-check proven: rejects the placeholder and a wrong answer, accepts the solution")
