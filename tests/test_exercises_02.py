@@ -378,8 +378,10 @@ def test_fitted_gaussian():
             "fitted to standardised codes": (standardized_codes, "centred on 0"),
             "Student-t noise": (student_t, "not Gaussian"),
             "resampled codes plus N(0, 0.1²) noise": (
-                lambda c, n, seed=0: c[np.random.default_rng(seed).integers(0, len(c), n)]
-                + 0.1 * np.random.default_rng(seed + 1).standard_normal((n, c.shape[1])),
+                lambda c, n, seed=0: (
+                    c[np.random.default_rng(seed).integers(0, len(c), n)]
+                    + 0.1 * np.random.default_rng(seed + 1).standard_normal((n, c.shape[1]))
+                ),
                 None,
             ),
         },
