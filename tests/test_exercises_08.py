@@ -192,6 +192,8 @@ def test_check_hit_rate():
         accept={"valid and near, as arrays": _intended_hits, "a loop over draws": _loop_hits, "torch": _torch_hits},
         reject={
             "the placeholder": (lambda x, t, r: 0.0, None),
+            "no return (None)": (lambda x, t, r: None, "None or NaN"),
+            "NaN": (lambda x, t, r: float("nan"), "None or NaN"),
             "validity only": (lambda x, t, r: v(x, r).mean(), "valid draws"),
             "nearness only": (lambda x, t, r: np.mean(np.abs(rg(x) - t) <= 0.15), "valid polymer"),
             "the product of the shares": (

@@ -316,7 +316,9 @@ def check_hit_rate(hit_rate):
         if value.size != 1:
             return False, f"return one number (a fraction), got an array of shape {value.shape}"
         out, expected = float(value.reshape(())), _expected_hit_rate(x, target, reference)
-        if abs(out - expected) > 1e-9:
+        if not np.isfinite(out):
+            return False, f"hit_rate returned {out} (None or NaN?): return the fraction of hits, a number in [0, 1]"
+        if not abs(out - expected) <= 1e-9:
             hint = _diagnose_hit_rate(x, target, reference, out)
             return False, hint or f"at target {target} the share of hits is {expected:.3f}, yours {out:.3f}"
     return True, ""
