@@ -487,7 +487,7 @@ for i, target in enumerate((1.6, 3.0)):
     for name, x, t in (("CVAE", x_cvae, t_cvae), ("search", x_search, t_search)):
         for relaxed in (False, True):
             y = relax(x, seed=i, **RELAX) if relaxed else x
-            hit = exercises.hit_mask(y, target, reference)  # valid and within ±0.15 (the reference answer)
+            hit = exercises.hit_mask(y, target, reference)  # valid and within ±0.15 of the target
             hits[target, name, relaxed] = hit.mean()
             yours = f" (your hit_rate: {score(y, target, reference):.1%})" if score else ""
             cost = "" if relaxed else f", {1e3 * t / max(hit.sum(), 1):.0f} ms per hit"

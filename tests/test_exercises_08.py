@@ -194,6 +194,10 @@ def test_check_hit_rate():
             "the placeholder": (lambda x, t, r: 0.0, None),
             "no return (None)": (lambda x, t, r: None, "None or NaN"),
             "NaN": (lambda x, t, r: float("nan"), "None or NaN"),
+            "the notebook's hit_mask, averaged": (
+                lambda x, t, r: exercises.hit_mask(x, t, r).mean(),
+                "hit_mask",
+            ),
             "validity only": (lambda x, t, r: v(x, r).mean(), "valid draws"),
             "nearness only": (lambda x, t, r: np.mean(np.abs(rg(x) - t) <= 0.15), "valid polymer"),
             "the product of the shares": (

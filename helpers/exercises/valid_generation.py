@@ -250,15 +250,29 @@ def _hit_cases():
     return x, reference, (2.0, 2.6)
 
 
-def hit_mask(conformations, target, reference) -> np.ndarray:
-    """Which conformations (n, beads, 2) hit: valid against ``reference`` and R_g within TOLERANCE of
-    ``target``. Shape (n,), bool: the measurement the notebook's text uses after Exercise 8.3."""
+class _ReferenceCalled(Exception):
+    """Raised by ``hit_mask`` while ``check_hit_rate`` runs an answer: the answer used the reference."""
+
+
+_checking = False  # True while check_hit_rate calls an answer
+
+
+def _hits(conformations, target, reference) -> np.ndarray:
     x = np.asarray(conformations, dtype=np.float64)
     return validity(x, reference).valid & (np.abs(radius_of_gyration(x) - target) <= TOLERANCE)
 
 
+def hit_mask(conformations, target, reference) -> np.ndarray:
+    """Which conformations (n, beads, 2) hit: valid against ``reference`` and R_g within TOLERANCE of
+    ``target``. Shape (n,), bool: the measurement the notebook's text uses after Exercise 8.3
+    (not usable as an answer to it: the check refuses answers that call it)."""
+    if _checking:
+        raise _ReferenceCalled
+    return _hits(conformations, target, reference)
+
+
 def _expected_hit_rate(x, target, reference) -> float:
-    return float(np.mean(hit_mask(x, target, reference)))
+    return float(np.mean(_hits(x, target, reference)))
 
 
 def _diagnose_hit_rate(x, target, reference, out) -> str:
@@ -311,8 +325,18 @@ def check_hit_rate(hit_rate):
     if not callable(hit_rate):
         return False, "define a function hit_rate(conformations, target, reference)"
     x, reference, targets = _hit_cases()
+    global _checking
     for target in targets:
-        value = _as_array(hit_rate(x.copy(), target, reference))
+        _checking = True
+        try:
+            value = _as_array(hit_rate(x.copy(), target, reference))
+        except _ReferenceCalled:
+            return (
+                False,
+                "your function calls exercises.hit_mask, the notebook's own measurement: write the test yourself",
+            )
+        finally:
+            _checking = False
         if value.size != 1:
             return False, f"return one number (a fraction), got an array of shape {value.shape}"
         out, expected = float(value.reshape(())), _expected_hit_rate(x, target, reference)
