@@ -454,8 +454,8 @@ plt.show()
 # A *conditional* VAE (`conditional_polymer`) also feeds $c = (R_g - \bar R_g)/s_{R_g}$ to
 # encoder and decoder, so $z$ only describes the shape given the size. Latent search (notebook 7)
 # instead descends on $z$ of the unconditional model until its mean chain has the target $R_g$,
-# with notebook 7's penalties and a prior weight of 0.1, chosen in `benchmarks/bench_generation.py`
-# on targets of its own (1.8, 2.2, 2.8). For a fair comparison both end the same way: a draw
+# with notebook 7's penalties and a prior weight of 0.1 (0.01 and 0.1 tie on targets of its own,
+# 1.8, 2.2 and 2.8, in `benchmarks/bench_generation.py`, which uses 0.01). For a fair comparison both end the same way: a draw
 # from $p_\theta(x\mid z)$ at each $z$, relaxed or not.
 #
 # ### Exercise 8.3 · Count the hits
