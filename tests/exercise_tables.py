@@ -12,6 +12,7 @@ import io
 import re
 
 import nbformat
+import pytest
 
 
 def judge(check, answer) -> tuple[bool, str]:
@@ -66,3 +67,20 @@ def assert_not_in_student_edition(student_path, expression: str) -> None:
     nb = nbformat.read(student_path, as_version=4)
     shown = [i for i, cell in enumerate(nb.cells) if _squeezed(expression) in _squeezed(cell.source)]
     assert not shown, f"the student edition shows a reference answer, {expression!r}, in cell(s) {shown}"
+
+
+def reference_answer_tests(instructor_path, student_path, expressions: list[str]):
+    """Two tests for a notebook: each of ``expressions`` is a solution's key expression, and
+    neither they nor any solution line appear in the student edition. Assign the returned pair
+    to two ``test_...`` names in the notebook's test module."""
+
+    def test_the_reference_expressions_are_the_solutions():
+        solutions = "\n".join(solution_lines(instructor_path))
+        for expression in expressions:
+            assert expression in solutions, f"{expression!r} is no longer a solution's key expression"
+
+    @pytest.mark.parametrize("expression", expressions + solution_lines(instructor_path))
+    def test_no_reference_answer_in_the_student_edition(expression):
+        assert_not_in_student_edition(student_path, expression)
+
+    return test_the_reference_expressions_are_the_solutions, test_no_reference_answer_in_the_student_edition

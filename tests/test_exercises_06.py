@@ -8,9 +8,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
-from exercise_tables import assert_not_in_student_edition, assert_table, solution_lines
+from exercise_tables import assert_table, reference_answer_tests
 
 import helpers
 from helpers.exercises import polymer_case_study as exercises
@@ -363,12 +362,6 @@ REFERENCE_EXPRESSIONS = [
 ]
 
 
-def test_the_reference_expressions_are_the_solutions():
-    solutions = "\n".join(solution_lines(INSTRUCTOR))
-    for expression in REFERENCE_EXPRESSIONS:
-        assert expression in solutions, f"{expression!r} is no longer a solution's key expression"
-
-
-@pytest.mark.parametrize("expression", REFERENCE_EXPRESSIONS + solution_lines(INSTRUCTOR))
-def test_no_reference_answer_in_the_student_edition(expression):
-    assert_not_in_student_edition(STUDENT, expression)
+test_the_reference_expressions_are_the_solutions, test_no_reference_answer_in_the_student_edition = (
+    reference_answer_tests(INSTRUCTOR, STUDENT, REFERENCE_EXPRESSIONS)
+)
