@@ -38,7 +38,7 @@ from ._checks import check_array, check_non_negative, check_option, check_positi
 from ._cpu import small_network_cpu
 from .data import align_principal
 from .measures import as_coordinates, internal_coordinates, radius_of_gyration
-from .models import check_condition, rg_condition
+from .models import check_condition, check_targets, rg_condition
 
 STEPS = 1000  # T: the steps of the forward process
 SAMPLERS = ("ddpm", "ddim")
@@ -262,18 +262,7 @@ def _condition_targets(model, rg, n: int, device) -> torch.Tensor | None:
         return None
     if condition is None:
         raise ValueError("rg needs a model trained with an R_g condition (train_diffusion(..., conditional=True))")
-    rg = np.asarray(rg, dtype=np.float64).reshape(-1)
-    if rg.size not in (1, n) or not np.all(np.isfinite(rg)):
-        raise ValueError(f"rg must be one finite number or {n} of them, got {rg.size} values")
-    lo, hi = condition["min"], condition["max"]
-    outside = (rg < lo) | (rg > hi)
-    if outside.any():
-        raise ValueError(
-            f"target R_g {rg[outside][0]:.3g} is outside the training data's range [{lo:.3g}, {hi:.3g}] "
-            "bead diameters: the model has never seen such polymers"
-        )
-    c = (np.broadcast_to(rg, (n,)) - condition["mean"]) / condition["std"]
-    return torch.as_tensor(c, dtype=torch.float32, device=device)[:, None]
+    return check_targets(condition, rg, n).to(device)
 
 
 def check_steps(model, steps) -> None:
