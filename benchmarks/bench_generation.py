@@ -34,7 +34,8 @@ import torch
 
 import helpers
 from helpers.energy import polymer_energy, relax
-from helpers.generation import RELAX, generation_metrics, nearest_rmsd, worm_like_chain
+from helpers.generation import RELAX, generation_metrics, nearest_rmsd, wasserstein_1d, worm_like_chain
+from helpers.measures import end_to_end_distance
 from helpers.mixture import fit_mixture, mixture_sample
 from helpers.optimization import optimize_latent, target_rg
 from helpers.training import DEFAULT_BETA
@@ -44,6 +45,7 @@ from _common import goals_table, num, table
 N = 4_000
 TABLE_SEED = 100  # the factorial table's draws
 GOAL_SEEDS = (100, 101, 102, 103, 104)  # settings were chosen on a validation split with draw seeds 0-2
+NOISE_SEEDS = tuple(range(300, 320))  # seeds that only measure the W1's noise (apart from the goal seeds)
 TARGETS = (1.6, 2.0, 2.5, 3.0)
 VALIDATION_TARGETS = (1.8, 2.2, 2.8)  # the search's prior weight is chosen on these
 PRIOR_WEIGHTS = (0.01, 0.1, 1.0)
@@ -199,6 +201,25 @@ def main() -> int:
     for what, target, ok, shown in tests:
         for seed, m in per_seed.items():
             goals.append([f"model's own draws, no relaxation, seed {seed}: {what}", target, shown(m), ok(m)])
+
+    # ---------------------------------------------------------------- the end-to-end W1's own noise
+    # how far 4,000 draws fall from the data by chance: the model on seeds not used for anything
+    # else, and random 4,000-frame subsets of a new simulation (the yardstick's floor)
+    e2e = end_to_end_distance(data)
+    model_w1 = np.array([wasserstein_1d(end_to_end_distance(model.generate(N, seed=s)), e2e) for s in NOISE_SEEDS])
+    model_mean = np.mean([end_to_end_distance(model.generate(N, seed=s)).mean() for s in NOISE_SEEDS[:5]])
+    fresh = end_to_end_distance(helpers.simulate_polymer(5 * N, seed=4321, cache=False))
+    rng = np.random.default_rng(0)
+    fresh_w1 = np.array([wasserstein_1d(rng.choice(fresh, N, replace=False), e2e) for _ in NOISE_SEEDS])
+    print(
+        f"End-to-end W1 of {N:,} conformations, by chance: the model's own draws on seeds "
+        f"{NOISE_SEEDS[0]}-{NOISE_SEEDS[-1]} score {model_w1.min():.3f} to {model_w1.max():.3f} "
+        f"(mean {model_w1.mean():.3f}; above 0.10 on {int((model_w1 > 0.10).sum())} of {len(NOISE_SEEDS)}); "
+        f"their mean end-to-end distance is {model_mean:.3f} against the data's {e2e.mean():.3f}. "
+        f"{len(NOISE_SEEDS)} random {N:,}-frame subsets of a new 20,000-frame simulation (seed 4321) score "
+        f"{fresh_w1.min():.3f} to {fresh_w1.max():.3f} (mean {fresh_w1.mean():.3f}; above 0.10 on "
+        f"{int((fresh_w1 > 0.10).sum())}).\n"
+    )
 
     # ---------------------------------------------------------------- ELBO on the test split
     x_test = torch.as_tensor(test)

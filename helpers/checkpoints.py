@@ -57,12 +57,12 @@ PRETRAINED = {
     "valid_polymer": dict(
         description="a PolymerGenerator (internal-coordinate likelihood) with its learned prior: generate(n, seed=...)",
         recipe=dict(train_generator=dict(conditional=False, seed=0), model=GENERATOR, train_vae=RECIPE),
-        sha256="e59e3e98f28f04bfd9ec8bd064c0ee90353847ad792d72e5218d5a90afd44781",
+        sha256="cc687eb5ad6db6a37a63921726b534f8880bb3d2eaad70a5f07fd0951bad1f25",
     ),
     "conditional_polymer": dict(
         description="the PolymerGenerator conditioned on R_g: generate(n, seed=..., rg=...)",
         recipe=dict(train_generator=dict(conditional=True, seed=0), model=GENERATOR, train_vae=RECIPE),
-        sha256="2874f70ea97d5ba16a8e9df4d9f649be5b369e24fc68eecaf0ac7b1e1698e31b",
+        sha256="514ba2295b69f5e4294d6b2fc737eb6b8447b56104f3717e4411cee4625f4242",
     ),
     "diffusion_polymer": dict(
         description="the diffusion model of notebook 9 (PolymerDiffusion, guidable on R_g): generate(n, seed=...)",

@@ -18,8 +18,12 @@ second term makes overlaps learnable: d_ib is the distance from the bead that bi
 (at the bond's length l_i) to the closest bead already placed, and u is a learned function of
 that distance (piecewise linear between ``CONTACT_KNOTS``, 0 beyond): trained on the data, it
 learns that beads closer than about one diameter almost never occur, which independent noise on
-each bond cannot express. Lengths are in bead diameters, angles in radians, log-likelihoods in
-nats (a density over the 2 (B - 1) internal coordinates). ``sample_von_mises`` draws the
+each bond cannot express. The data never show such a contact, so maximum likelihood wants u
+there as low as it can go, and only the optimiser's step size limits how far u gets in a short
+training (Adam moves a parameter by at most about lr per step: a few nats in 40 epochs). u is
+therefore stored in units of ``CONTACT_SCALE`` nats, which lets it fall as far as the data ask.
+Lengths are in bead diameters, angles in radians, log-likelihoods in nats (a density over the
+2 (B - 1) internal coordinates). ``sample_von_mises`` draws the
 bending angles of ``generation.worm_like_chain``.
 """
 
@@ -35,6 +39,7 @@ from .measures import as_coordinates, internal_coordinates
 
 TURN_BINS = 120  # turning angles are binned in 3-degree steps
 CONTACT_KNOTS = torch.linspace(0.5, 2.5, 41)  # bead diameters: where the learned pair term u(d) is tabulated
+CONTACT_SCALE = 10.0  # nats per unit of the stored parameter ``contact`` (u = CONTACT_SCALE * contact at the knots)
 _TWO_PI = 2 * math.pi
 
 
@@ -87,13 +92,13 @@ class ChainLikelihood(nn.Module):
         # direction of the last bond (cos, sin) and which bond this is (one-hot)
         context = 2 * n_beads + 2 + self.n_bonds
         self.net = mlp([in_dim + context, *hidden_dims, 2 + bins])
-        self.contact = nn.Parameter(torch.zeros(len(CONTACT_KNOTS)))  # u at the knots; 0 beyond the last
+        self.contact = nn.Parameter(torch.zeros(len(CONTACT_KNOTS)))  # u / CONTACT_SCALE at the knots
         self.register_buffer("turn_centres", -math.pi + (torch.arange(bins) + 0.5) * (_TWO_PI / bins))
 
     def contact_term(self, d: torch.Tensor) -> torch.Tensor:
         """The learned pair term u(d) (nats), piecewise linear between ``CONTACT_KNOTS``, 0 beyond them."""
         knots = CONTACT_KNOTS.to(d.device, d.dtype)
-        values = torch.cat([self.contact, self.contact.new_zeros(1)]).to(d.dtype)
+        values = torch.cat([CONTACT_SCALE * self.contact, self.contact.new_zeros(1)]).to(d.dtype)
         step = knots[1] - knots[0]
         t = ((d - knots[0]) / step).clamp(0.0, len(knots))
         k = t.floor().clamp(max=len(knots) - 1).long()

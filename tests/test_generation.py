@@ -20,7 +20,7 @@ from helpers.generation import (
     worm_like_chain,
 )
 from helpers.layers import chain
-from helpers.likelihood import ChainLikelihood, sample_von_mises, wrap_angle
+from helpers.likelihood import CONTACT_SCALE, ChainLikelihood, sample_von_mises, wrap_angle
 from helpers.measures import internal_coordinates
 from helpers.mixture import fit_mixture, mixture_log_prob, mixture_sample
 from helpers.models import rg_condition
@@ -66,7 +66,7 @@ def likelihood():
     torch.manual_seed(0)
     model = ChainLikelihood(3, (16,), 12)
     with torch.no_grad():
-        model.contact.copy_(torch.linspace(-4.0, 0.0, len(model.contact)))  # a wall, as training learns
+        model.contact.copy_(torch.linspace(-0.4, 0.0, len(model.contact)))  # a wall: u from -4 to 0 nats
     return model
 
 
@@ -112,7 +112,7 @@ def test_samples_are_seeded_centred_and_the_mean_chain_is_differentiable(likelih
 
 def test_the_contact_term_is_piecewise_linear_and_zero_beyond_its_last_knot(likelihood):
     u = likelihood.contact_term(torch.tensor([0.1, 0.5, 0.525, 2.5, 2.6, 9.0]))
-    values = likelihood.contact.detach()
+    values = CONTACT_SCALE * likelihood.contact.detach()
     torch.testing.assert_close(u[:2], values[[0, 0]])
     torch.testing.assert_close(u[2], (values[0] + values[1]) / 2)
     assert u[3:].abs().max() < 1e-6
