@@ -41,6 +41,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import LogNorm
 
 import helpers
 from helpers import plots
@@ -80,7 +81,7 @@ TRAIN_FROM_SCRATCH = False  # True: retrain both new models here (several minute
 # - **novelty**: the median RMSD (after the best rotation) from each conformation to its
 #   nearest training frame. Copies of training frames would score 0.
 #
-# New frames from the same simulator do not score zero either: the first two rows set that floor.
+# New frames from the same simulator do not score zero: the first two rows set that floor.
 
 # %%
 paths = helpers.load_paths()
@@ -108,8 +109,8 @@ claim(0.005 < fresh["w1_rg"] < 0.04 and 0.02 < fresh["w1_end_to_end"] < 0.12,
 claim(0.28 < held_out["novelty"] < 0.38, "test frames are about 0.3 from their nearest training frame", str(held_out));
 
 # %% [markdown]
-# Test frames sit about 0.3 bead diameters from their nearest training frame: that is what
-# "new" looks like here.
+# Test frames sit about 0.3 bead diameters from their nearest training frame: "new" looks
+# like that here.
 #
 # ## 2. Diagnosis: the Cartesian model
 #
@@ -185,7 +186,7 @@ claim(abs(resultant - helpers.bond_lengths(x_cart).mean()) < 0.08, "the averaged
 with torch.no_grad():
     codes = cartesian.encode(torch.as_tensor(train))[0].numpy()
 fig, (ax_c, ax_z) = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True, constrained_layout=True)
-ax_c.hist2d(*codes.T, bins=80, range=[[-3.5, 3.5], [-3.5, 3.5]], cmap="Greys", cmin=1)
+ax_c.hist2d(*codes.T, bins=80, range=[[-3.5, 3.5], [-3.5, 3.5]], cmap="Greys", norm=LogNorm())  # white: no code
 ax_c.set(xlabel="$z_1$", ylabel="$z_2$", title="training codes $\\mu_\\phi(x)$", aspect="equal")
 z_show = z_standard.numpy()[:600]
 ax_z.scatter(*z_show[ok_cart[:600]].T, s=6, c="C2", label="valid")
@@ -289,7 +290,7 @@ claim(recon[model] > 4 * recon[cartesian], "a much worse autoencoder", str(recon
 # loss assumed, we sample a density fitted to the codes: a mixture of 16 Gaussians, fitted by
 # expectation-maximisation to one draw of $q_\phi(z\mid x)$ per training frame
 # (`fit_prior`); the Cartesian model's, in section 6, is fitted to its means $\mu_\phi(x)$.
-# Unlike a list of stored codes it is smooth, so its draws are new points.
+# Unlike a list of stored codes it is smooth: its draws are new points.
 #
 # ### Exercise 8.2 · Sample a Gaussian mixture
 #
@@ -326,7 +327,7 @@ z_learned = mixture_sample(4000, model.prior_weights, model.prior_means, model.p
                            torch.Generator().manual_seed(0)).numpy()
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True, constrained_layout=True)
 for ax, z, title in ((axes[0], new_codes, "training codes $\\mu_\\phi(x)$"), (axes[1], z_learned, "learned prior, 4,000 draws")):
-    ax.hist2d(*z.T, bins=60, range=[[-3.5, 3.5], [-3.5, 3.5]], cmap="Greys", cmin=1)
+    ax.hist2d(*z.T, bins=60, range=[[-3.5, 3.5], [-3.5, 3.5]], cmap="Greys", norm=LogNorm())
     ax.set(xlabel="$z_1$", title=title, aspect="equal")
 axes[0].set_ylabel("$z_2$")
 plt.show()
@@ -443,10 +444,11 @@ claim(abs(own_row["novelty"] - rows["reference: test frames"]["novelty"]) < 0.03
 # - **Novelty** (each row's first 300 conformations): the draws are as far from their nearest
 #   training frame as the test frames are: the model does not copy.
 #
-# Draws of the model, judged (invalid ones red, with the reason):
+# Draws of the model; the last is the first invalid one (red, with its reason):
 
 # %%
-plots.polymer_grid(own[:12], reference=reference, ncols=6)
+first_invalid = np.flatnonzero(~helpers.validity(own, reference).valid)[:1]  # show one, if any
+plots.polymer_grid(np.concatenate([own[: 12 - len(first_invalid)], own[first_invalid]]), reference=reference, ncols=6)
 plt.show()
 
 # %% [markdown]
@@ -521,7 +523,7 @@ claim(h[1.6, "CVAE", True] < h[1.6, "CVAE", False] and h[3.0, "CVAE", True] < h[
 
 # %% [markdown]
 # With the same post-processing on both sides, the conditional model hits far more often, at a
-# small fraction of the cost per hit: one pass per candidate instead of 200 gradient steps. The
+# small fraction of the cost per hit: one decoding per candidate instead of 200 gradient steps. The
 # search optimised the mean chain but is judged on a draw from $p_\theta(x\mid z)$ at the $z$ it
 # found, which tilts the comparison against it; its few starts also give few distinct
 # candidates (counted in the benchmark). The CVAE's own draws hit both targets more than eight

@@ -43,12 +43,12 @@ import torch
 import helpers
 from helpers import diffusion, plots
 from helpers.exercises import diffusion as exercises
-from helpers.generation import generation_metrics
+from helpers.generation import generation_metrics, nearest_rmsd
 from helpers.selfcheck import claim
 
 torch.manual_seed(0)
 U = plots.LENGTH_UNIT  # "bead diam.": the length unit in labels and printed numbers
-N = 4_000  # draws per row of the tables, as in notebook 8
+N = 4_000  # draws per row of the tables, as in notebook 8's benchmark
 TRAIN_FROM_SCRATCH = False  # True: train the diffusion model here (about 4 minutes on 2 cores)
 
 paths = helpers.load_paths()
@@ -64,7 +64,7 @@ train, test = helpers.train_test_split(helpers.preprocess(paths), seed=42)
 # is mapped onto the whole line (a logit for the lengths, an atanh for the angles, which never
 # exceed 2.3 rad) and standardised: 21 numbers $x_0$ per chain. In Cartesian coordinates a
 # diffusion model must place every bond to ±0.1 bead diameters; the course's measurements of
-# the code walkthrough's Cartesian recipe found 1.3% of its draws valid (`benchmarks/RESULTS.md`).
+# the code walkthrough's Cartesian recipe gave 1.3% valid draws (`benchmarks/RESULTS.md`).
 #
 # **The forward process** destroys $x_0$ in $T = 1000$ small steps of Gaussian noise. Its
 # steps compose into one jump: with $\bar\alpha_t$ the share of the signal's variance left at step $t$,
@@ -93,7 +93,7 @@ claim(abs(float(abar_linear[-1]) - 0.13) < 0.005 and float(abar[-1]) < 1e-6,
 # ### Exercise 9.1 · One jump of the forward process
 #
 # Write `add_noise(x0, eps, abar_t)`: the draw $x_t$ of $q(x_t\mid x_0)$ for noise `eps` at
-# level `abar_t` (a number, or one level per chain as a column). The self-check tries other
+# level `abar_t` (a number, or one level per chain as a column); `x0` and `eps` are tensors. The self-check tries other
 # arrays and levels; the cell after it noises one polymer (with `helpers.diffusion.q_sample`).
 
 # %% tags=["exercise"]
@@ -129,7 +129,8 @@ plots.polymer_row(diffusion.conformations(model.unstandardise(noisy)), [f"t = {t
 plt.show()
 
 # %% [markdown]
-# The chain keeps its shape for the first hundred steps and is a random chain by $t = 750$.
+# The chain keeps its shape for the first hundred steps; at $t = 750$ it still keeps 14% of its
+# signal's variance, and only near $t = T$ is it pure noise.
 # Every noisy state is still a chain with sensible bonds: the noise acts on bonds and angles,
 # not on bead positions.
 #
@@ -161,8 +162,8 @@ design = torch.stack([xt_1d, torch.ones_like(xt_1d)], 1)
 slope, intercept = torch.linalg.lstsq(design, eps_1d[:, None]).solution[:, 0]   # best linear predictor
 var_t = a * s**2 + 1 - a                               # p_t = N(sqrt(a) mu, var_t)
 score_slope, score_intercept = -1 / var_t, math.sqrt(a) * mu / var_t
-print(f"fitted eps*(x) = {slope:.4f} x + {intercept:.4f};  -sqrt(1 - a) * score = "
-      f"{-math.sqrt(1 - a) * score_slope:.4f} x + {-math.sqrt(1 - a) * score_intercept:.4f}")
+print(f"fitted eps*(x) = {slope:.4f} x {intercept:+.4f};  -sqrt(1 - a) * score = "
+      f"{-math.sqrt(1 - a) * score_slope:.4f} x {-math.sqrt(1 - a) * score_intercept:+.4f}")
 
 # %% tags=["check"]
 claim(abs(slope + math.sqrt(1 - a) * score_slope) < 0.005 and abs(intercept + math.sqrt(1 - a) * score_intercept) < 0.01,
@@ -177,7 +178,7 @@ claim(abs(slope + math.sqrt(1 - a) * score_slope) < 0.005 and abs(intercept + ma
 #
 # **The network** is a residual MLP (4 blocks) that sees $x_t$, an embedding of $t$ (sines and
 # cosines of $t$ at 32 frequencies, as in transformers) and an optional condition, the $R_g$
-# of the chain. It also sees the 66 bead-bead distances of the chain that $x_t$ describes, so
+# of the chain. It also sees the 66 inverse bead-bead distances of the chain $x_t$ describes, so
 # overlaps and the chain's size are simple functions of its input. `train_diffusion` trains it
 # with the loss above on random steps $t$ (more of them near $t = 1$, where the fine details
 # are decided), on the chains, their mirror images and the chains read backwards (all equally
@@ -196,15 +197,16 @@ plt.show()
 
 # %% [markdown]
 # The loss barely moves: most of it is noise that cannot be predicted (near $t = 1$ almost
-# nothing of $\varepsilon$ is visible in $x_t$). Sample quality, not this number, judges the model.
+# nothing of $\varepsilon$ is visible in $x_t$; the test loss draws $t$ uniformly, so it lies
+# lower). Sample quality, not this number, judges the model.
 #
 # **Sampling** runs the process backwards from $x_T \sim \mathcal N(0, I)$ over a chosen subset
 # of the steps (denser near $t = 1$). At each visited step the network's $\varepsilon$ gives an
 # estimate of the clean chain, $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\varepsilon_\theta)/\sqrt{\bar\alpha_t}$. The
 # **ancestral** sampler (DDPM, Ho et al., 2020) then draws $x_{t'}$ from the Gaussian
 # $q(x_{t'}\mid x_t, \hat x_0)$, fresh noise at every step; the **deterministic** sampler (DDIM,
-# Song et al., 2021) re-noises $\hat x_0$ to level $t'$ with the predicted noise itself. DDIM
-# maps each starting noise to one chain and tolerates big steps.
+# Song et al., 2021) re-noises $\hat x_0$ to level $t'$ with the predicted noise itself, so it
+# maps each starting noise to one chain (section 4 tests it with big steps).
 #
 # ### Exercise 9.2 · One DDIM step
 #
@@ -233,15 +235,15 @@ exercises.check_ddim_step(ddim_step);
 # %%
 ts = diffusion.timesteps(model, 50)                     # 50 of the 1000 steps, from T down to 1
 reference, path = diffusion.sample_features(model, 6, seed=5, steps=50, sampler="ddim", trajectory=True)
-x = path[1].clone()                                     # after the first step (helpers clips its x0_hat, see below)
+x = path[1].clone()                                     # after the first step (helpers also clips x0_hat to ±5)
 with torch.no_grad():
     for i, t in enumerate(ts[1:], start=1):
         a_prev = abar[ts[i + 1] - 1] if i + 1 < len(ts) else torch.tensor(1.0)
-        x = ddim_step(x, model(x, torch.tensor([t])), float(abar[t - 1]), float(a_prev)).float()
+        x = torch.as_tensor(ddim_step(x, model(x, torch.tensor([t])), float(abar[t - 1]), float(a_prev))).float()
 print(f"your DDIM steps vs helpers.diffusion's: largest difference {float((x - reference).abs().max()):.1e}")
 frames = [0, 20, 35, 42, 46, 50]
 plots.polymer_row(np.concatenate([diffusion.conformations(model.unstandardise(path[k][:1])) for k in frames]),
-                  [f"t = {([1000] + ts)[k] if k < 50 else 0}" for k in frames], size=1.9)
+                  [f"t = {ts[k] if k < 50 else 0}" for k in frames], size=1.9)
 plt.show()
 
 # %% tags=["check"]
@@ -258,18 +260,17 @@ claim(helpers.validity(chains, data).valid.mean() >= 0.5, "the reverse process e
 # The same measures as notebook 8, 4,000 draws each, no relaxation (no force field after the
 # model): the Cartesian VAE of notebooks 2-7 (decoder means of prior draws), the
 # internal-coordinate VAE of notebook 8 (`valid_polymer`, its own draws), and the diffusion
-# model, ancestral with 100 and 20 steps and DDIM with 20. **Novelty**: the median distance
-# (RMSD, aligned frames) from each draw to its nearest training frame; held-out test frames
-# set the scale (a model that copies its training data scores 0).
+# model, ancestral with 100 and 20 steps and DDIM with 20. **Novelty**: as in notebook 8, the
+# median RMSD (after the best rotation) from each draw (the first 1,000) to its nearest
+# training frame; held-out test frames set the scale (copies would score 0).
 
 # %%
 train_frames, test_frames = helpers.unflatten(train), helpers.unflatten(test)
 
 
 def novelty(x):
-    """Median RMSD from each conformation of x (n, 12, 2) to its nearest training frame."""
-    a, b = (torch.as_tensor(np.asarray(f, dtype=np.float64).reshape(len(f), -1)) for f in (x, train_frames))
-    return float(torch.cat([torch.cdist(c, b).min(1).values for c in a.split(1000)]).median() / math.sqrt(12))
+    """Median RMSD (best rotation) from the first 1,000 conformations of x (n, 12, 2) to their nearest training frames."""
+    return float(np.median(nearest_rmsd(x[:1000], train_frames)))
 
 
 rows = {}
@@ -320,11 +321,11 @@ claim(vae8["valid"] > ddpm["valid"] + 0.2 and vae8["w1_end_to_end"] < ddpm["w1_e
 # data does (W1 below 0.01: bond lengths are its own coordinates) and gets the sizes close
 # (W1 of $R_g$ below 0.06), far better than the Cartesian VAE. But only about two thirds of its
 # draws are valid, and the end-to-end W1 is 0.15-0.3: turning-angle errors add up along the
-# chain, and invalid draws have beads overlapping, often far apart along the chain. The goals we set for it (95% valid, W1 of 0.03,
-# 0.08 and 0.02, as good as independent simulations) are **not reached** by this small
-# model trained for about four CPU minutes (`benchmarks/RESULTS.md` lists what was tried).
+# chain, and invalid draws have beads overlapping, often far apart along the chain. Its goals
+# (95% valid, W1 of $R_g$ 0.03 and end-to-end 0.08, as good as new simulations) are **not
+# reached** by this small model (`benchmarks/RESULTS.md` lists what was tried); the bond goal is.
 # Its draws are no copies: they lie as far from the training frames as test frames do.
-# Notebook 8's VAE does better on every physical column, with a tenth of the parameters. Not
+# Notebook 8's VAE does better on every column but bonds (a tie), with a tenth of the parameters. Not
 # because it is a VAE: its likelihood grows the chain bond by bond and sees the beads already
 # placed (the contact term $u(d)$), while this network must learn from examples alone that
 # distant beads may not overlap, and has not.
@@ -359,13 +360,13 @@ claim(float(nll_diffusion.median()) < float(nll_vae.median()) - 3 and float(nll_
 
 # %% [markdown]
 # On average the two bounds are close. But the diffusion model gives most test frames a far
-# higher density (a median bound several nats lower), and a few frames bounds of hundreds of
-# nats. The bound weighs each step's noise error by a factor that grows without limit near
-# $t = 1$; a frame the network denoises badly there (near the edge of what it has seen) pays
-# dearly, and the reverse steps' fixed variances cost more (for Gaussian data, with a perfect
-# network, this bound is still about half a nat per feature loose: `tests/test_diffusion.py`).
+# higher density (a median bound several nats lower; each frame's bound is itself estimated from
+# 50 random steps), and a few frames bounds of hundreds of nats. The bound weighs each step's
+# noise error by a factor that grows like $1/t$ towards $t = 1$; a frame the network denoises
+# badly there (near the edge of what it has seen) pays
+# dearly, and the reverse steps' fixed variances cost more.
 # Training on the bound itself, or learning the reverse variances (Nichol & Dhariwal, 2021),
-# tightens it. The VAE's bound, in turn, measures how well a blur of width $\sigma_x$ around
+# tightens it. The Cartesian VAE's bound, in turn, measures how well a blur of width $\sigma_x$ around
 # its decoded chains covers the data. Likelihood and sample quality are different questions.
 #
 # ## 4. Quality against the number of steps
@@ -383,8 +384,8 @@ for ax, key, label in zip(axes, ("valid", "w1_end_to_end"), ("valid fraction", f
     for sampler in diffusion.SAMPLERS:
         ks = [k for (smp, k) in curve if smp == sampler]
         ax.plot(ks, [curve[sampler, k][key] for k in ks], "o-", label=f"diffusion, {sampler.upper()}")
-    for name, marker in (("Cartesian VAE, prior means", "s"), ("internal VAE (notebook 8)", "D")):
-        ax.plot(1, rows[name][key], marker, ms=8, label=name)
+    for name, marker, passes in (("Cartesian VAE, prior means", "s", 1), ("internal VAE (notebook 8)", "D", 11)):
+        ax.plot(passes, rows[name][key], marker, ms=8, label=name)
     ax.set(xscale="log", xlabel="network passes per draw", ylabel=label)
 axes[0].legend(fontsize=8)
 plt.show()
@@ -402,11 +403,10 @@ claim(curve["ddpm", 200]["w1_rg"] < curve["ddpm", 10]["w1_rg"], "more steps give
 # *average* of all chains that could have produced $x_t$, and an average of chains has
 # overlapping beads and the wrong size (notebook 8's Jensen problem, once more). The
 # ancestral sampler's fresh noise hides part of that damage. Its validity peaks near 20 steps
-# and falls a little with more, while the $R_g$ distribution keeps getting closer to the data:
-# a few big steps average more (smoother chains, fewer overlaps, a narrower spread), many
-# small ones follow the network's score faithfully, its errors included. So the number of
-# steps is a trade-off, and what limits this model is the network, not the sampler. A VAE sits
-# at one network pass: a fast sampler whose one pass must do all the work.
+# while $R_g$ tends to improve with more: a few big steps average more (smoother chains, fewer
+# overlaps), many small ones follow the network's score faithfully, errors included. So the number of
+# steps is a trade-off, and what limits this model is the network, not the sampler. The
+# Cartesian VAE sits at one network pass, notebook 8's at 11 (one per bond).
 #
 # ## 5. What each framework gives that the other does not
 #
@@ -478,10 +478,9 @@ claim(all(hits["conditional VAE", t]["hit"] > g[t]["hit"] for t in targets), "th
       str({t: round(hits["conditional VAE", t]["hit"], 3) for t in targets}));
 
 # %% [markdown]
-# Guidance does steer: over three quarters of the draws land within ±0.15 of every target.
-# But at $R_g = 1.6$, a compact chain with many beads in contact, fewer than a third are
-# valid: the overlaps of section 3 concentrate where contacts are many. For extended chains
-# (2.5, 3.0) most draws are valid hits. No retraining was needed to change the target or
+# Guidance steers: over three quarters of the draws land within ±0.15 bead diameters of every
+# target. But at $R_g = 1.6$, with many beads in contact, fewer than a third are valid: the
+# overlaps of section 3 concentrate there. Extended targets (2.5, 3.0) give mostly valid hits. No retraining was needed to change the target or
 # $w$; the conditional VAE had to be trained with the condition, and hits every target more often.
 #
 # ## Key takeaways: back to proteins
@@ -491,7 +490,7 @@ claim(all(hits["conditional VAE", t]["hit"] > g[t]["hit"] for t in targets), "th
 #   rigid frame (a rotation and a translation), so that chemistry that should hold exactly
 #   (bond lengths, planarity) is built in rather than learned to ±0.1 Å.
 # - **Noise prediction is score estimation**, and the reverse process needs it at every noise
-#   level: hundreds of network passes per sample where a VAE needs one.
+#   level: tens to hundreds of network passes per sample where a VAE needs one per bond, or one.
 # - **Likelihoods compare only on the same space**: state the coordinates, the units and the
 #   treatment of the directions the data never explores before comparing nats.
 # - **Guidance** steers a trained model to a property (a size here; a binding site, a symmetry
@@ -499,6 +498,6 @@ claim(all(hits["conditional VAE", t]["hit"] > g[t]["hit"] for t in targets), "th
 #   time or searches its latent space.
 # - **Validity is still measured, not assumed**: whatever the framework, count the physically
 #   valid draws, as in notebook 8.
-# - **Structure beats the label.** Here a VAE whose likelihood builds chains the way they are
-#   made beats a generic diffusion model; the protein diffusion models win by building in
-#   structure of the same kind (frames, equivariant networks), not by being diffusion models.
+# - **Structure beats the label.** Here a VAE whose likelihood builds chains as they are made
+#   beats a generic diffusion model; protein diffusion models win by building in structure
+#   (frames, equivariant networks).

@@ -22,6 +22,23 @@ def _sqrt(a):
     return torch.sqrt(torch.as_tensor(a, dtype=torch.float64))
 
 
+def _noise_in_place(x0, eps, a):
+    x0 *= a**0.5
+    x0 += (1 - a) ** 0.5 * eps
+    return x0
+
+
+def _ddim_in_place(x, e, a, a_prev):
+    x -= (1 - a) ** 0.5 * e
+    x /= a**0.5
+    return a_prev**0.5 * x + (1 - a_prev) ** 0.5 * e
+
+
+def _guidance_in_place(c, u, w):
+    c += w * (c - u)
+    return c
+
+
 # ----------------------------------------------------------------------------- 9.1
 
 
@@ -33,6 +50,9 @@ def test_check_add_noise():
             "numpy sqrt": lambda x0, eps, a: np.sqrt(a) * np.asarray(x0) + np.sqrt(1 - a) * np.asarray(eps),
             "torch, via the standard deviation": lambda x0, eps, a: _sqrt(a) * torch.as_tensor(x0)
             + torch.sqrt(1 - torch.as_tensor(a, dtype=torch.float64)) * torch.as_tensor(eps),
+            "torch methods on the level": lambda x0, eps, a: torch.as_tensor(a, dtype=x0.dtype).sqrt() * x0
+            + (1 - torch.as_tensor(a, dtype=x0.dtype)).sqrt() * eps,
+            "a float32 result": lambda x0, eps, a: (a**0.5 * x0 + (1 - a) ** 0.5 * eps).float(),
         },
         reject={
             "the placeholder": (lambda x0, eps, a: x0, "unchanged"),
@@ -47,6 +67,7 @@ def test_check_add_noise():
             "variances added in quadrature": (lambda x0, eps, a: (a * np.asarray(x0) ** 2 + (1 - a) * np.asarray(eps) ** 2) ** 0.5, None),
             "both scaled by sqrt(abar)": (lambda x0, eps, a: (x0 + eps) * a**0.5, None),
             "one level for all chains": (lambda x0, eps, a: math.sqrt(np.mean(a)) * x0 + math.sqrt(1 - np.mean(a)) * eps, None),
+            "x0 changed in place": (_noise_in_place, "in place"),
         },
     )  # fmt: skip
 
@@ -70,6 +91,8 @@ def test_check_ddim_step():
         accept={
             "predict x0, then re-noise": _ddim,
             "as coefficients of x_t and eps": _ddim_coefficients,
+            "levels as tensors": lambda x, e, a, a_prev: _ddim(x, e, torch.tensor(a), torch.tensor(a_prev)),
+            "a float32 result": lambda x, e, a, a_prev: _ddim(x, e, a, a_prev).float(),
         },
         reject={
             "the placeholder": (lambda x, e, a, a_prev: x, None),
@@ -82,6 +105,7 @@ def test_check_ddim_step():
             "re-noised x_t instead of x0_hat": (lambda x, e, a, a_prev: a_prev**0.5 * x + (1 - a_prev) ** 0.5 * e, None),
             "x0_hat from abar_prev": (lambda x, e, a, a_prev: _ddim(x, e, a_prev, a_prev), None),
             "a DDPM mean": (lambda x, e, a, a_prev: (x - (1 - a / a_prev) / (1 - a) ** 0.5 * e) / (a / a_prev) ** 0.5, None),
+            "x_t changed in place": (_ddim_in_place, "in place"),
         },
     )  # fmt: skip
 
@@ -96,10 +120,12 @@ def test_check_guided_noise():
             "(1 + w) eps_c - w eps_u": lambda c, u, w: (1 + w) * c - w * u,
             "eps_c + w (eps_c - eps_u)": lambda c, u, w: c + w * (c - u),
             "eps_u + (1 + w)(eps_c - eps_u)": lambda c, u, w: u + (1 + w) * (c - u),
+            "torch.lerp beyond 1": lambda c, u, w: torch.lerp(u, c, 1 + w),
+            "torch.add with alpha": lambda c, u, w: torch.add(c, c - u, alpha=w),
         },
         reject={
             "the placeholder": (lambda c, u, w: c, "ignores w"),
-            "interpolation": (lambda c, u, w: w * c + (1 - w) * u, "interpolation"),
+            "the other convention (w = 1: conditional)": (lambda c, u, w: u + w * (c - u), "convention"),
             "swapped": (lambda c, u, w: (1 + w) * u - w * c, "swapped"),
             "unconditional added": (lambda c, u, w: c + w * u, "minus sign"),
             "average": (lambda c, u, w: (c + u) / 2, "average"),
@@ -108,6 +134,9 @@ def test_check_guided_noise():
             "normalised sum": (lambda c, u, w: (c + w * u) / (1 + w), None),
             "w times the difference only": (lambda c, u, w: w * (c - u), None),
             "guidance without the 1": (lambda c, u, w: w * c - w * u + u, None),
+            "w hard-coded to 1": (lambda c, u, w: 2 * c - u, "change with w"),
+            "guidance on or off": (lambda c, u, w: 2 * c - u if w else c, None),
+            "eps_cond changed in place": (_guidance_in_place, "in place"),
         },
     )  # fmt: skip
 

@@ -5,9 +5,9 @@
     exercises.check_ddim_step(ddim_step)        # 9.2: one step of the deterministic sampler
     exercises.check_guided_noise(guided_noise)  # 9.3: classifier-free guidance
 
-Each check calls your function on arrays, noise levels and guidance weights that the notebook
-never shows (numpy and torch, several shapes), computes the expected result itself and
-compares. When a wrong result matches a known mistake (a variance used as a standard
+Each check calls your function on tensors, noise levels and guidance weights that the notebook
+never shows (torch float64, several shapes; levels as numbers, as the notebook passes them, or
+a column of one level per chain), computes the expected result itself and compares. When a wrong result matches a known mistake (a variance used as a standard
 deviation, the two noise levels swapped, guidance that interpolates ...), the hint names it.
 """
 
@@ -27,13 +27,23 @@ def _as_array(value) -> np.ndarray:
 
 
 def _cases(n_args: int, seed: int):
-    """Inputs the notebook never uses: (description, arrays as numpy float64 and as torch float64)."""
+    """Inputs the notebook never uses: (description, torch float64 tensors), as the notebook's are tensors."""
     rng = np.random.default_rng(seed)
-    shapes = [(5, 21), (3, 7), (1, 21)]
-    for shape in shapes:
-        arrays = [rng.normal(size=shape) * (1 + k) for k in range(n_args)]
-        yield f"arrays of shape {shape}", arrays
-        yield f"torch tensors of shape {shape}", [torch.tensor(a) for a in arrays]
+    for shape in [(5, 21), (3, 7), (1, 21)]:
+        yield f"tensors of shape {shape}", [torch.tensor(rng.normal(size=shape) * (1 + k)) for k in range(n_args)]
+
+
+def _call(function, *args):
+    """function(*args) on copies of the tensor arguments: (result, None), or (None, a hint) if it changed one."""
+    copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+    out = function(*copies)
+    for original, copy in zip(args, copies):
+        if isinstance(original, torch.Tensor) and not torch.equal(original, copy):
+            return None, (
+                "your function changed one of its inputs in place (+=, *=, or a method ending in _): "
+                "compute a new tensor instead, the sampler still needs its inputs"
+            )
+    return _as_array(out), None
 
 
 def _first_match(out, candidates: dict, atol=1e-6):
@@ -52,7 +62,7 @@ def check_add_noise(add_noise):
     """Exercise 9.1: ``add_noise(x0, eps, abar_t)`` returns the draw x_t of q(x_t | x_0) for the noise eps.
 
     Tested at noise levels abar_t the notebook does not use (near 1, near 0, in between; a number
-    and a column of one level per chain), numpy and torch. Recognised mistakes: abar_t and
+    and a column of one level per chain) on tensors of several shapes. Recognised mistakes: abar_t and
     1 - abar_t without square roots (variances used as scales), the noise not scaled, the
     signal not scaled, the two factors swapped, the noise subtracted.
     """
@@ -62,8 +72,9 @@ def check_add_noise(add_noise):
         n = x0.shape[0]
         levels = [0.999, 0.37, 0.004, np.linspace(0.05, 0.95, n)[:, None]]
         for a in levels:
-            a_in = torch.tensor(a) if isinstance(x0, torch.Tensor) and not np.isscalar(a) else a
-            out = _as_array(add_noise(x0, eps, a_in))
+            out, changed = _call(add_noise, x0, eps, a if np.isscalar(a) else torch.tensor(a))
+            if changed:
+                return False, changed
             x, e = _as_array(x0), _as_array(eps)
             expected = np.sqrt(a) * x + np.sqrt(1 - a) * e
             if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
@@ -110,8 +121,8 @@ def check_ddim_step(ddim_step):
     """Exercise 9.2: ``ddim_step(x_t, eps, abar_t, abar_prev)`` returns the deterministic step to x_prev.
 
     The predicted clean chain x0_hat (the forward jump solved for x_0), re-noised to the level
-    abar_prev with the same predicted noise. Tested on arrays and noise levels the notebook never shows, numpy
-    and torch, including the last step (abar_prev = 1). Recognised mistakes: returning x0_hat
+    abar_prev with the same predicted noise. Tested on tensors and noise levels (numbers) the
+    notebook never shows, including the last step (abar_prev = 1). Recognised mistakes: returning x0_hat
     (jumping to the end), the noise level of t kept for the step to t_prev, x0_hat with the
     variance 1 - abar_t instead of its square root, x0_hat not divided by sqrt(abar_t), the
     noise term left out (the DDPM mean without its noise), eps subtracted at the end.
@@ -120,7 +131,9 @@ def check_ddim_step(ddim_step):
         return False, "`ddim_step` should be a function: def ddim_step(x_t, eps, abar_t, abar_prev): ... return x_prev"
     for what, (x, e) in _cases(2, seed=92):
         for a, a_prev in [(0.3, 0.45), (0.02, 0.1), (0.97, 0.99), (0.6, 1.0)]:
-            out = _as_array(ddim_step(x, e, a, a_prev))
+            out, changed = _call(ddim_step, x, e, a, a_prev)
+            if changed:
+                return False, changed
             xn, en = _as_array(x), _as_array(e)
             expected, x0 = _ddim_reference(xn, en, a, a_prev)
             if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
@@ -161,16 +174,21 @@ def check_ddim_step(ddim_step):
 def check_guided_noise(guided_noise):
     """Exercise 9.3: ``guided_noise(eps_cond, eps_uncond, w)``, classifier-free guidance with weight w.
 
-    Tested with guidance weights 0, 0.5, 2 and 7.5 on arrays the notebook never shows, numpy and
-    torch. Recognised mistakes: an interpolation w eps_cond + (1 - w) eps_uncond (it never
-    goes beyond the conditional model), the two predictions swapped, the unconditional
+    Tested with guidance weights 0, 0.5, 2 and 7.5 on tensors the notebook never shows.
+    Recognised mistakes: the other convention, eps_uncond + w (eps_cond - eps_uncond), in which
+    w = 1 is the conditional model; a result that does not change with w; the two predictions swapped, the unconditional
     prediction added, the weight ignored, the average of the two.
     """
     if not callable(guided_noise):
         return False, "`guided_noise` should be a function: def guided_noise(eps_cond, eps_uncond, w): ..."
     for what, (c, u) in _cases(2, seed=93):
+        outputs = {}
         for w in (2.0, 0.5, 7.5, 0.0):
-            out = _as_array(guided_noise(c, u, w))
+            outputs[w], changed = _call(guided_noise, c, u, w)
+            if changed:
+                return False, changed
+        constant = all(o.shape == outputs[0.0].shape and np.allclose(o, outputs[0.0]) for o in outputs.values())
+        for w, out in outputs.items():
             cn, un = _as_array(c), _as_array(u)
             expected = (1 + w) * cn - w * un
             if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
@@ -183,14 +201,17 @@ def check_guided_noise(guided_noise):
                 "average": (cn + un) / 2,
             })  # fmt: skip
             hints = {
-                "interpolation": "w eps_cond + (1 - w) eps_uncond is an interpolation: guidance extrapolates "
-                "beyond the conditional prediction, away from the unconditional one",
+                "interpolation": "eps_uncond + w (eps_cond - eps_uncond) is the convention in which w = 1 is the "
+                "conditional model (as in the diffusers library); here w = 0 is: go w times the difference "
+                "beyond eps_cond",
                 "swapped": "the two predictions are swapped: guidance moves towards the condition, (1 + w) eps_cond",
                 "added": "guidance moves away from the unconditional prediction: it enters with a minus sign",
                 "ignored": "the result ignores w: it is the conditional prediction alone (correct only for w = 0)",
                 "average": "the average of the two predictions is not guidance",
             }
             where = f"for {what} with w = {w}"
+            if constant and mistake not in ("ignored", "average"):
+                return False, f"for {what} the result is the same for w = 0, 0.5, 2 and 7.5: it must change with w"
             if mistake:
                 return False, f"{where}: {hints[mistake]}"
             if out.shape != expected.shape:
