@@ -93,8 +93,9 @@ claim(abs(float(abar_linear[-1]) - 0.13) < 0.005 and float(abar[-1]) < 1e-6,
 # ### Exercise 9.1 · One jump of the forward process
 #
 # Write `add_noise(x0, eps, abar_t)`: the draw $x_t$ of $q(x_t\mid x_0)$ for noise `eps` at
-# level `abar_t` (a number, or one level per chain as a column); `x0` and `eps` are tensors. The self-check tries other
-# arrays and levels; the cell after it noises one polymer (with `helpers.diffusion.q_sample`).
+# level `abar_t` (a number, or one level per chain as a column); `x0` and `eps` are tensors.
+# The self-check tries other tensors and levels; the cell after it noises one polymer (with
+# `helpers.diffusion.q_sample`).
 
 # %% tags=["exercise"]
 def add_noise(x0, eps, abar_t):

@@ -7,8 +7,10 @@
 
 Each check calls your function on tensors, noise levels and guidance weights that the notebook
 never shows (torch float64, several shapes; levels as numbers, as the notebook passes them, or
-a column of one level per chain), computes the expected result itself and compares. When a wrong result matches a known mistake (a variance used as a standard
-deviation, the two noise levels swapped, guidance that interpolates ...), the hint names it.
+a column of one level per chain), computes the expected result itself and compares. When a
+wrong result matches a known mistake (a variance used as a standard deviation, the two noise
+levels swapped, the other guidance convention ...), the hint names it. An answer that changes
+its inputs in place is told so.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ def check_add_noise(add_noise):
     """Exercise 9.1: ``add_noise(x0, eps, abar_t)`` returns the draw x_t of q(x_t | x_0) for the noise eps.
 
     Tested at noise levels abar_t the notebook does not use (near 1, near 0, in between; a number
-    and a column of one level per chain) on tensors of several shapes. Recognised mistakes: abar_t and
-    1 - abar_t without square roots (variances used as scales), the noise not scaled, the
+    and a column of one level per chain) on tensors of several shapes. Recognised mistakes:
+    abar_t and 1 - abar_t without square roots (variances used as scales), the noise not scaled, the
     signal not scaled, the two factors swapped, the noise subtracted.
     """
     if not callable(add_noise):
@@ -122,8 +124,8 @@ def check_ddim_step(ddim_step):
 
     The predicted clean chain x0_hat (the forward jump solved for x_0), re-noised to the level
     abar_prev with the same predicted noise. Tested on tensors and noise levels (numbers) the
-    notebook never shows, including the last step (abar_prev = 1). Recognised mistakes: returning x0_hat
-    (jumping to the end), the noise level of t kept for the step to t_prev, x0_hat with the
+    notebook never shows, including the last step (abar_prev = 1). Recognised mistakes:
+    returning x0_hat (jumping to the end), the noise level of t kept for the step to t_prev, x0_hat with the
     variance 1 - abar_t instead of its square root, x0_hat not divided by sqrt(abar_t), the
     noise term left out (the DDPM mean without its noise), eps subtracted at the end.
     """
@@ -176,8 +178,8 @@ def check_guided_noise(guided_noise):
 
     Tested with guidance weights 0, 0.5, 2 and 7.5 on tensors the notebook never shows.
     Recognised mistakes: the other convention, eps_uncond + w (eps_cond - eps_uncond), in which
-    w = 1 is the conditional model; a result that does not change with w; the two predictions swapped, the unconditional
-    prediction added, the weight ignored, the average of the two.
+    w = 1 is the conditional model; a result that does not change with w; the two predictions
+    swapped, the unconditional prediction added, the weight ignored, the average of the two.
     """
     if not callable(guided_noise):
         return False, "`guided_noise` should be a function: def guided_noise(eps_cond, eps_uncond, w): ..."
