@@ -57,12 +57,12 @@ PRETRAINED = {
     "valid_polymer": dict(
         description="a PolymerGenerator (internal-coordinate likelihood) with its learned prior: generate(n, seed=...)",
         recipe=dict(train_generator=dict(conditional=False, seed=0), model=GENERATOR, train_vae=RECIPE),
-        sha256="cc687eb5ad6db6a37a63921726b534f8880bb3d2eaad70a5f07fd0951bad1f25",
+        sha256="3c4ec85db5d7e9ef9b9c1b64caacfd2964ee1b20817d14f3f10eb5e26f4bba08",
     ),
     "conditional_polymer": dict(
         description="the PolymerGenerator conditioned on R_g: generate(n, seed=..., rg=...)",
         recipe=dict(train_generator=dict(conditional=True, seed=0), model=GENERATOR, train_vae=RECIPE),
-        sha256="514ba2295b69f5e4294d6b2fc737eb6b8447b56104f3717e4411cee4625f4242",
+        sha256="15ab55132f32b37be11c3b5f6c3fe9afa70cc34510f73d7ac2914f7b5575f064",
     ),
     "diffusion_polymer": dict(
         description="the diffusion model of notebook 9 (PolymerDiffusion, guidable on R_g): generate(n, seed=...)",

@@ -37,7 +37,7 @@ RELAX = dict(steps=40, step_size=5e-4, max_step=0.03, temperature=1.0)
 # (beta = 1: the likelihood is learned, so there is no sigma_x to trade against) with "free bits"
 # (each latent dimension is charged at least free_bits nats, so the strong decoder keeps using z)
 RECIPE = dict(epochs=40, beta=1.0, free_bits=2.0)
-GENERATOR = dict(hidden_dim=128, latent_dim=2)  # PolymerVAE settings of the shipped generators
+GENERATOR = dict(hidden_dim=256, latent_dim=2)  # PolymerVAE settings of the shipped generators
 
 
 class PolymerGenerator(PolymerVAE):

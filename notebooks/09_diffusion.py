@@ -326,7 +326,7 @@ claim(vae8["valid"] > ddpm["valid"] + 0.2 and vae8["w1_end_to_end"] < ddpm["w1_e
 # (95% valid, W1 of $R_g$ 0.03 and end-to-end 0.08, as good as new simulations) are **not
 # reached** by this small model (`benchmarks/RESULTS.md` lists what was tried); the bond goal is.
 # Its draws are no copies: they lie as far from the training frames as test frames do.
-# Notebook 8's VAE does better on every column but bonds (a tie), with a tenth of the parameters. Not
+# Notebook 8's VAE does better on every column but bonds (a tie), with a third of the parameters. Not
 # because it is a VAE: its likelihood grows the chain bond by bond and sees the beads already
 # placed (the contact term $u(d)$), while this network must learn from examples alone that
 # distant beads may not overlap, and has not.

@@ -167,6 +167,7 @@ def test_readme_quotes_its_numbers_from_the_benchmark_results():
 def test_pretrained_checkpoints_are_shipped_small():
     files = {p.name: p.stat().st_size for p in (ROOT / "helpers" / "pretrained").glob("*.pt")}
     assert set(files) == set(PRETRAINED_SHA256), "every shipped checkpoint has a published sha256"
-    assert max(files.values()) < 2_000_000 and sum(files.values()) < 6_000_000
+    # each under 2 MB, all five under 8 MB (Colab's pip install from git downloads them)
+    assert max(files.values()) < 2_000_000 and sum(files.values()) < 8_000_000
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "pretrained/*.pt" in project["tool"]["setuptools"]["package-data"]["helpers"]
