@@ -285,9 +285,9 @@ claim(recon[model] > 4 * recon[cartesian], "a much worse autoencoder", str(recon
 #
 # The average KL is $I(x;z) + D_{\mathrm{KL}}(q_\phi(z)\,\|\,p(z))$: the information the codes
 # carry, plus the mismatch between the codes' overall density $q_\phi(z)$ and the prior. Nothing
-# in training forces the second term to 0. This model's codes have about the spread of
-# $\mathcal N(0, I)$ but not its shape: they crowd into a dense spot (the figure after exercise 8.2); the
-# Cartesian model's codes leave holes in it (section 2). Instead of the prior the
+# in training forces the second term to 0. This model's codes fill about the region of
+# $\mathcal N(0, I)$, but not evenly (the figure after exercise 8.2); the Cartesian model's
+# codes leave holes in it (section 2). Instead of the prior the
 # loss assumed, we sample a density fitted to the codes: a mixture of 16 Gaussians, fitted by
 # expectation-maximisation to one draw of $q_\phi(z\mid x)$ per training frame
 # (`fit_prior`); the Cartesian model's, in section 6, is fitted to its means $\mu_\phi(x)$.
@@ -323,12 +323,14 @@ exercises.check_sample_mixture(sample_mixture);
 
 # %%
 with torch.no_grad():
-    new_codes = model.encode(torch.as_tensor(train))[0].numpy()
-z_learned = mixture_sample(4000, model.prior_weights, model.prior_means, model.prior_scale_tril,
+    mu, sigma = model.encode(torch.as_tensor(train))
+    new_codes = (mu + sigma * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0))).numpy()  # z ~ q
+z_learned = mixture_sample(len(new_codes), model.prior_weights, model.prior_means, model.prior_scale_tril,
                            torch.Generator().manual_seed(0)).numpy()
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True, constrained_layout=True)
-for ax, z, title in ((axes[0], new_codes, "training codes $\\mu_\\phi(x)$"), (axes[1], z_learned, "learned prior, 4,000 draws")):
-    ax.hist2d(*z.T, bins=60, range=[[-3.5, 3.5], [-3.5, 3.5]], cmap="Greys", norm=LogNorm())
+for ax, z, title in ((axes[0], new_codes, "codes, one $z \\sim q_\\phi(z\\mid x)$ per frame"),
+                     (axes[1], z_learned, f"learned prior, {len(z_learned):,} draws")):
+    ax.hist2d(*z.T, bins=60, range=[[-3.5, 3.5], [-3.5, 3.5]], cmap="Greys", norm=LogNorm(1, 100))  # same scale
     ax.set(xlabel="$z_1$", title=title, aspect="equal")
 axes[0].set_ylabel("$z_2$")
 plt.show()
@@ -440,7 +442,7 @@ claim(abs(own_row["novelty"] - rows["reference: test frames"]["novelty"]) < 0.03
 #   data: the sizes are the model's work there, the validity is the force field's.
 # - **The internal-coordinate likelihood** draws valid polymers of the right sizes by itself.
 #   Its mean chains are valid but too uniform (sizes off, closer to training frames): a mean is
-#   not a sample. The learned prior, which follows the codes' dense spot, lowers the
+#   not a sample. The learned prior, which follows the codes, lowers the
 #   end-to-end W1 by a quarter or more against $\mathcal N(0, I)$ (on 4,000 draws).
 # - **Relaxation** changes the model's own draws little: nothing is left to repair.
 # - **Novelty** (each row's first 300 conformations): the draws are as far from their nearest
