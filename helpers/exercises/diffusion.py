@@ -48,6 +48,15 @@ def _call(function, *args):
     return _as_array(out), None
 
 
+def _not_yet(where: str, out, expected, mistake, hints: dict, name: str, generic: str):
+    """The verdict on a wrong result: the hint for a recognised mistake, else the wrong shape, else ``generic``."""
+    if mistake:
+        return False, f"{where}: {hints[mistake]}"
+    if out.shape != expected.shape:
+        return False, f"{where} {name} should have shape {expected.shape}, got {out.shape}"
+    return False, f"{where} {generic}"
+
+
 def _first_match(out, candidates: dict, atol=1e-6):
     """The name of the first candidate result that ``out`` equals, or None."""
     for name, value in candidates.items():
@@ -99,14 +108,11 @@ def check_add_noise(add_noise):
                 "network is trained to predict the eps that was added)",
                 "input back": "x_t is x0 unchanged: add the scaled noise",
             }
-            if mistake:
-                return False, f"for {what} at {level}: {hints[mistake]}"
-            if out.shape != expected.shape:
-                return False, f"for {what} at {level} x_t should have shape {expected.shape}, got {out.shape}"
-            return False, (
-                f"for {what} at {level} x_t differs from the draw of q(x_t | x_0): the signal keeps a "
-                "share abar_t of its variance, the noise makes up the rest"
-            )
+            return _not_yet(
+                f"for {what} at {level}", out, expected, mistake, hints, "x_t",
+                "x_t differs from the draw of q(x_t | x_0): the signal keeps a share abar_t of its variance, "
+                "the noise makes up the rest",
+            )  # fmt: skip
     return True, ""
 
 
@@ -157,15 +163,11 @@ def check_ddim_step(ddim_step):
                 "no noise": "the predicted noise must come back, scaled by sqrt(1 - abar_prev)",
                 "minus": "the noise returns with the sign it had in the forward process (it was added)",
             }
-            where = f"for {what} (abar_t {a}, abar_prev {a_prev})"
-            if mistake:
-                return False, f"{where}: {hints[mistake]}"
-            if out.shape != expected.shape:
-                return False, f"{where} x_prev should have shape {expected.shape}, got {out.shape}"
-            return False, (
-                f"{where} x_prev differs from the DDIM step: first the clean chain that x_t and eps "
-                "imply, then the forward jump to abar_prev with the same eps"
-            )
+            return _not_yet(
+                f"for {what} (abar_t {a}, abar_prev {a_prev})", out, expected, mistake, hints, "x_prev",
+                "x_prev differs from the DDIM step: first the clean chain that x_t and eps imply, then the "
+                "forward jump to abar_prev with the same eps",
+            )  # fmt: skip
     return True, ""
 
 
@@ -211,15 +213,11 @@ def check_guided_noise(guided_noise):
                 "ignored": "the result ignores w: it is the conditional prediction alone (correct only for w = 0)",
                 "average": "the average of the two predictions is not guidance",
             }
-            where = f"for {what} with w = {w}"
             if constant and mistake not in ("ignored", "average"):
                 return False, f"for {what} the result is the same for w = 0, 0.5, 2 and 7.5: it must change with w"
-            if mistake:
-                return False, f"{where}: {hints[mistake]}"
-            if out.shape != expected.shape:
-                return False, f"{where} the result should have shape {expected.shape}, got {out.shape}"
-            return False, (
-                f"{where} the result differs from guidance: start at the conditional prediction and go "
-                "w times further in the direction from the unconditional one to it"
-            )
+            return _not_yet(
+                f"for {what} with w = {w}", out, expected, mistake, hints, "the result",
+                "the result differs from guidance: start at the conditional prediction and go w times further "
+                "in the direction from the unconditional one to it",
+            )  # fmt: skip
     return True, ""
