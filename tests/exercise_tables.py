@@ -69,18 +69,27 @@ def assert_not_in_student_edition(student_path, expression: str) -> None:
     assert not shown, f"the student edition shows a reference answer, {expression!r}, in cell(s) {shown}"
 
 
+def student_edition_test(instructor_path, student_path, forbidden: list[str]):
+    """A test that neither ``forbidden`` (answers in any form) nor any solution line appears in the
+    student edition, one case each. Assign it to a ``test_...`` name in the notebook's test module."""
+
+    @pytest.mark.parametrize("expression", forbidden + solution_lines(instructor_path))
+    def test_no_reference_answer_in_the_student_edition(expression):
+        assert_not_in_student_edition(student_path, expression)
+
+    return test_no_reference_answer_in_the_student_edition
+
+
 def reference_answer_tests(instructor_path, student_path, expressions: list[str]):
     """Two tests for a notebook: each of ``expressions`` is a solution's key expression, and
-    neither they nor any solution line appear in the student edition. Assign the returned pair
-    to two ``test_...`` names in the notebook's test module."""
+    neither they nor any solution line appear in the student edition (``student_edition_test``).
+    Assign the returned pair to two ``test_...`` names in the notebook's test module."""
 
     def test_the_reference_expressions_are_the_solutions():
         solutions = "\n".join(solution_lines(instructor_path))
         for expression in expressions:
             assert expression in solutions, f"{expression!r} is no longer a solution's key expression"
 
-    @pytest.mark.parametrize("expression", expressions + solution_lines(instructor_path))
-    def test_no_reference_answer_in_the_student_edition(expression):
-        assert_not_in_student_edition(student_path, expression)
-
-    return test_the_reference_expressions_are_the_solutions, test_no_reference_answer_in_the_student_edition
+    return test_the_reference_expressions_are_the_solutions, student_edition_test(
+        instructor_path, student_path, expressions
+    )

@@ -7,9 +7,8 @@ import collections
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
-from exercise_tables import assert_not_in_student_edition, assert_table, solution_lines
+from exercise_tables import assert_table, student_edition_test
 
 import helpers
 from helpers.exercises import encoder_decoder as exercises
@@ -411,6 +410,4 @@ REFERENCE_EXPRESSIONS = [
 ]
 
 
-@pytest.mark.parametrize("expression", REFERENCE_EXPRESSIONS + solution_lines(INSTRUCTOR))
-def test_no_reference_answer_in_the_student_edition(expression):
-    assert_not_in_student_edition(STUDENT, expression)
+test_no_reference_answer_in_the_student_edition = student_edition_test(INSTRUCTOR, STUDENT, REFERENCE_EXPRESSIONS)
