@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from ._checks import check_array, check_non_negative, check_option, check_positive, check_positive_int, check_seed
 from ._cpu import small_network_cpu
 from .data import align_principal
+from .layers import chain
 from .measures import as_coordinates, internal_coordinates, radius_of_gyration
 from .models import check_condition, check_targets, rg_condition
 
@@ -103,9 +104,7 @@ def chain_from_features(features: torch.Tensor) -> torch.Tensor:
     n_bonds = (features.shape[-1] + 1) // 2
     lengths, turns = features[..., :n_bonds], features[..., n_bonds:]
     direction = torch.cat([torch.zeros_like(turns[..., :1]), torch.cumsum(turns, -1)], -1)
-    steps = lengths[..., None] * torch.stack([torch.cos(direction), torch.sin(direction)], -1)
-    r = torch.cat([torch.zeros_like(steps[..., :1, :]), torch.cumsum(steps, -2)], -2)
-    return r - r.mean(-2, keepdim=True)
+    return chain(lengths, torch.stack([torch.cos(direction), torch.sin(direction)], -1))
 
 
 def unbounded(features: torch.Tensor) -> torch.Tensor:
