@@ -206,8 +206,9 @@ def main() -> int:
     # how far 4,000 draws fall from the data by chance: the model on seeds not used for anything
     # else, and random 4,000-frame subsets of a new simulation (the yardstick's floor)
     e2e = end_to_end_distance(data)
-    model_w1 = np.array([wasserstein_1d(end_to_end_distance(model.generate(N, seed=s)), e2e) for s in NOISE_SEEDS])
-    model_mean = np.mean([end_to_end_distance(model.generate(N, seed=s)).mean() for s in NOISE_SEEDS[:5]])
+    drawn = [end_to_end_distance(model.generate(N, seed=s)) for s in NOISE_SEEDS]
+    model_w1 = np.array([wasserstein_1d(d, e2e) for d in drawn])
+    model_mean = np.mean([d.mean() for d in drawn[:5]])
     fresh = end_to_end_distance(helpers.simulate_polymer(5 * N, seed=4321, cache=False))
     rng = np.random.default_rng(0)
     fresh_w1 = np.array([wasserstein_1d(rng.choice(fresh, N, replace=False), e2e) for _ in NOISE_SEEDS])
