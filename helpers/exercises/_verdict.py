@@ -1,8 +1,14 @@
-"""The wrapper every exercise check uses: (ok, hint) in, one printed verdict out, never an exception."""
+"""What every exercise check shares: the wrapper that turns (ok, hint) into one printed verdict and
+never an exception, a silent run of a check, and a student's result as numbers."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+
+import numpy as np
+import torch
 
 from ..selfcheck import verdict
 
@@ -23,3 +29,16 @@ def exercise_check(judge):
         return verdict(ok, hint)
 
     return check
+
+
+def accepted(check, answer) -> bool:
+    """Whether ``check`` accepts ``answer``, without printing its verdict (the text then shows your numbers too)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bool(check(answer))
+
+
+def as_array(value) -> np.ndarray:
+    """A result as a float64 numpy array: array, list, number or tensor (also one that requires grad)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    return np.asarray(value, dtype=float)

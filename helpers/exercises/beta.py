@@ -22,15 +22,7 @@ import torch
 
 from ..checkpoints import load_beta_sweep
 from ..measures import bond_lengths, validity
-from ._verdict import exercise_check
-
-
-def _as_array(value) -> np.ndarray:
-    """A result as float64 numpy, whatever it came as (tensor, also one that requires grad; array; list)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().double().numpy()
-    return np.asarray(value, dtype=float)
-
+from ._verdict import as_array, exercise_check
 
 # ----------------------------------------------------------------------------- Exercise 4.1
 
@@ -114,7 +106,7 @@ def check_sigma_x_assumed(sigma_x_assumed):
         if not numeric:
             return False, f"your function returned {type(out).__name__} {out!r}, not one number (sigma_x)"
         try:
-            value = float(np.asarray(_as_array(out)).reshape(()))
+            value = float(np.asarray(as_array(out)).reshape(()))
         except (TypeError, ValueError):
             return False, f"your function returned {type(out).__name__} {out!r}, not one number (sigma_x)"
         yours.append(value)
@@ -264,7 +256,7 @@ def _draws_of(out, n) -> tuple[np.ndarray | None, str]:
             f"your function returns a {type(out).__name__}: return one tensor of shape ({n}, 24) "
             f"(torch.stack or torch.cat the pieces of a list)"
         )
-    x = _as_array(out)
+    x = as_array(out)
     if x.shape == (n, 12, 2):
         return None, (
             f"shape ({n}, 12, 2): the task asks for ({n}, 24), one row of 24 coordinates per polymer, "
@@ -337,7 +329,7 @@ def compare_draws(draw_conformations, model, beta, reference, n=2000, seed=0):
     try:
         out = draw_conformations(model, beta, n, torch.Generator().manual_seed(seed + 1))
         yours = (
-            "not written yet" if out is None else f"{float(validity(_as_array(out), reference).valid.mean()):.1%} valid"
+            "not written yet" if out is None else f"{float(validity(as_array(out), reference).valid.mean()):.1%} valid"
         )
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         yours = f"raised {type(error).__name__}"
@@ -356,7 +348,7 @@ def sigma_x_beside_yours(sigma_x_assumed, beta_mean, n_coords, n_latent) -> floa
     weight ``beta_mean`` assumes, by the reference and by your function. Prints both; returns the reference's."""
     reference = _sigma_reference(beta_mean, n_coords, n_latent)
     try:
-        yours = f"{float(np.asarray(_as_array(sigma_x_assumed(beta_mean, n_coords, n_latent))).reshape(())):.2f}"
+        yours = f"{float(np.asarray(as_array(sigma_x_assumed(beta_mean, n_coords, n_latent))).reshape(())):.2f}"
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         yours = f"raised {type(error).__name__}"
     print(

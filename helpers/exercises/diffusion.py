@@ -18,14 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._verdict import exercise_check
-
-
-def _as_array(value) -> np.ndarray:
-    """A result as a float64 numpy array (tensors too, also ones that require grad)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().double().numpy()
-    return np.asarray(value, dtype=float)
+from ._verdict import as_array, exercise_check
 
 
 def _cases(n_args: int, seed: int):
@@ -45,7 +38,7 @@ def _call(function, *args):
                 "your function changed one of its inputs in place (+=, *=, or a method ending in _): "
                 "compute a new tensor instead, the sampler still needs its inputs"
             )
-    return _as_array(out), None
+    return as_array(out), None
 
 
 def _not_yet(where: str, out, expected, mistake, hints: dict, name: str, generic: str):
@@ -86,7 +79,7 @@ def check_add_noise(add_noise):
             out, changed = _call(add_noise, x0, eps, a if np.isscalar(a) else torch.tensor(a))
             if changed:
                 return False, changed
-            x, e = _as_array(x0), _as_array(eps)
+            x, e = as_array(x0), as_array(eps)
             expected = np.sqrt(a) * x + np.sqrt(1 - a) * e
             if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
                 continue
@@ -142,7 +135,7 @@ def check_ddim_step(ddim_step):
             out, changed = _call(ddim_step, x, e, a, a_prev)
             if changed:
                 return False, changed
-            xn, en = _as_array(x), _as_array(e)
+            xn, en = as_array(x), as_array(e)
             expected, x0 = _ddim_reference(xn, en, a, a_prev)
             if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
                 continue
@@ -193,7 +186,7 @@ def check_guided_noise(guided_noise):
                 return False, changed
         constant = all(o.shape == outputs[0.0].shape and np.allclose(o, outputs[0.0]) for o in outputs.values())
         for w, out in outputs.items():
-            cn, un = _as_array(c), _as_array(u)
+            cn, un = as_array(c), as_array(u)
             expected = (1 + w) * cn - w * un
             if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
                 continue

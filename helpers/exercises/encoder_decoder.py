@@ -16,9 +16,7 @@ text the reference result, whatever the student wrote.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import math
 
 import numpy as np
@@ -26,13 +24,7 @@ import torch
 
 from ..models import PolymerVAE
 from ..sequences import consensus
-from ._verdict import exercise_check
-
-
-def passes(check, answer) -> bool:
-    """Run a self-check without printing its verdict; True when it accepts ``answer``."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return bool(check(answer))
+from ._verdict import accepted, exercise_check
 
 
 def _number(value):
@@ -211,7 +203,7 @@ def show_subfamily_ceiling(subfamily_ceiling, data, vae: float) -> None:
     test_seqs, test_labels), the student's beside it once Exercise 2.1's check passes, and the VAE's."""
     reference = reference_subfamily_ceiling(*data)
     yours = "not yet, Exercise 2.1"
-    if passes(check_subfamily_ceiling, subfamily_ceiling):
+    if accepted(check_subfamily_ceiling, subfamily_ceiling):
         yours = f"{_number(subfamily_ceiling(*data)):.1%}"
     print(f"held-out accuracy: subfamily consensus {reference:.1%} (yours: {yours}), VAE {float(vae):.1%}")
 
@@ -470,7 +462,7 @@ def fitted_draws(fitted_gaussian_samples, codes, n: int) -> dict:
     """The draws notebook 2 decodes after Exercise 2.3: {"reference": n reference draws} and, once
     ``fitted_gaussian_samples`` passes its self-check, {"yours": n of its draws} beside them (seed 0)."""
     draws = {"reference": reference_fitted_gaussian(codes, n, seed=0)}
-    if passes(check_fitted_gaussian, fitted_gaussian_samples):
+    if accepted(check_fitted_gaussian, fitted_gaussian_samples):
         draws["yours"] = torch.as_tensor(_as_draws(fitted_gaussian_samples(codes, n, seed=0)), dtype=torch.float32)
     else:
         print("Exercise 2.3 not solved yet: the next cell decodes the reference draws only.")

@@ -22,7 +22,7 @@ from ..checkpoints import load_pretrained
 from ..data import load_paths, preprocess, train_test_split
 from ..measures import end_to_end_distance, radius_of_gyration
 from ..models import PolymerVAE
-from ._verdict import exercise_check
+from ._verdict import as_array, exercise_check
 
 
 class NotNumbers(ValueError):
@@ -32,12 +32,10 @@ class NotNumbers(ValueError):
 def _as_array(value) -> np.ndarray:
     """A result as a float64 numpy array, whatever it came as: array, list, tensor (also one
     that requires grad, i.e. computed without ``torch.no_grad()``), or a list of tensors."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().double().numpy()
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, torch.Tensor) for v in value):
-        return np.stack([_as_array(v) for v in value])
+        return np.stack([as_array(v) for v in value])
     try:
-        return np.asarray(value, dtype=float)
+        return as_array(value)
     except (TypeError, ValueError) as error:
         raise NotNumbers(f"returned a {type(value).__name__}, not numbers in an array ({error})") from None
 

@@ -14,25 +14,16 @@ measurement the notebook's text uses after Exercise 8.1, ``hit_mask`` the one af
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 
 import numpy as np
 import torch
 
 from ..data import load_paths, preprocess, train_test_split, unflatten
 from ..measures import ValidityReference, end_to_end_distance, radius_of_gyration, validity
-from ._verdict import exercise_check
+from ._verdict import accepted, as_array, exercise_check
 
 TOLERANCE = 0.15  # bead diameters: a targeted draw "hits" when valid and this close to the target R_g
-
-
-def _as_array(value) -> np.ndarray:
-    """A result as a float64 numpy array: array, list, number or tensor (also one that requires grad)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().double().numpy()
-    return np.asarray(value, dtype=float)
 
 
 def _resultant(angles: np.ndarray) -> np.ndarray:
@@ -89,7 +80,7 @@ def check_mean_resultant_length(mean_resultant_length):
     if not callable(mean_resultant_length):
         return False, "define a function mean_resultant_length(angles)"
     for angles in _ANGLE_SETS:
-        out = _as_array(mean_resultant_length(angles.copy()))
+        out = as_array(mean_resultant_length(angles.copy()))
         expected = _resultant(angles)
         if out.shape != expected.shape and out.size == expected.size:
             out = out.reshape(expected.shape)
@@ -168,12 +159,12 @@ def check_sample_mixture(sample_mixture):
     if not callable(sample_mixture):
         return False, "define a function sample_mixture(weights, means, covariances, n, rng)"
     n = 20_000
-    z = _as_array(sample_mixture(*_copies(_MIXTURE), n, np.random.default_rng(5)))
+    z = as_array(sample_mixture(*_copies(_MIXTURE), n, np.random.default_rng(5)))
     if z.shape != (n, 2):
         return False, f"for n = {n} draws of a 2-D mixture return shape ({n}, 2), got {z.shape}"
     if not np.isfinite(z).all():
         return False, "some draws are not finite numbers"
-    again = _as_array(sample_mixture(*_copies(_MIXTURE), n, np.random.default_rng(5)))
+    again = as_array(sample_mixture(*_copies(_MIXTURE), n, np.random.default_rng(5)))
     if again.shape != z.shape or not np.array_equal(again, z):
         return (
             False,
@@ -224,7 +215,7 @@ def check_sample_mixture(sample_mixture):
             "the components' spreads are off (first: variances 1, correlation 0.8; second: variances "
             f"0.25); got {np.round(var, 2).tolist()}, {corr:.2f} and {np.round(z[right].var(0), 2).tolist()}"
         )
-    z3 = _as_array(sample_mixture(*_copies(_MIXTURE_3D), n, np.random.default_rng(6)))
+    z3 = as_array(sample_mixture(*_copies(_MIXTURE_3D), n, np.random.default_rng(6)))
     if z3.shape != (n, 3):
         return False, f"for a 3-D mixture return shape ({n}, 3), got {z3.shape}: use the means' last axis for d"
     mean, cov = _mixture_moments(**_MIXTURE_3D)
@@ -329,7 +320,7 @@ def check_hit_rate(hit_rate):
     for target in targets:
         _checking = True
         try:
-            value = _as_array(hit_rate(x.copy(), target, reference))
+            value = as_array(hit_rate(x.copy(), target, reference))
         except _ReferenceCalled:
             return (
                 False,
@@ -346,12 +337,6 @@ def check_hit_rate(hit_rate):
             hint = _diagnose_hit_rate(x, target, reference, out)
             return False, hint or f"at target {target} the share of hits is {expected:.3f}, yours {out:.3f}"
     return True, ""
-
-
-def accepted(check, answer) -> bool:
-    """Whether ``check`` accepts ``answer``, without printing its verdict (the text then shows your numbers too)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return bool(check(answer))
 
 
 __all__ = [
