@@ -24,7 +24,7 @@ from .energy import relax as relax_in_force_field
 from .layers import chain
 from .likelihood import sample_von_mises
 from .measures import as_coordinates, bond_lengths, end_to_end_distance, radius_of_gyration, validity
-from .mixture import fit_mixture, mixture_sample
+from .mixture import fit_mixture, mixture_log_prob, mixture_sample
 from .models import PolymerVAE, check_targets, rg_condition
 from .simulation import DEFAULTS
 from .training import train_vae
@@ -113,8 +113,7 @@ def fit_prior(model, train, seed: int = 0, components: int = PRIOR_COMPONENTS) -
         (model.prior_weights, model.prior_means, model.prior_scale_tril), (weights, means, scale_tril)
     ):
         buffer.copy_(value.to(buffer))
-    components_ = torch.distributions.MultivariateNormal(means, scale_tril=scale_tril)
-    return float(torch.logsumexp(components_.log_prob(z[:, None]) + torch.log(weights), -1).mean())
+    return float(mixture_log_prob(z, weights, means, scale_tril).mean())
 
 
 # ----------------------------------------------------------------------------- drawing
