@@ -38,6 +38,7 @@ from ._checks import check_array, check_non_negative, check_option, check_positi
 from ._cpu import small_network_cpu
 from .data import align_principal
 from .layers import chain
+from .likelihood import wrap_angle
 from .measures import as_coordinates, internal_coordinates, radius_of_gyration
 from .models import check_condition, check_targets, rg_condition
 
@@ -95,7 +96,7 @@ def shape_features(x) -> torch.Tensor:
     r = as_coordinates(x)
     r = r.detach().cpu().double() if isinstance(r, torch.Tensor) else torch.as_tensor(np.asarray(r, dtype=np.float64))
     lengths, angles = internal_coordinates(r)
-    turns = torch.remainder(angles[..., 1:] - angles[..., :-1] + math.pi, 2 * math.pi) - math.pi
+    turns = wrap_angle(angles[..., 1:] - angles[..., :-1])
     return torch.cat([lengths, turns], -1)
 
 
