@@ -16,6 +16,9 @@ from helpers.exercises import valid_generation as exercises
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = ROOT / "student" / "08_valid_generation.ipynb"
 INSTRUCTOR = ROOT / "notebooks" / "08_valid_generation.ipynb"
+DATA_REFERENCE = helpers.ValidityReference.from_data(
+    helpers.unflatten(helpers.preprocess(helpers.load_paths()))
+)  # the notebook's
 
 
 # ----------------------------------------------------------------------------- 8.1
@@ -115,6 +118,17 @@ def _equal_weights(weights, means, covariances, n, rng):
     return _intended(np.full(len(weights), 1 / len(weights)), means, covariances, n, rng)
 
 
+def _rounded_counts(weights, means, covariances, n, rng):
+    counts = np.round(np.asarray(weights) * n).astype(int)
+    parts = [rng.multivariate_normal(m, c, size=k) for m, c, k in zip(means, covariances, counts)]
+    return rng.permutation(np.concatenate(parts))[:n]
+
+
+def _in_blocks(weights, means, covariances, n, rng):
+    counts = rng.multinomial(n, weights)
+    return np.concatenate([rng.multivariate_normal(m, c, size=k) for m, c, k in zip(means, covariances, counts)])
+
+
 def _global_random(weights, means, covariances, n, rng):
     return _intended(weights, means, covariances, n, np.random.default_rng())
 
@@ -137,6 +151,8 @@ def test_check_sample_mixture():
             "equal weights": (_equal_weights, "weights"),
             "the means without noise": (lambda w, m, c, n, rng: m[rng.choice(len(w), size=n, p=w)], "noise"),
             "not the rng given": (_global_random, "rng"),
+            "counts rounded from the weights (not n draws)": (_rounded_counts, "exactly n"),
+            "one component after the other, not shuffled": (_in_blocks, "blocks"),
             # invented while playing the student
             "covariance instead of its square root": (
                 lambda w, m, c, n, rng: (
@@ -213,6 +229,10 @@ def test_check_hit_rate():
                 "end-to-end",
             ),
             "the mean R_g of all draws": (lambda x, t, r: v(x, r).mean() * (abs(rg(x).mean() - t) <= 0.15), "mean R_g"),
+            "the reference argument ignored (one built from the data)": (
+                lambda x, t, r: np.mean(v(x, DATA_REFERENCE) & (np.abs(rg(x) - t) <= 0.15)),
+                None,
+            ),
             # invented while playing the student
             "one value per draw": (lambda x, t, r: v(x, r) & (np.abs(rg(x) - t) <= 0.15), "one number"),
             "a tolerance of 0.1": (lambda x, t, r: np.mean(v(x, r) & (np.abs(rg(x) - t) <= 0.1)), None),

@@ -14,6 +14,7 @@ measurement the notebook's text uses after Exercise 8.1, ``hit_mask`` the one af
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -150,8 +151,9 @@ def check_sample_mixture(sample_mixture):
 
     Tried on a 2-D mixture the notebook never uses (weights 0.7 and 0.3, a hole between the
     components, one component correlated 0.8) and on a 3-D mixture of three. Tests what separates
-    a mixture from look-alikes: draws reproducible with the given ``rng``, the weights, no draws
-    in the hole, one component per draw, each component's own variances and correlation.
+    a mixture from look-alikes: draws reproducible with the given ``rng``, exactly n of them, in no
+    order, the weights, no draws in the hole, one component per draw, each component's own
+    variances and correlation.
     Recognises: a single Gaussian with the mixture's moments, a component chosen per
     coordinate, equal weights, one noise number shared by all axes, only the covariance's
     diagonal, the elementwise square root of the covariance, and the means without noise.
@@ -172,6 +174,11 @@ def check_sample_mixture(sample_mixture):
         )
     left = z.sum(1) < 0  # nearer the first component (-3, -3) than the second (3, 3)
     right = ~left
+    if abs(left[: n // 10].mean() - left.mean()) > 0.05:  # independent draws: any stretch of rows looks like all
+        return False, (
+            "the draws come in blocks, one component after the other: each draw picks its own component "
+            "(or shuffle the rows)"
+        )
     if np.allclose(z, z[0]):
         return False, "every draw is the same point: pick a component for each draw, then add its Gaussian noise"
     if np.mean(np.linalg.norm(z - 0.5, axis=1) < 1.0) > 0.03:  # the mixture puts about 0.1% there
@@ -218,6 +225,12 @@ def check_sample_mixture(sample_mixture):
     z3 = as_array(sample_mixture(*_copies(_MIXTURE_3D), n, np.random.default_rng(6)))
     if z3.shape != (n, 3):
         return False, f"for a 3-D mixture return shape ({n}, 3), got {z3.shape}: use the means' last axis for d"
+    few = as_array(sample_mixture(*_copies(_MIXTURE_3D), 17, np.random.default_rng(7)))
+    if few.shape != (17, 3):
+        return False, (
+            f"for n = 17 draws of a mixture of three return shape (17, 3), got {few.shape}: exactly n draws "
+            "(rounding weights * n to counts loses or adds some)"
+        )
     mean, cov = _mixture_moments(**_MIXTURE_3D)
     if not (np.allclose(z3.mean(0), mean, atol=0.08) and np.allclose(np.cov(z3.T), cov, atol=0.25)):
         return False, "on a 3-D mixture of three components the draws have the wrong mean or covariance"
@@ -309,15 +322,18 @@ def check_hit_rate(hit_rate):
     """8.3: ``hit_rate(conformations, target, reference)`` -> the fraction that is valid and within ±0.15 of target R_g.
 
     Tried on 1,000 conformations the notebook never shows (test frames, some turned and moved,
-    some squashed so that their bonds are too short and their R_g smaller) at two targets.
+    some squashed so that their bonds are too short and their R_g smaller) at two targets, and
+    with a stricter reference than the notebook's (an answer must use the one it is given).
     Recognises: validity only, nearness only, the product of the two shares, a count instead of
     a fraction, R_g without the centre of mass, the end-to-end distance, and the mean R_g of all draws.
     """
     if not callable(hit_rate):
         return False, "define a function hit_rate(conformations, target, reference)"
-    x, reference, targets = _hit_cases()
+    x, given, targets = _hit_cases()
+    # a second, stricter reference (shortest bond allowed 0.1 longer): an answer must use the one it is given
+    strict = dataclasses.replace(given, bond_min=given.bond_min + 0.1)
     global _checking
-    for target in targets:
+    for reference, target in [(given, t) for t in targets] + [(strict, targets[0])]:
         _checking = True
         try:
             value = as_array(hit_rate(x.copy(), target, reference))
@@ -334,6 +350,12 @@ def check_hit_rate(hit_rate):
         if not np.isfinite(out):
             return False, f"hit_rate returned {out} (None or NaN?): return the fraction of hits, a number in [0, 1]"
         if not abs(out - expected) <= 1e-9:
+            other = given if reference is strict else strict
+            if abs(out - _expected_hit_rate(x, target, other)) <= 1e-9:
+                return (
+                    False,
+                    "your function ignores its `reference` argument: test validity against the reference given",
+                )
             hint = _diagnose_hit_rate(x, target, reference, out)
             return False, hint or f"at target {target} the share of hits is {expected:.3f}, yours {out:.3f}"
     return True, ""
