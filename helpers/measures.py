@@ -166,16 +166,23 @@ def validity(conformations, reference) -> ValidityReport:
 
 
 def _compared(value: float, sign: str, limit: float) -> str:
-    """ "0.54 < 0.69", with a third (or fourth) decimal where two would print value and limit alike."""
-    digits = next((d for d in (2, 3) if f"{value:.{d}f}" != f"{limit:.{d}f}"), 4)
-    return f"{value:.{digits}f} {sign} {limit:.{digits}f}"
+    """ "0.54 < 0.69": two decimals, more where two would print value and limit alike (up to ten),
+    and where even ten do, each number in full (its shortest exact decimal form, as ``repr`` gives it).
+
+    Rounding keeps the order, so once the two print differently the printed comparison is true."""
+    value, limit = float(value), float(limit)
+    for digits in range(2, 11):
+        shown, bound = f"{value:.{digits}f}", f"{limit:.{digits}f}"
+        if shown != bound:
+            return f"{shown} {sign} {bound}"
+    return f"{value!r} {sign} {limit!r}"  # distinct floats have distinct reprs
 
 
 def why_invalid(report: ValidityReport, reference: ValidityReference) -> str:
     """Why one conformation fails ``validity``, the failing measure against the data's limit:
     "bond 0.54 < 0.69" (shortest bond), "bond 1.41 > 1.32" (longest), "contact 0.81 < 0.93",
-    or "" when it is valid. A third decimal appears where two would not tell value and limit apart
-    ("bond 0.687 < 0.689")."""
+    or "" when it is valid. More decimals appear where two would not tell value and limit apart
+    ("bond 0.687 < 0.689", "contact 0.9353999 < 0.9354000"), so the comparison printed is always true."""
     if report.bond_min < reference.bond_min:
         return f"bond {_compared(float(report.bond_min), '<', reference.bond_min)}"
     if report.bond_max > reference.bond_max:

@@ -24,6 +24,23 @@ DATA_REFERENCE = helpers.ValidityReference.from_data(
 # ----------------------------------------------------------------------------- 8.1
 
 
+def _wrap(a):
+    return (a + np.pi) % (2 * np.pi) - np.pi
+
+
+def _wrapped_in_place(a):
+    """Right length, but the caller's angles are wrapped to [0, 2 pi) on the way."""
+    a %= 2 * np.pi
+    return np.hypot(np.cos(a).mean(-1), np.sin(a).mean(-1))
+
+
+def _projected_on_the_mean_angle(a):
+    """The mean vector's component along the wrapped arithmetic mean angle: the length whenever that
+    angle is the mean vector's direction (two angles 0.3, 1.1), the x component for two at +-2.5
+    (mean angle 0). Not the x components on every angle set, so that hint must not appear."""
+    return np.cos(a - _wrap(a.mean(-1))[..., None]).mean(-1)
+
+
 def test_check_mean_resultant_length():
     assert_table(
         exercises.check_mean_resultant_length,
@@ -49,6 +66,19 @@ def test_check_mean_resultant_length():
             "mean of the pairwise cosines": (lambda a: np.cos(a[..., :, None] - a[..., None, :]).mean((-1, -2)), None),
             "cosine of the spread": (lambda a: np.cos(np.std(a, axis=-1)), None),
             "a function that raises": (lambda a: a.nope, "raised"),
+            "projection on the wrapped mean angle (the x components on one angle set only)": (
+                _projected_on_the_mean_angle,
+                "another length",
+            ),
+            "right length, input wrapped in place": (_wrapped_in_place, "in place"),
+            "right length, computed into the input (out=)": (
+                lambda a: np.hypot(np.cos(a).mean(-1), np.sin(a, out=a).mean(-1)),
+                "in place",
+            ),
+            "right length, averaged axis kept (keepdims)": (
+                lambda a: np.abs(np.exp(1j * a).mean(-1, keepdims=True)),
+                "averaged axis is still there",
+            ),
         },
     )
 

@@ -39,6 +39,16 @@ def _guidance_in_place(c, u, w):
     return c
 
 
+def _ddim_clipped(bound):
+    """The step with x0_hat clipped to +-bound, as helpers.diffusion's sampler does (bound 5)."""
+
+    def ddim_step(x, e, a, a_prev):
+        x0 = ((x - (1 - a) ** 0.5 * e) / a**0.5).clamp(-bound, bound)
+        return a_prev**0.5 * x0 + (1 - a_prev) ** 0.5 * e
+
+    return ddim_step
+
+
 # ----------------------------------------------------------------------------- 9.1
 
 
@@ -47,7 +57,6 @@ def test_check_add_noise():
         exercises.check_add_noise,
         accept={
             "sqrt(abar) x0 + sqrt(1 - abar) eps": lambda x0, eps, a: a**0.5 * x0 + (1 - a) ** 0.5 * eps,
-            "numpy sqrt": lambda x0, eps, a: np.sqrt(a) * np.asarray(x0) + np.sqrt(1 - a) * np.asarray(eps),
             "torch, via the standard deviation": lambda x0, eps, a: _sqrt(a) * torch.as_tensor(x0)
             + torch.sqrt(1 - torch.as_tensor(a, dtype=torch.float64)) * torch.as_tensor(eps),
             "torch methods on the level": lambda x0, eps, a: torch.as_tensor(a, dtype=x0.dtype).sqrt() * x0
@@ -64,10 +73,13 @@ def test_check_add_noise():
             "beta instead of abar": (lambda x0, eps, a: (1 - a) ** 0.5 * eps + x0 * (1 - (1 - a) ** 2) ** 0.5, None),
             "a string": ("sqrt(abar) x0", "function"),
             "x0 scaled by abar, raw noise": (lambda x0, eps, a: x0 * a + eps, None),
-            "variances added in quadrature": (lambda x0, eps, a: (a * np.asarray(x0) ** 2 + (1 - a) * np.asarray(eps) ** 2) ** 0.5, None),
+            "variances added in quadrature": (lambda x0, eps, a: (a * x0**2 + (1 - a) * eps**2) ** 0.5, None),
             "both scaled by sqrt(abar)": (lambda x0, eps, a: (x0 + eps) * a**0.5, None),
             "one level for all chains": (lambda x0, eps, a: math.sqrt(np.mean(a)) * x0 + math.sqrt(1 - np.mean(a)) * eps, None),
             "x0 changed in place": (_noise_in_place, "in place"),
+            "eps left out": (lambda x0, eps, a: a**0.5 * x0, "noise term is missing"),
+            "a numpy array (from torch tensors)": (lambda x0, eps, a: np.sqrt(a) * np.asarray(x0) + np.sqrt(1 - a) * np.asarray(eps), "not a torch tensor"),
+            "no return (None)": (lambda x0, eps, a: None, "missing return"),
         },
     )  # fmt: skip
 
@@ -106,6 +118,9 @@ def test_check_ddim_step():
             "x0_hat from abar_prev": (lambda x, e, a, a_prev: _ddim(x, e, a_prev, a_prev), None),
             "a DDPM mean": (lambda x, e, a, a_prev: (x - (1 - a / a_prev) / (1 - a) ** 0.5 * e) / (a / a_prev) ** 0.5, None),
             "x_t changed in place": (_ddim_in_place, "in place"),
+            "x0_hat clipped to +-1": (_ddim_clipped(1.0), "clipped"),
+            "x0_hat clipped to +-5 (as the library's sampler)": (_ddim_clipped(5.0), "clipped"),
+            "a numpy array (from torch tensors)": (lambda x, e, a, a_prev: _ddim(x.numpy(), e.numpy(), a, a_prev), "not a torch tensor"),
         },
     )  # fmt: skip
 
@@ -129,14 +144,17 @@ def test_check_guided_noise():
             "swapped": (lambda c, u, w: (1 + w) * u - w * c, "swapped"),
             "unconditional added": (lambda c, u, w: c + w * u, "minus sign"),
             "average": (lambda c, u, w: (c + u) / 2, "average"),
-            "(1 - w) eps_c + w eps_u": (lambda c, u, w: (1 - w) * c + w * u, None),
+            "(1 - w) eps_c + w eps_u": (lambda c, u, w: (1 - w) * c + w * u, "towards the unconditional"),
             "eps_c - w eps_u": (lambda c, u, w: c - w * u, None),
             "normalised sum": (lambda c, u, w: (c + w * u) / (1 + w), None),
             "w times the difference only": (lambda c, u, w: w * (c - u), None),
-            "guidance without the 1": (lambda c, u, w: w * c - w * u + u, None),
+            "guidance without the 1 (the other convention, expanded)": (lambda c, u, w: w * c - w * u + u, "convention"),
             "w hard-coded to 1": (lambda c, u, w: 2 * c - u, "change with w"),
-            "guidance on or off": (lambda c, u, w: 2 * c - u if w else c, None),
+            "guidance on or off": (lambda c, u, w: 2 * c - u if w else c, "wrong factor"),
             "eps_cond changed in place": (_guidance_in_place, "in place"),
+            # equal to the other convention at w = 2 only: not that hint
+            "half the difference": (lambda c, u, w: c + (w / 2) * (c - u), "wrong factor"),
+            "a numpy array (from torch tensors)": (lambda c, u, w: (1 + w) * c.numpy() - w * u.numpy(), "not a torch tensor"),
         },
     )  # fmt: skip
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import helpers
+from helpers.measures import ValidityReport, why_invalid
 
 
 def rod(n=12, spacing=1.0):
@@ -154,3 +155,33 @@ def test_bad_input_is_refused(bad, error, message):
 def test_two_bead_chain_has_no_non_bonded_pairs():
     with pytest.raises(ValueError, match="at least 3 beads"):
         helpers.min_nonbonded_distance(np.zeros((5, 2, 2)))
+
+
+def _reason(reference, bond_min=1.0, bond_max=1.0, contact=1.5):
+    """What ``why_invalid`` says of a report with these extremes (the flags do not matter to it)."""
+    report = ValidityReport(
+        np.float64(bond_min), np.float64(bond_max), np.float64(contact), False, False, False, reference
+    )
+    return why_invalid(report, reference)
+
+
+@pytest.mark.parametrize("below", [1e-3, 1e-5, 4e-9, 1e-12, "next float"])
+def test_why_invalid_prints_a_true_comparison_for_a_value_a_hair_below_the_limit(below):
+    """Rounding must not print "contact 0.9354 < 0.9354": decimals are added until value and limit
+    differ, and past ten decimals both are printed in full (their exact shortest decimals)."""
+    reference = helpers.ValidityReference(bond_min=0.7, bond_max=1.3, contact_min=0.9354)
+    contact = np.nextafter(0.9354, 0.0) if below == "next float" else 0.9354 - below
+    reason = _reason(reference, contact=contact)
+    name, value, sign, limit = reason.split()
+    assert (name, sign) == ("contact", "<") and value != limit, reason
+    assert float(value) < float(limit), f"{reason} reads as false"
+    for shown, exact in ((value, contact), (limit, 0.9354)):  # each is its number, rounded to the digits shown
+        assert abs(float(shown) - exact) <= 0.5 * 10 ** -len(shown.split(".")[1]) + 1e-15, reason
+    if below == 1e-3:
+        assert reason == "contact 0.93 < 0.94"  # two decimals where they suffice
+
+
+def test_why_invalid_prints_a_true_comparison_for_a_bond_a_hair_above_the_limit():
+    reference = helpers.ValidityReference(bond_min=0.7, bond_max=1.3, contact_min=0.9354)
+    reason = _reason(reference, bond_max=np.nextafter(1.3, 2.0))
+    assert reason == "bond 1.3000000000000003 > 1.3"

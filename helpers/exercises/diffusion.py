@@ -10,7 +10,8 @@ never shows (torch float64, several shapes; levels as numbers, as the notebook p
 a column of one level per chain), computes the expected result itself and compares. When a
 wrong result matches a known mistake (a variance used as a standard deviation, the two noise
 levels swapped, the other guidance convention ...), the hint names it. An answer that changes
-its inputs in place is told so.
+its inputs in place, or returns something other than a torch tensor (a numpy array, say), is
+told so.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def _cases(n_args: int, seed: int):
 
 
 def _call(function, *args):
-    """function(*args) on copies of the tensor arguments: (result, None), or (None, a hint) if it changed one."""
+    """function(*args) on copies of the tensor arguments: (result as numpy, None), or (None, a hint) if
+    it changed one of them or returned something other than a torch tensor."""
     copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
     out = function(*copies)
     for original, copy in zip(args, copies):
@@ -38,6 +40,16 @@ def _call(function, *args):
                 "your function changed one of its inputs in place (+=, *=, or a method ending in _): "
                 "compute a new tensor instead, the sampler still needs its inputs"
             )
+    if out is None:
+        return None, "your function returned None (a missing return?): return the result, a torch tensor"
+    if not isinstance(out, torch.Tensor):
+        name = type(out).__name__
+        what = {"ndarray": "a numpy array"}.get(name, f"{'an' if name[0] in 'aeiou' else 'a'} {name}")
+        return None, (
+            f"your function returned {what}, not a torch tensor: given tensors, return a tensor (the "
+            "notebook's later code works with tensors); compute with tensor operations such as x ** 0.5 or "
+            "torch.sqrt, without numpy"
+        )
     return as_array(out), None
 
 
@@ -50,12 +62,14 @@ def _not_yet(where: str, out, expected, mistake, hints: dict, name: str, generic
     return False, f"{where} {generic}"
 
 
+def _same(out, value, atol=1e-6) -> bool:
+    """Whether the result ``out`` equals ``value``, shape included."""
+    return out.shape == np.shape(value) and np.allclose(out, value, atol=atol)
+
+
 def _first_match(out, candidates: dict, atol=1e-6):
     """The name of the first candidate result that ``out`` equals, or None."""
-    for name, value in candidates.items():
-        if out.shape == np.shape(value) and np.allclose(out, value, atol=atol):
-            return name
-    return None
+    return next((name for name, value in candidates.items() if _same(out, value, atol)), None)
 
 
 # ----------------------------------------------------------------------------- Exercise 9.1
@@ -68,7 +82,8 @@ def check_add_noise(add_noise):
     Tested at noise levels abar_t the notebook does not use (near 1, near 0, in between; a number
     and a column of one level per chain) on tensors of several shapes. Recognised mistakes:
     abar_t and 1 - abar_t without square roots (variances used as scales), the noise not scaled, the
-    signal not scaled, the two factors swapped, the noise subtracted.
+    signal not scaled, the two factors swapped, the noise subtracted, the noise left out. A result
+    that is not a torch tensor (numpy, say) is refused: the notebook goes on with tensors.
     """
     if not callable(add_noise):
         return False, "`add_noise` should be a function: def add_noise(x0, eps, abar_t): ... return x_t"
@@ -90,6 +105,7 @@ def check_add_noise(add_noise):
                 "signal unscaled": x + np.sqrt(1 - a) * e,
                 "swapped": np.sqrt(1 - a) * x + np.sqrt(a) * e,
                 "minus": np.sqrt(a) * x - np.sqrt(1 - a) * e,
+                "no noise": np.sqrt(a) * x,
                 "input back": x,
             })  # fmt: skip
             hints = {
@@ -99,6 +115,7 @@ def check_add_noise(add_noise):
                 "swapped": "the factors are swapped: abar_t is the share of the signal that survives (1 at t = 0)",
                 "minus": "the noise is added, not subtracted (for a symmetric eps both are draws, but the "
                 "network is trained to predict the eps that was added)",
+                "no noise": "the noise term is missing: x_t is the shrunk signal plus the scaled noise eps",
                 "input back": "x_t is x0 unchanged: add the scaled noise",
             }
             return _not_yet(
@@ -117,6 +134,18 @@ def _ddim_reference(x, e, a, a_prev):
     return np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * e, x0
 
 
+def _clipped_x0(out, x0, e, a_prev, atol=1e-6):
+    """(lo, hi) if ``out`` is the step with x0_hat clipped to [lo, hi] and that clipping changed
+    x0_hat here (some of it lies outside the range); else None."""
+    if out.shape != x0.shape:
+        return None
+    implied = (out - np.sqrt(1 - a_prev) * e) / np.sqrt(a_prev)  # the x0_hat that the answer re-noised
+    lo, hi = float(implied.min()), float(implied.max())
+    clipped = np.clip(x0, lo, hi)
+    changed = not np.allclose(clipped, x0, atol=atol)
+    return (lo, hi) if changed and _same(out, np.sqrt(a_prev) * clipped + np.sqrt(1 - a_prev) * e, atol) else None
+
+
 @exercise_check
 def check_ddim_step(ddim_step):
     """Exercise 9.2: ``ddim_step(x_t, eps, abar_t, abar_prev)`` returns the deterministic step to x_prev.
@@ -126,7 +155,9 @@ def check_ddim_step(ddim_step):
     notebook never shows, including the last step (abar_prev = 1). Recognised mistakes:
     returning x0_hat (jumping to the end), the noise level of t kept for the step to t_prev, x0_hat with the
     variance 1 - abar_t instead of its square root, x0_hat not divided by sqrt(abar_t), the
-    noise term left out (the DDPM mean without its noise), eps subtracted at the end.
+    noise term left out (the DDPM mean without its noise), eps subtracted at the end, x0_hat
+    clipped to a range (the first case's x0_hat reaches beyond +-5, so any clipping shows). A result
+    that is not a torch tensor (numpy, say) is refused: the notebook goes on with tensors.
     """
     if not callable(ddim_step):
         return False, "`ddim_step` should be a function: def ddim_step(x_t, eps, abar_t, abar_prev): ... return x_prev"
@@ -147,6 +178,7 @@ def check_ddim_step(ddim_step):
                 "no noise": np.sqrt(a_prev) * x0,
                 "minus": np.sqrt(a_prev) * x0 - np.sqrt(1 - a_prev) * en,
             })  # fmt: skip
+            clipped = _clipped_x0(out, x0, en, a_prev) if mistake is None else None
             hints = {
                 "x0": "you returned x0_hat, the end of the whole path: one step goes only to abar_prev, "
                 "re-adding the predicted noise at that level",
@@ -156,6 +188,13 @@ def check_ddim_step(ddim_step):
                 "no noise": "the predicted noise must come back, scaled by sqrt(1 - abar_prev)",
                 "minus": "the noise returns with the sign it had in the forward process (it was added)",
             }
+            if clipped:
+                mistake = "clipped"
+                hints[mistake] = (
+                    f"x0_hat was clipped (to {clipped[0]:.3g} ... {clipped[1]:.3g} here): helpers.diffusion's "
+                    "sampler does that to keep its chains in range, but the exercise asks for the plain step; "
+                    "leave x0_hat as it is"
+                )
             return _not_yet(
                 f"for {what} (abar_t {a}, abar_prev {a_prev})", out, expected, mistake, hints, "x_prev",
                 "x_prev differs from the DDIM step: first the clean chain that x_t and eps imply, then the "
@@ -167,50 +206,90 @@ def check_ddim_step(ddim_step):
 # ----------------------------------------------------------------------------- Exercise 9.3
 
 
+_GUIDANCE_MISTAKES = {  # what each mistake makes of (eps_cond, eps_uncond, w)
+    "interpolation": lambda c, u, w: w * c + (1 - w) * u,
+    "swapped": lambda c, u, w: (1 + w) * u - w * c,
+    "added": lambda c, u, w: c + w * u,
+    "towards": lambda c, u, w: c - w * (c - u),
+    "ignored": lambda c, u, w: c,
+    "average": lambda c, u, w: (c + u) / 2,
+}
+
+
+def _line_factors(outputs: dict, c, u):
+    """For each w, the k with outputs[w] = c + k (c - u), if every output lies on that line; else None."""
+    d = c - u
+    factors = {}
+    for w, out in outputs.items():
+        if out.shape != c.shape:
+            return None
+        k = float(np.sum((out - c) * d) / np.sum(d * d))
+        if not np.allclose(out, c + k * d, atol=1e-6):
+            return None
+        factors[w] = k
+    return factors
+
+
 @exercise_check
 def check_guided_noise(guided_noise):
     """Exercise 9.3: ``guided_noise(eps_cond, eps_uncond, w)``, classifier-free guidance with weight w.
 
-    Tested with guidance weights 0, 0.5, 2 and 7.5 on tensors the notebook never shows.
-    Recognised mistakes: the other convention, eps_uncond + w (eps_cond - eps_uncond), in which
-    w = 1 is the conditional model; a result that does not change with w; the two predictions
-    swapped, the unconditional prediction added, the weight ignored, the average of the two.
+    Tested with guidance weights 2, 0.5, 7.5 and 0 on tensors the notebook never shows. A mistake
+    is named only when the answer gives what it gives at every one of these weights. Recognised
+    mistakes: the other convention, eps_uncond + w (eps_cond - eps_uncond), in which w = 1 is the
+    conditional model; a result that does not change with w; the two predictions swapped, the
+    unconditional prediction added, the difference subtracted (towards eps_uncond), the weight
+    ignored, the average of the two; and any other factor on the difference eps_cond - eps_uncond
+    (such as w / 2). A result that is not a torch tensor (numpy, say) is refused.
     """
     if not callable(guided_noise):
         return False, "`guided_noise` should be a function: def guided_noise(eps_cond, eps_uncond, w): ..."
+    weights = (2.0, 0.5, 7.5, 0.0)
     for what, (c, u) in _cases(2, seed=93):
         outputs = {}
-        for w in (2.0, 0.5, 7.5, 0.0):
-            outputs[w], changed = _call(guided_noise, c, u, w)
-            if changed:
-                return False, changed
+        for w in weights:
+            outputs[w], problem = _call(guided_noise, c, u, w)
+            if problem:
+                return False, problem
+        cn, un = as_array(c), as_array(u)
+        wrong = [w for w in weights if not _same(outputs[w], (1 + w) * cn - w * un)]
+        if not wrong:
+            continue
+        mistake = next(
+            (
+                name
+                for name, mistaken in _GUIDANCE_MISTAKES.items()
+                if all(_same(outputs[v], mistaken(cn, un, v)) for v in weights)
+            ),
+            None,
+        )
+        w = wrong[0]
+        hints = {
+            "interpolation": "eps_uncond + w (eps_cond - eps_uncond) is the convention in which w = 1 is the "
+            "conditional model (as in the diffusers library); here w = 0 is: go w times the difference "
+            "beyond eps_cond",
+            "swapped": "the two predictions are swapped: guidance moves towards the condition, (1 + w) eps_cond",
+            "added": "guidance moves away from the unconditional prediction: it enters with a minus sign",
+            "towards": "your result moves from eps_cond towards the unconditional prediction: guidance moves "
+            "away from it, beyond eps_cond",
+            "ignored": "the result ignores w: it is the conditional prediction alone (correct only for w = 0)",
+            "average": "the average of the two predictions is not guidance",
+        }
         constant = all(o.shape == outputs[0.0].shape and np.allclose(o, outputs[0.0]) for o in outputs.values())
-        for w, out in outputs.items():
-            cn, un = as_array(c), as_array(u)
-            expected = (1 + w) * cn - w * un
-            if out.shape == expected.shape and np.allclose(out, expected, atol=1e-6):
-                continue
-            mistake = _first_match(out, {
-                "interpolation": w * cn + (1 - w) * un,
-                "swapped": (1 + w) * un - w * cn,
-                "added": cn + w * un,
-                "ignored": cn,
-                "average": (cn + un) / 2,
-            })  # fmt: skip
-            hints = {
-                "interpolation": "eps_uncond + w (eps_cond - eps_uncond) is the convention in which w = 1 is the "
-                "conditional model (as in the diffusers library); here w = 0 is: go w times the difference "
-                "beyond eps_cond",
-                "swapped": "the two predictions are swapped: guidance moves towards the condition, (1 + w) eps_cond",
-                "added": "guidance moves away from the unconditional prediction: it enters with a minus sign",
-                "ignored": "the result ignores w: it is the conditional prediction alone (correct only for w = 0)",
-                "average": "the average of the two predictions is not guidance",
-            }
-            if constant and mistake not in ("ignored", "average"):
-                return False, f"for {what} the result is the same for w = 0, 0.5, 2 and 7.5: it must change with w"
-            return _not_yet(
-                f"for {what} with w = {w}", out, expected, mistake, hints, "the result",
-                "the result differs from guidance: start at the conditional prediction and go w times further "
-                "in the direction from the unconditional one to it",
-            )  # fmt: skip
+        if constant and mistake not in ("ignored", "average"):
+            return False, f"for {what} the result is the same for w = 0, 0.5, 2 and 7.5: it must change with w"
+        factors = _line_factors(outputs, cn, un) if mistake is None else None
+        if factors:
+            k = factors[w]  # three significant digits, more where they would print it as w itself
+            shown = next((f"{k:.{n}g}" for n in (3, 5, 7, 9) if f"{k:.{n}g}" != f"{w:.{n}g}"), repr(k))
+            mistake = "factor"
+            hints[mistake] = (
+                f"the difference is scaled by the wrong factor: at w = {w:g} your result lies {shown} times "
+                "(eps_cond - eps_uncond) from eps_cond; how far does guidance with weight w go?"
+            )
+        return _not_yet(
+            f"for {what} with w = {w:g}", outputs[w], (1 + w) * cn - w * un, mistake, hints, "the result",
+            "the result differs from guidance: start at the conditional prediction and go w times further "
+            "in the direction from the unconditional one to it",
+        )  # fmt: skip
     return True, ""

@@ -42,29 +42,34 @@ _ANGLE_SETS = [
 ]
 
 
-def _diagnose_resultant(angles, out) -> str:
-    """Name the mistake that turns ``angles`` into ``out``, or ''."""
-    c, s = np.cos(angles).mean(-1), np.sin(angles).mean(-1)
-    r = np.hypot(c, s)
-    n = angles.shape[-1]
-    known = [
-        (
-            np.cos(angles.mean(-1)),
-            "you averaged the angles and took the cosine: the mean of two angles near "
-            "+pi and -pi is 0, the opposite direction; average the unit vectors instead",
-        ),
-        (np.abs(c), "only the x components (cos): a mean vector has a y component too (sin)"),
-        (c, "only the x components (cos): a mean vector has a y component too (sin)"),
-        (n * r, "that is the length of the sum of the vectors: divide by their number (the mean, not the sum)"),
-        (r**2, "that is the squared length of the mean vector: take the square root"),
-        (1 - r, "that is 1 - R, the circular variance: return the length R itself"),
-        (
-            np.hypot(np.cos(np.radians(angles)).mean(-1), np.sin(np.radians(angles)).mean(-1)),
-            "the angles are already in radians: do not convert them again",
-        ),
-    ]
-    for value, hint in known:
-        if out.shape == value.shape and np.allclose(out, value, atol=1e-6):
+_X_ONLY = "only the x components (cos): a mean vector has a y component too (sin)"
+_RESULTANT_MISTAKES = [  # (what the mistake computes from angles (..., k), its hint)
+    (
+        lambda a: np.cos(a.mean(-1)),
+        "you averaged the angles and took the cosine: the mean of two angles near "
+        "+pi and -pi is 0, the opposite direction; average the unit vectors instead",
+    ),
+    (lambda a: np.abs(np.cos(a).mean(-1)), _X_ONLY),
+    (lambda a: np.cos(a).mean(-1), _X_ONLY),
+    (
+        lambda a: a.shape[-1] * _resultant(a),
+        "that is the length of the sum of the vectors: divide by their number (the mean, not the sum)",
+    ),
+    (lambda a: _resultant(a) ** 2, "that is the squared length of the mean vector: take the square root"),
+    (lambda a: 1 - _resultant(a), "that is 1 - R, the circular variance: return the length R itself"),
+    (lambda a: _resultant(np.radians(a)), "the angles are already in radians: do not convert them again"),
+]
+
+
+def _diagnose_resultant(outputs) -> str:
+    """The hint for the known mistake that turns every one of ``_ANGLE_SETS`` into the answer's
+    ``outputs`` (one array per set), or ''. A mistake that agrees on one set only, as the x
+    components do with the length for two angles at +-2.5 (no y component), is not named."""
+    for mistake, hint in _RESULTANT_MISTAKES:
+        if all(
+            out.shape == np.shape(value := mistake(angles)) and np.allclose(out, value, atol=1e-6)
+            for angles, out in zip(_ANGLE_SETS, outputs)
+        ):
             return hint
     return ""
 
@@ -74,30 +79,41 @@ def check_mean_resultant_length(mean_resultant_length):
     """8.1: ``mean_resultant_length(angles)`` -> the length of the mean of the unit vectors at ``angles``.
 
     angles (..., k) in radians -> (...), averaged over the last axis. Tried on two angles that
-    are not symmetric about 0, two near +-pi, and batches of other shapes. Recognises: the
-    cosine of the mean angle, the x components only, the sum instead of the mean, the squared
-    length, the circular variance 1 - R, and a conversion from degrees.
+    are not symmetric about 0, two near +-pi, and batches of other shapes; an answer that changes
+    its input array in place, or keeps the averaged axis (shape (..., 1)), is told so. Recognises,
+    when the answer gives what the mistake gives on every one of these angle sets: the cosine of
+    the mean angle, the x components only, the sum instead of the mean, the squared length, the
+    circular variance 1 - R, and a conversion from degrees.
     """
     if not callable(mean_resultant_length):
         return False, "define a function mean_resultant_length(angles)"
+    outputs = []
     for angles in _ANGLE_SETS:
-        out = as_array(mean_resultant_length(angles.copy()))
+        given = angles.copy()
+        out = as_array(mean_resultant_length(given))
+        if not np.array_equal(given, angles):
+            return False, (
+                "your function changed its input array in place (+=, %=, or an out= argument): compute "
+                "a new array instead, the caller still needs its angles"
+            )
         expected = _resultant(angles)
-        if out.shape != expected.shape and out.size == expected.size:
-            out = out.reshape(expected.shape)
         if out.shape == angles.shape[:-1] + (2,):
             return False, "you returned the mean vector (x, y): return its length"
+        if out.shape == expected.shape + (1,):
+            return False, (
+                f"for angles of shape {angles.shape} expected shape {expected.shape}, got {out.shape}: "
+                "the averaged axis is still there (keepdims=True?); drop it"
+            )
         if out.shape != expected.shape:
             return False, (
                 f"for angles of shape {angles.shape} expected one number per row, shape {expected.shape}, "
                 f"got {out.shape}: average over the last axis"
             )
-        if not np.allclose(out, expected, atol=1e-6):
-            hint = _diagnose_resultant(angles, out)
-            return (
-                False,
-                hint
-                or f"for the angles {np.round(angles, 3).tolist()[:4]} ... the mean unit vector has another length",
+        outputs.append(out)
+    for angles, out in zip(_ANGLE_SETS, outputs):
+        if not np.allclose(out, _resultant(angles), atol=1e-6):
+            return False, _diagnose_resultant(outputs) or (
+                f"for the angles {np.round(angles, 3).tolist()[:4]} ... the mean unit vector has another length"
             )
     return True, ""
 
