@@ -16,6 +16,7 @@ in this list (and the private ``_checks``, ``_cpu`` and ``_io``):
     training     train_vae and its History
     generation   valid generation: PolymerGenerator, its learned prior, a baseline, metrics
     diffusion    a denoising diffusion model of polymer shapes: PolymerDiffusion, train_diffusion, samplers, bound
+    discriminator  discriminator guidance: a classifier of data against the model's draws corrects its score
     posterior    exact log p(x) and p(z|x) on a grid (2-D latent space), the best Gaussian per x
     optimization gradient-based search in latent space, with validity penalties
     checkpoints  save/load models, the registry of shipped pretrained models
@@ -27,7 +28,7 @@ in this list (and the private ``_checks``, ``_cpu`` and ``_io``):
 ``from helpers import plots``.
 """
 
-from . import diffusion, generation
+from . import diffusion, discriminator, generation
 from .checkpoints import load_beta_sweep, load_checkpoint, load_pretrained, save_checkpoint
 from .data import (
     DMOL_SHA256,

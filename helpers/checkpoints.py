@@ -25,6 +25,8 @@ import torch
 from ._io import atomic_write
 from .diffusion import RECIPE as DIFFUSION_RECIPE
 from .diffusion import PolymerDiffusion
+from .discriminator import RECIPE as DISCRIMINATOR_RECIPE
+from .discriminator import ChainDiscriminator
 from .generation import GENERATOR, RECIPE, PolymerGenerator
 from .models import PolymerVAE
 from .training import DEFAULT_BETA, DEFAULT_EPOCHS
@@ -68,6 +70,11 @@ PRETRAINED = {
         description="the diffusion model of notebook 9 (PolymerDiffusion, guidable on R_g): generate(n, seed=...)",
         recipe=dict(train_diffusion=dict(DIFFUSION_RECIPE, conditional=True, seed=0)),
         sha256="3592e1a16e902102145d1b9fb1e91a4d1048d0f8b50b8a581e18579e2c8571da",
+    ),
+    "diffusion_discriminator": dict(
+        description="notebook 9's discriminator for diffusion_polymer: model.generate(n, discriminator=...)",
+        recipe=dict(train_discriminator=dict(DISCRIMINATOR_RECIPE, seed=0)),
+        sha256="d1f7ed558114e28ed79a10fc3e4ceb004ee256af99596d508e6e041de4606cc1",
     ),
     "beta_sweep": dict(
         description="the beta explorer's models, one per value of BETA_SWEEP: load_beta_sweep()",
@@ -120,16 +127,22 @@ def _digest(config: dict, metadata, state_dicts: list[dict]) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(model: PolymerVAE | PolymerDiffusion, path: str | os.PathLike, **metadata) -> Path:
+MODELS = (PolymerVAE, PolymerDiffusion, ChainDiscriminator)  # what a checkpoint can hold
+
+
+def save_checkpoint(model, path: str | os.PathLike, **metadata) -> Path:
     """Write ``model``'s weights and config (and any simple ``metadata``) to ``path``.
 
-    ``model``: a ``PolymerVAE`` (or ``PolymerGenerator``) or a ``diffusion.PolymerDiffusion``.
+    ``model``: a ``PolymerVAE`` (or ``PolymerGenerator``), a ``diffusion.PolymerDiffusion`` or a
+    ``discriminator.ChainDiscriminator``.
 
     ``metadata`` may hold numbers, strings, lists and dicts (numpy values are converted).
     The file also stores a sha256 of its contents, checked by ``load_checkpoint`` (corruption only).
     """
-    if not isinstance(model, (PolymerVAE, PolymerDiffusion)):
-        raise TypeError(f"expected a PolymerVAE or a PolymerDiffusion, got {type(model).__name__}")
+    if not isinstance(model, MODELS):
+        raise TypeError(
+            f"expected a PolymerVAE, a PolymerDiffusion or a ChainDiscriminator, got {type(model).__name__}"
+        )
     metadata = _plain(metadata, "metadata")
     config = dict(model.config)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -170,24 +183,31 @@ def _verify(path: Path, payload: dict, described, state_dicts: list[dict]) -> No
         raise ValueError(f"{path} is corrupt: its contents do not match the checksum stored in it")
 
 
-def load_checkpoint(path: str | os.PathLike, model: PolymerVAE | None = None):
+def _stored_kind(config: dict) -> type:
+    return {"diffusion": PolymerDiffusion, "discriminator": ChainDiscriminator}.get(config.get("kind"), PolymerVAE)
+
+
+def load_checkpoint(path: str | os.PathLike, model=None):
     """Load a checkpoint. Returns (model, metadata).
 
     Without ``model`` a new model is built from the stored config: a ``PolymerGenerator`` when
     the stored weights include a learned prior (``prior_weights``), a ``PolymerDiffusion`` for a
-    diffusion model, a ``PolymerVAE`` otherwise. With one, it must be of the same kind and its
-    config must match the stored one exactly, or a ``ValueError`` lists the differences.
+    diffusion model, a ``ChainDiscriminator`` for a discriminator, a ``PolymerVAE`` otherwise.
+    With one, it must be of the same kind and its config must match the stored one exactly, or a
+    ``ValueError`` lists the differences.
     """
-    if model is not None and not isinstance(model, (PolymerVAE, PolymerDiffusion)):
-        raise TypeError(f"model must be a PolymerVAE or None (or a PolymerDiffusion), got {type(model).__name__}")
+    if model is not None and not isinstance(model, MODELS):
+        raise TypeError(
+            f"model must be None, a PolymerVAE, a PolymerDiffusion or a ChainDiscriminator, got {type(model).__name__}"
+        )
     path = Path(path)
     payload = _read(path, FORMAT, ("config", "state_dict"))
     _verify(path, payload, payload.get("metadata", {}), [payload["state_dict"]])
     config = payload["config"]
-    stored_kind = "PolymerDiffusion" if config.get("kind") == "diffusion" else "PolymerVAE"
-    if model is not None and isinstance(model, PolymerDiffusion) != (stored_kind == "PolymerDiffusion"):
+    stored_kind = _stored_kind(config)
+    if model is not None and not isinstance(model, stored_kind):
         raise ValueError(
-            f"checkpoint {path.name} holds a {stored_kind}, but the model given is a {type(model).__name__}: "
+            f"checkpoint {path.name} holds a {stored_kind.__name__}, but the model given is a {type(model).__name__}: "
             "call load_checkpoint without a model to get the stored kind"
         )
     if model is None:
@@ -216,10 +236,10 @@ def load_checkpoint(path: str | os.PathLike, model: PolymerVAE | None = None):
     return model, payload.get("metadata", {})
 
 
-def _build(path: Path, config: dict, state: dict) -> PolymerVAE | PolymerDiffusion:
+def _build(path: Path, config: dict, state: dict):
     kind = PolymerGenerator if "prior_weights" in state else PolymerVAE
-    if config.get("kind") == "diffusion":
-        kind, config = PolymerDiffusion, {k: v for k, v in config.items() if k != "kind"}
+    if config.get("kind") in ("diffusion", "discriminator"):
+        kind, config = _stored_kind(config), {k: v for k, v in config.items() if k != "kind"}
     try:
         return kind(**config)
     except (TypeError, ValueError) as err:

@@ -300,14 +300,37 @@ def _eps(model, x, t, c, guidance):
     return (1 + guidance) * conditional - guidance * unconditional
 
 
+def _check_discriminator(discriminator, model) -> None:
+    """Raise unless ``discriminator`` is a ``discriminator.ChainDiscriminator`` made for ``model``'s features."""
+    if getattr(discriminator, "config", {}).get("kind") != "discriminator" or not callable(discriminator):
+        raise TypeError(
+            f"discriminator needs a ChainDiscriminator (helpers.discriminator), got a {type(discriminator).__name__}"
+        )
+    if any(discriminator.config[k] != model.config[k] for k in ("n_beads", "steps", "scale")):
+        raise ValueError(
+            "this discriminator was trained for another diffusion model (its beads, schedule or standardisation "
+            "differ): train one for this model with discriminator.train_discriminator(model, train)"
+        )
+
+
+def _log_odds_gradient(discriminator, x, t: int) -> torch.Tensor:
+    """grad_x of the discriminator's logit at step t, for each chain of x (batch, dim)."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        logit = discriminator(x, torch.full((1,), t, device=x.device, dtype=torch.long))
+        return torch.autograd.grad(logit.sum(), x)[0]
+
+
 @torch.no_grad()
 def sample_features(
     model, n, seed=None, *, steps=DEFAULT_SAMPLE_STEPS, sampler=DEFAULT_SAMPLER, rg=None, guidance=0.0,
-    trajectory=False,
+    discriminator=None, trajectory=False,
 ):  # fmt: skip
     """Run the reverse process for n chains: standardised features x_0 (n, dim), float32.
 
-    ``trajectory=True`` also returns the list of x_t (including x_T, the start) for each visited t.
+    ``discriminator``: a ``discriminator.ChainDiscriminator`` for this model, whose log-odds gradient
+    corrects the predicted noise at every step (discriminator guidance). ``trajectory=True`` also
+    returns the list of x_t (including x_T, the start) for each visited t.
     """
     _check_diffusion("sample_features", model)
     check_positive_int("n", n)
@@ -315,6 +338,8 @@ def sample_features(
         check_seed("seed", seed)
     check_option("sampler", sampler, SAMPLERS)
     check_non_negative("guidance", guidance)
+    if discriminator is not None:
+        _check_discriminator(discriminator, model)
     ts = timesteps(model, steps)
     model.eval()
     device = model.abar.device
@@ -330,6 +355,8 @@ def sample_features(
             a_t = abar[t - 1]
             a_prev = abar[ts[i + 1] - 1] if i + 1 < len(ts) else torch.ones((), device=device)
             eps = _eps(model, x, t, c, guidance)
+            if discriminator is not None:  # score + grad log-odds: eps - sqrt(1 - abar_t) grad log-odds
+                eps = eps - (1 - a_t).sqrt() * _log_odds_gradient(discriminator, x, t)
             # the clean chain that the predicted noise implies; near t = T (abar ~ 0) the division
             # amplifies any error in eps, so it is clipped to the range of the data (+-CLIP stds)
             x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-CLIP, CLIP)
@@ -345,16 +372,22 @@ def sample_features(
     return (x, path) if trajectory else x
 
 
-def generate(model, n: int, seed=None, *, steps=DEFAULT_SAMPLE_STEPS, sampler=DEFAULT_SAMPLER, rg=None, guidance=0.0):
+def generate(
+    model, n: int, seed=None, *, steps=DEFAULT_SAMPLE_STEPS, sampler=DEFAULT_SAMPLER, rg=None, guidance=0.0,
+    discriminator=None,
+):  # fmt: skip
     """Draw ``n`` conformations (n, beads, 2), bead diameters, in the data's aligned frame.
 
     steps: how many steps of the reverse process (1..T; the default 100 of T = 1000).
     sampler: ``"ddim"`` (deterministic given the start noise) or ``"ddpm"`` (ancestral, fresh noise
     each step). rg: a target R_g (a number or n numbers within the training data's range) for a
     model with a condition; guidance: the classifier-free guidance weight w (0: the conditional
-    model alone). The random numbers are seeded by ``seed`` (else torch's global generator).
+    model alone). discriminator: a ``discriminator.ChainDiscriminator`` trained for this model, to
+    correct its score (discriminator guidance; None: the network alone). The random numbers are
+    seeded by ``seed`` (else torch's global generator).
     """
-    x0 = sample_features(model, n, seed, steps=steps, sampler=sampler, rg=rg, guidance=guidance)
+    x0 = sample_features(model, n, seed, steps=steps, sampler=sampler, rg=rg, guidance=guidance,
+                         discriminator=discriminator)  # fmt: skip
     return conformations(model.unstandardise(x0))
 
 
@@ -455,8 +488,8 @@ def negative_log_likelihood(model, x, *, sigma_x: float, n_t: int = 100, seed: i
 # ----------------------------------------------------------------------------- training
 
 
-def _symmetries(features: torch.Tensor, n_bonds: int, gen) -> torch.Tensor:
-    """Physical features -> a random one of the shape, its mirror image, its reverse, both."""
+def symmetric_copies(features: torch.Tensor, n_bonds: int, gen) -> torch.Tensor:
+    """Physical features (n, dim) -> for each chain a random one of: itself, its mirror image, its reverse, both."""
     lengths, turns = features[:, :n_bonds], features[:, n_bonds:]
     mirror = torch.rand(len(features), 1, generator=gen) < 0.5
     reverse = torch.rand(len(features), 1, generator=gen) < 0.5
@@ -557,7 +590,7 @@ def train_diffusion(
                 total = 0.0
                 for i in range(0, n, batch_size):
                     idx = order[i : i + batch_size]
-                    x0 = model.encode_features(_symmetries(feats[idx], n_bonds, gen))
+                    x0 = model.encode_features(symmetric_copies(feats[idx], n_bonds, gen))
                     t = training_steps(model.steps, len(idx), gen)
                     eps = torch.randn(x0.shape, generator=gen)
                     a = model.abar.cpu()[t - 1][:, None]
@@ -629,8 +662,10 @@ __all__ = [
     "q_sample",
     "sample_features",
     "shape_features",
+    "symmetric_copies",
     "time_embedding",
     "timesteps",
     "train_diffusion",
+    "training_steps",
     "variational_bound",
 ]

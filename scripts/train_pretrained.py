@@ -6,6 +6,7 @@
     python scripts/train_pretrained.py --only valid-polymer
     python scripts/train_pretrained.py --only conditional-polymer
     python scripts/train_pretrained.py --only diffusion-polymer
+    python scripts/train_pretrained.py --only diffusion-discriminator
 
 * ``polymer_vae.pt``: the default ``PolymerVAE`` (277,532 parameters) trained with
   ``train_vae``'s defaults on the default simulated data (``load_paths()``), split with
@@ -19,6 +20,10 @@
 * ``diffusion_polymer.pt``: the diffusion model of notebook 9 (``helpers.diffusion.train_diffusion``
   with ``diffusion.RECIPE``, conditioned on R_g for guidance), on the same split. Its metadata
   carries the training history and time.
+* ``diffusion_discriminator.pt``: the classifier of notebook 9's discriminator guidance
+  (``helpers.discriminator.train_discriminator`` with ``discriminator.RECIPE``), trained on the
+  same split against the draws of the shipped ``diffusion_polymer.pt`` as loaded (so retrain it
+  after that model). Its metadata carries the training history and time.
 
 Each model's recipe is its entry of the registry ``helpers.checkpoints.PRETRAINED``. Each run
 ends by printing the sha256 of every shipped file: paste them into that registry (the test
@@ -37,6 +42,7 @@ import torch
 
 import helpers
 import helpers.diffusion
+import helpers.discriminator
 import helpers.generation
 from helpers.checkpoints import PRETRAINED, PRETRAINED_DIR, save_beta_sweep
 
@@ -112,6 +118,26 @@ def train_diffusion(train, test):
     return path
 
 
+def train_discriminator(train):
+    recipe = PRETRAINED["diffusion_discriminator"]["recipe"]["train_discriminator"]
+    model, _ = helpers.load_pretrained("diffusion_polymer")  # the shipped weights, as the notebook samples them
+    start, cpu_start = time.perf_counter(), time.process_time()
+    disc, history = helpers.discriminator.train_discriminator(model, train, progress=False, **recipe)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    path = helpers.save_checkpoint(
+        disc,
+        PRETRAINED_DIR / "diffusion_discriminator.pt",
+        data="simulate (default parameters), train_test_split(seed=42); draws of diffusion_polymer.pt",
+        recipe=recipe,
+        train_seconds=round(seconds, 1),
+        train_cpu_seconds=round(cpu_seconds, 1),  # one thread, drawing the chains included
+        torch_version=str(torch.__version__),
+        history={k: history[k] for k in ("loss", "accuracy", "round")},
+    )
+    print(f"{path}: {recipe['rounds']} rounds in {seconds:.1f} s, last accuracy {history['accuracy'][-1]:.3f}")
+    return path
+
+
 def train_beta_sweep(train, test):
     recipe = PRETRAINED["beta_sweep"]["recipe"]
     models, results = [], []
@@ -130,8 +156,12 @@ def train_beta_sweep(train, test):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", choices=["default", "beta-sweep", "valid-polymer", "conditional-polymer", "diffusion-polymer"]
-    )
+        "--only",
+        choices=[
+            "default", "beta-sweep", "valid-polymer", "conditional-polymer", "diffusion-polymer",
+            "diffusion-discriminator",
+        ],
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)  # reproducible (reduction order) and fastest for these small networks
     train, test = split()
@@ -145,6 +175,8 @@ def main():
         train_generator(train, test, "conditional_polymer")
     if args.only in (None, "diffusion-polymer"):
         train_diffusion(train, test)
+    if args.only in (None, "diffusion-polymer", "diffusion-discriminator"):
+        train_discriminator(train)
     for path in sorted(PRETRAINED_DIR.glob("*.pt")):
         print(f'    "{path.name}": "{hashlib.sha256(path.read_bytes()).hexdigest()}",')
 

@@ -160,7 +160,7 @@ def test_foreign_and_incomplete_files_are_refused(tmp_path, tiny_model):
         helpers.load_checkpoint(tmp_path / "absent.pt")
     with pytest.raises(TypeError, match="expected a PolymerVAE"):
         helpers.save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "lin.pt")
-    with pytest.raises(TypeError, match="PolymerVAE or None"):
+    with pytest.raises(TypeError, match="model must be None, a PolymerVAE"):
         helpers.load_checkpoint(tmp_path / "other.pt", model=torch.nn.Linear(2, 2))
 
 
