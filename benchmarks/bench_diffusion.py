@@ -1,16 +1,21 @@
 """The diffusion model of notebook 9, measured against the goals of issue 23.
 
-* Unguided draws of the shipped ``diffusion_polymer`` model (``load_pretrained``), no relaxation,
-  4,000 per seed for seeds 0-4 at the default sampler and step count, measured with
+* Unguided draws of the shipped ``diffusion_polymer`` model (``load_pretrained``) corrected by the
+  shipped ``diffusion_discriminator`` (discriminator guidance), no relaxation, 4,000 per seed for
+  seeds 0-4 at the default sampler and step count, measured with
   ``helpers.generation.generation_metrics`` against the default simulated data (10,000 aligned
   frames), plus novelty: the median RMSD (after the best rotation) from each draw to its
-  nearest training frame, next to the same for the held-out test frames.
-* Quality against the number of sampling steps (DDIM and ancestral), 1,000 draws, seed 0.
+  nearest training frame, next to the same for the held-out test frames. Beside them, the
+  ablation: the same seeds without the discriminator (the network alone), and a correction that
+  learns nothing (a fixed push apart of beads in contact, of three strengths).
+* Quality against the number of sampling steps (DDIM and ancestral, the network alone), 1,000 draws, seed 0.
 * Sampling time for 4,000 polymers at the default step count, one thread.
-* Guided generation at R_g 1.6, 2.0, 2.5, 3.0 (1,000 draws each): valid and within +-0.15.
+* Guided generation at R_g 1.6, 2.0, 2.5, 3.0 (1,000 draws each), with and without the
+  discriminator: valid and within +-0.15.
 * The variational bound on -log p(x) (nats per conformation over the 24 aligned coordinates,
   sigma_x of notebook 3) on the test frames, next to the shipped VAE's importance-weighted bound.
-* With ``--train``: training from scratch with the shipped recipe (wall time, one thread).
+* Training time: the diffusion model's and the discriminator's (CPU seconds, one thread, from the
+  checkpoints' metadata); with ``--train`` both are trained from scratch here and timed.
 
     python benchmarks/bench_diffusion.py [--train] [--json FILE]
 
@@ -28,6 +33,7 @@ import torch
 
 import helpers
 from helpers import diffusion
+from helpers.discriminator import ChainDiscriminator, train_discriminator
 from helpers.generation import generation_metrics, nearest_rmsd
 
 from _common import add_output_options, finish, goals_table, num, table
@@ -47,6 +53,23 @@ def novelty(x, reference):
     return float(np.median(nearest_rmsd(x, reference)))
 
 
+class FixedRepulsion(ChainDiscriminator):
+    """A correction that learns nothing: log-odds -strength * sum over bead pairs of the soft contact."""
+
+    def __init__(self, model, strength: float):
+        super().__init__(n_beads=model.config["n_beads"], steps=model.steps, scale=model.config["scale"], width=1)
+        self.strength = strength
+
+    def forward(self, x_t, t):
+        r = diffusion.chain_from_features(diffusion.bounded(x_t * self.std + self.mean))
+        d = torch.linalg.vector_norm(r[:, self.pairs[0]] - r[:, self.pairs[1]], dim=-1)
+        far = (self.pairs[1] - self.pairs[0]) >= 2  # bonded neighbours are the bonds' business
+        return -self.strength * (0.05 * torch.nn.functional.softplus((1.0 - d[:, far]) / 0.05)).sum(-1)
+
+
+REPULSION = (10.0, 100.0, 1000.0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", action="store_true", help="also train from scratch and time it")
@@ -58,18 +81,30 @@ def main() -> int:
     train, test = helpers.train_test_split(helpers.preprocess(paths), seed=42)
     train_frames, test_frames = helpers.unflatten(train), helpers.unflatten(test)
     model, metadata = helpers.load_pretrained("diffusion_polymer")
-    result = dict(steps=diffusion.DEFAULT_SAMPLE_STEPS, sampler=diffusion.DEFAULT_SAMPLER, seeds={})
+    disc, disc_metadata = helpers.load_pretrained("diffusion_discriminator")
+    result = dict(steps=diffusion.DEFAULT_SAMPLE_STEPS, sampler=diffusion.DEFAULT_SAMPLER, seeds={}, plain={})
     result["parameters"] = sum(p.numel() for p in model.parameters())
+    result["disc_parameters"] = sum(p.numel() for p in disc.parameters())
+    result["rounds"] = disc_metadata["recipe"]["rounds"]
     result["test_novelty"] = novelty(test_frames, train_frames)
     for seed in SEEDS:
         start, cpu = time.perf_counter(), time.process_time()
-        x = model.generate(N, seed=seed)
+        x = model.generate(N, seed=seed, discriminator=disc)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         metrics = generation_metrics(x, data)
         metrics["novelty"] = novelty(x, train_frames)
         metrics["seconds"], metrics["cpu_seconds"] = seconds, cpu
         result["seeds"][seed] = metrics
         print(seed, {k: round(v, 4) for k, v in metrics.items()}, flush=True)
+        start = time.process_time()
+        result["plain"][seed] = dict(generation_metrics(model.generate(N, seed=seed), data))
+        result["plain"][seed]["cpu_seconds"] = time.process_time() - start
+        print("  network alone", {k: round(v, 4) for k, v in result["plain"][seed].items()}, flush=True)
+    result["repulsion"] = {}
+    for strength in REPULSION:
+        x = model.generate(N, seed=SEEDS[0], discriminator=FixedRepulsion(model, strength))
+        result["repulsion"][strength] = generation_metrics(x, data)
+        print("fixed repulsion", strength, result["repulsion"][strength], flush=True)
     result["curve"] = {}
     for sampler in diffusion.SAMPLERS:
         for steps in STEP_COUNTS:
@@ -80,16 +115,17 @@ def main() -> int:
             print(
                 sampler, steps, {k: round(v, 4) for k, v in result["curve"][f"{sampler} {steps}"].items()}, flush=True
             )
-    result["guided"] = {}
+    result["guided"], result["guided_plain"] = {}, {}
     guidance = diffusion.GUIDANCE
-    for target in TARGETS:
-        x = model.generate(1000, seed=0, rg=target, guidance=guidance)
-        valid = helpers.validity(x, data).valid
-        near = np.abs(helpers.radius_of_gyration(x) - target) <= TOLERANCE
-        result["guided"][target] = dict(
-            valid=float(valid.mean()), near=float(near.mean()), hit=float((valid & near).mean())
-        )
-        print("guided", target, result["guided"][target], flush=True)
+    for key, critic in (("guided", disc), ("guided_plain", None)):
+        for target in TARGETS:
+            x = model.generate(1000, seed=0, rg=target, guidance=guidance, discriminator=critic)
+            valid = helpers.validity(x, data).valid
+            near = np.abs(helpers.radius_of_gyration(x) - target) <= TOLERANCE
+            result[key][target] = dict(
+                valid=float(valid.mean()), near=float(near.mean()), hit=float((valid & near).mean())
+            )
+            print(key, target, result[key][target], flush=True)
     start = time.perf_counter()
     nll = diffusion.negative_log_likelihood(model, test, sigma_x=SIGMA_X, n_t=200)
     result["nll_diffusion"], result["nll_diffusion_median"] = float(nll.mean()), float(nll.median())
@@ -101,20 +137,27 @@ def main() -> int:
     result["nll_vae_iw1000"], result["nll_vae_median"] = float(-iw.mean()), float(-iw.median())
     if args.train:
         start = time.process_time()
-        diffusion.train_diffusion(train, progress=False)
+        trained, _ = diffusion.train_diffusion(train, progress=False)
         result["train_cpu_seconds"] = time.process_time() - start
+        start = time.process_time()
+        train_discriminator(trained, train, progress=False)
+        result["disc_train_cpu_seconds"] = time.process_time() - start
     else:
         result["train_cpu_seconds"] = metadata.get("train_cpu_seconds")
+        result["disc_train_cpu_seconds"] = disc_metadata.get("train_cpu_seconds")
     return finish(args, result, markdown(result))
 
 
 def markdown(r: dict) -> str:
-    seeds = r["seeds"]
+    seeds, plain = r["seeds"], r["plain"]
     lines = [
         "## Diffusion model (notebook 9)",
         "",
-        f"`python benchmarks/bench_diffusion.py`: the shipped `diffusion_polymer` ({r['parameters']:,} parameters), "
-        f"{r['sampler'].upper()} with {r['steps']} steps, {N:,} draws per seed, no relaxation, against the default data.",
+        f"`python benchmarks/bench_diffusion.py`: the shipped `diffusion_polymer` ({r['parameters']:,} parameters) "
+        f"corrected by the shipped `diffusion_discriminator` ({r['disc_parameters']:,} parameters, {r['rounds']} "
+        f"rounds; discriminator guidance), {r['sampler'].upper()} with {r['steps']} steps, {N:,} draws per seed, "
+        "no relaxation, against the default data. Last two columns: the same seeds without the discriminator "
+        "(the network alone).",
         "",
     ]
     rows = []
@@ -122,27 +165,46 @@ def markdown(r: dict) -> str:
         ok = all(m[k] >= v if k == "valid" else m[k] <= v for k, v in GOALS.items())
         rows.append([seed, f"{m['valid']:.1%}", f"{m['low_energy']:.1%}", num(m["w1_rg"], 3), num(m["w1_end_to_end"], 3),
                      num(m["w1_bond"], 3), num(m["novelty"], 3), num(m["cpu_seconds"], 1, " s"), num(m["seconds"], 1, " s"),
-                     "met" if ok else "**not met**"])  # fmt: skip
+                     "met" if ok else "**not met**", f"{plain[seed]['valid']:.1%}",
+                     num(plain[seed]["w1_end_to_end"], 3)])  # fmt: skip
     lines += table(
-        ["seed", "valid", "energy ok", "W1 R_g", "W1 e2e", "W1 bond", "novelty", "sampling (CPU)", "(wall)", "goals"],
+        ["seed", "valid", "energy ok", "W1 R_g", "W1 e2e", "W1 bond", "novelty", "sampling (CPU)", "(wall)", "goals",
+         "alone: valid", "alone: W1 e2e"],
         rows,
-    )
+    )  # fmt: skip
     lines += [f"Novelty: median RMSD to the nearest training frame; test frames: {r['test_novelty']:.3f}.", ""]
+    lines += [
+        "A correction that learns nothing, in place of the discriminator (log-odds -strength x the sum of the "
+        f"soft contacts 0.05 softplus((1 - d) / 0.05) over beads 2 or more apart), seed {SEEDS[0]}:",
+        "",
+    ]
     lines += table(
-        ["sampler, steps (1,000 draws)", "valid", "W1 R_g", "W1 e2e", "W1 bond", "time (1,000)"],
+        ["strength", "valid", "W1 R_g", "W1 e2e", "W1 bond"],
+        [[num(k, 0), f"{m['valid']:.1%}", num(m["w1_rg"], 3), num(m["w1_end_to_end"], 3), num(m["w1_bond"], 3)]
+         for k, m in r["repulsion"].items()],
+    )  # fmt: skip
+    lines += table(
+        ["network alone: sampler, steps (1,000 draws)", "valid", "W1 R_g", "W1 e2e", "W1 bond", "time (1,000)"],
         [[k, f"{m['valid']:.1%}", num(m["w1_rg"], 3), num(m["w1_end_to_end"], 3), num(m["w1_bond"], 3), num(m["seconds"], 1, " s")]
          for k, m in r["curve"].items()],
     )  # fmt: skip
     lines += table(
-        ["target R_g", "valid", "within +-0.15", "both"],
-        [[t, f"{m['valid']:.1%}", f"{m['near']:.1%}", f"{m['hit']:.1%}"] for t, m in r["guided"].items()],
-    )
+        ["target R_g", "valid", "within +-0.15", "both", "alone: valid", "alone: both"],
+        [[t, f"{m['valid']:.1%}", f"{m['near']:.1%}", f"{m['hit']:.1%}", f"{r['guided_plain'][t]['valid']:.1%}",
+          f"{r['guided_plain'][t]['hit']:.1%}"] for t, m in r["guided"].items()],
+    )  # fmt: skip
+    train_total = None
+    if r["train_cpu_seconds"] is not None and r["disc_train_cpu_seconds"] is not None:
+        train_total = r["train_cpu_seconds"] + r["disc_train_cpu_seconds"]
     lines += [
         f"-log p(x), test frames, nats per conformation over the 24 aligned coordinates (sigma_x = {SIGMA_X:.3f}): "
         f"diffusion bound mean {r['nll_diffusion']:.2f}, median {r['nll_diffusion_median']:.2f} ({r['nll_seconds']:.0f} s); "
-        f"VAE importance-weighted (K = 1,000) mean {r['nll_vae_iw1000']:.2f}, median {r['nll_vae_median']:.2f}.",
+        f"VAE importance-weighted (K = 1,000) mean {r['nll_vae_iw1000']:.2f}, median {r['nll_vae_median']:.2f}. "
+        "(The bound is the network's own: discriminator guidance changes the sampler, not the model.)",
         "",
-        "Times: CPU seconds of the one thread (the wall time on an idle core); wall times include the machine's load.",
+        f"Training: diffusion model {num(r['train_cpu_seconds'], 0, ' s')}, discriminator "
+        f"{num(r['disc_train_cpu_seconds'], 0, ' s')} (drawing its chains included). Times: CPU seconds of the one "
+        "thread (the wall time on an idle core); wall times include the machine's load.",
         "",
     ]
     worst = {k: (min if k == "valid" else max)(m[k] for m in seeds.values()) for k in GOALS}
@@ -154,8 +216,8 @@ def markdown(r: dict) -> str:
         ["W1 end-to-end, every seed", "<= 0.08", num(worst["w1_end_to_end"], 3), worst["w1_end_to_end"] <= 0.08],
         ["W1 bond, every seed", "<= 0.02", num(worst["w1_bond"], 3), worst["w1_bond"] <= 0.02],
         ["sampling 4,000 (CPU, one thread)", "<= 10 s", num(speed, 1, " s"), speed <= 10],
-        ["training (CPU, one thread)", "<= 300 s", num(r["train_cpu_seconds"], 0, " s"),
-         None if r["train_cpu_seconds"] is None else r["train_cpu_seconds"] <= 300],
+        ["training, both networks (CPU, one thread)", "<= 300 s", num(train_total, 0, " s"),
+         None if train_total is None else train_total <= 300],
         ["guided: valid and within +-0.15, every target", ">= 80%", f"{hit:.1%}", hit >= 0.8],
     ])  # fmt: skip
     return "\n".join(lines)
