@@ -424,7 +424,8 @@ curve = {}
 for sampler in diffusion.SAMPLERS:
     for steps in (5, 10, 20, 50, 100, 200):
         curve[sampler, steps] = generation_metrics(model.generate(500, seed=1, steps=steps, sampler=sampler), data)
-    print(f"{sampler}: valid " + ", ".join(f"{k} steps {m['valid']:.0%}" for (smp, k), m in curve.items() if smp == sampler))
+    print(f"{sampler}, steps: valid, W1 R_g  " + ", ".join(f"{k}: {m['valid']:.0%}, {m['w1_rg']:.3f}"
+                                                     for (smp, k), m in curve.items() if smp == sampler))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
 for ax, key, label in zip(axes, ("valid", "w1_end_to_end"), ("valid fraction", f"W1 end-to-end ({U})")):
     for sampler in diffusion.SAMPLERS:
