@@ -74,7 +74,7 @@ PRETRAINED = {
     "diffusion_discriminator": dict(
         description="notebook 9's discriminator for diffusion_polymer: model.generate(n, discriminator=...)",
         recipe=dict(train_discriminator=dict(DISCRIMINATOR_RECIPE, seed=0)),
-        sha256="d1f7ed558114e28ed79a10fc3e4ceb004ee256af99596d508e6e041de4606cc1",
+        sha256="b6058469c4763d7b8561d45677ceac4edc5f1999133c49a1e3116be7abe876e3",
     ),
     "beta_sweep": dict(
         description="the beta explorer's models, one per value of BETA_SWEEP: load_beta_sweep()",

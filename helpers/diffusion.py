@@ -26,8 +26,10 @@ nats per conformation, as a density over the same 24 aligned coordinates as the 
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -300,16 +302,37 @@ def _eps(model, x, t, c, guidance):
     return (1 + guidance) * conditional - guidance * unconditional
 
 
-def _check_discriminator(discriminator, model) -> None:
-    """Raise unless ``discriminator`` is a ``discriminator.ChainDiscriminator`` made for ``model``'s features."""
+def fingerprint(model) -> str:
+    """A short sha256 of the model's weights (as float32): tells apart models of equal config."""
+    digest = hashlib.sha256()
+    for name, value in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().float().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _check_discriminator(discriminator, model, sampler: str, steps: int) -> None:
+    """Raise unless ``discriminator`` is a ``discriminator.ChainDiscriminator`` trained on ``model``'s draws;
+    warn if it was trained for another sampler or step count (then its correction is approximate)."""
+    if isinstance(discriminator, tuple):
+        raise TypeError("discriminator is a tuple: load_pretrained returns (model, metadata), so write critic, _ = ...")
     if getattr(discriminator, "config", {}).get("kind") != "discriminator" or not callable(discriminator):
         raise TypeError(
             f"discriminator needs a ChainDiscriminator (helpers.discriminator), got a {type(discriminator).__name__}"
         )
-    if any(discriminator.config[k] != model.config[k] for k in ("n_beads", "steps", "scale")):
+    config = discriminator.config
+    if any(config[k] != model.config[k] for k in ("n_beads", "steps", "scale")) or config["model"] not in (
+        None, fingerprint(model)
+    ):  # fmt: skip
         raise ValueError(
-            "this discriminator was trained for another diffusion model (its beads, schedule or standardisation "
-            "differ): train one for this model with discriminator.train_discriminator(model, train)"
+            "this discriminator learned the mistakes of another diffusion model (other weights, beads, schedule "
+            "or standardisation): train one for this model with discriminator.train_discriminator(model, train)"
+        )
+    if (config["sampler"], config["sample_steps"]) != (sampler, steps):
+        warnings.warn(
+            f"this discriminator was trained on draws of {config['sampler']} with {config['sample_steps']} steps; "
+            f"with {sampler} and {steps} steps its correction is only approximate",
+            stacklevel=3,
         )
 
 
@@ -339,7 +362,7 @@ def sample_features(
     check_option("sampler", sampler, SAMPLERS)
     check_non_negative("guidance", guidance)
     if discriminator is not None:
-        _check_discriminator(discriminator, model)
+        _check_discriminator(discriminator, model, sampler, steps)
     ts = timesteps(model, steps)
     model.eval()
     device = model.abar.device
@@ -654,6 +677,7 @@ __all__ = [
     "chain_from_features",
     "conformations",
     "cosine_schedule",
+    "fingerprint",
     "generate",
     "linear_schedule",
     "log_volume",

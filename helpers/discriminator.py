@@ -40,6 +40,7 @@ from .diffusion import (
     PolymerDiffusion,
     bounded,
     chain_from_features,
+    fingerprint,
     sample_features,
     shape_features,
     symmetric_copies,
@@ -56,14 +57,17 @@ class ChainDiscriminator(nn.Module):
 
     Args:
         n_beads, steps, scale: those of the ``PolymerDiffusion`` whose draws it corrects (its
-            config): the classifier reads x_t as that model does, and the sampler refuses to use
-            it with a model whose beads, schedule or standardisation differ.
+            config): the classifier reads x_t as that model does.
+        model: that model's ``diffusion.fingerprint`` (None: not recorded); sampler, sample_steps:
+            the sampler it was trained for. The sampler refuses a model whose beads, schedule,
+            standardisation or weights differ, and warns for another sampler or step count.
         width: hidden units of the 3-layer MLP (the default: 61,057 parameters for 12 beads).
         time_dim: size of the sinusoidal step embedding.
     The config (``kind="discriminator"``) is what ``checkpoints.save_checkpoint`` stores.
     """
 
-    def __init__(self, *, n_beads=12, steps=1000, scale=None, width=128, time_dim=64):
+    def __init__(self, *, n_beads=12, steps=1000, scale=None, width=128, time_dim=64, model=None,
+                 sampler=DEFAULT_SAMPLER, sample_steps=DEFAULT_SAMPLE_STEPS):  # fmt: skip
         super().__init__()
         check_positive_int("n_beads", n_beads, minimum=3)
         check_positive_int("width", width)
@@ -73,7 +77,7 @@ class ChainDiscriminator(nn.Module):
             scale = dict(mean=[0.0] * self.dim, std=[1.0] * self.dim)
         scale = {k: [float(v) for v in scale[k]] for k in ("mean", "std")}
         self.config = dict(kind="discriminator", n_beads=n_beads, steps=steps, scale=scale, width=width,
-                           time_dim=time_dim)  # fmt: skip
+                           time_dim=time_dim, model=model, sampler=sampler, sample_steps=sample_steps)  # fmt: skip
         self.steps, self.time_dim = steps, time_dim
         self.register_buffer("mean", torch.tensor(scale["mean"]))  # the diffusion model's standardisation
         self.register_buffer("std", torch.tensor(scale["std"]))
@@ -133,8 +137,9 @@ def train_discriminator(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         disc = ChainDiscriminator(
-            n_beads=model.config["n_beads"], steps=model.steps, scale=model.config["scale"], width=width
-        )
+            n_beads=model.config["n_beads"], steps=model.steps, scale=model.config["scale"], width=width,
+            model=fingerprint(model), sampler=sampler, sample_steps=steps,
+        )  # fmt: skip
     before, k = None, 0  # the classifier of the previous round (its logits are subtracted), the round
     gen = torch.Generator().manual_seed(seed)
     n_bonds = model.config["n_beads"] - 1

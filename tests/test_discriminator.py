@@ -64,6 +64,7 @@ def test_the_log_odds_gradient_matches_finite_differences(tiny):
 
 def test_guided_draws_are_seeded_and_differ_from_the_plain_ones(tiny):
     model, disc, _ = tiny
+    assert disc.config["model"] == D.fingerprint(model) and disc.config["sample_steps"] == 10
     a = model.generate(16, seed=3, steps=10, discriminator=disc)
     assert a.shape == (16, 12, 2) and np.isfinite(a).all()
     assert np.array_equal(a, model.generate(16, seed=3, steps=10, discriminator=disc))
@@ -73,10 +74,17 @@ def test_guided_draws_are_seeded_and_differ_from_the_plain_ones(tiny):
 def test_a_discriminator_of_another_model_or_kind_is_refused(tiny, frames):
     model, disc, _ = tiny
     other, _ = D.train_diffusion(frames, epochs=1, width=32, blocks=1, steps=40, progress=False)
-    with pytest.raises(ValueError, match="trained for another diffusion model"):
+    with pytest.raises(ValueError, match="mistakes of another diffusion model"):
         other.generate(4, seed=0, steps=5, discriminator=disc)
+    same_config = D.PolymerDiffusion(**{k: v for k, v in model.config.items() if k != "kind"})  # other weights
+    with pytest.raises(ValueError, match="mistakes of another diffusion model"):
+        same_config.generate(4, seed=0, steps=10, discriminator=disc)
     with pytest.raises(TypeError, match="needs a ChainDiscriminator"):
         model.generate(4, seed=0, steps=5, discriminator=helpers.PolymerVAE())
+    with pytest.raises(TypeError, match=r"returns \(model, metadata\)"):
+        model.generate(4, seed=0, steps=5, discriminator=(disc, {}))
+    with pytest.warns(UserWarning, match="trained on draws of ddpm with 10 steps; with ddim and 5 steps"):
+        model.generate(4, seed=0, steps=5, sampler="ddim", discriminator=disc)
     with pytest.raises(TypeError, match="needs a PolymerDiffusion"):
         train_discriminator(helpers.PolymerVAE(), frames)
 
@@ -106,4 +114,5 @@ def test_the_shipped_discriminator_fits_the_shipped_model():
     model, _ = helpers.load_pretrained("diffusion_polymer")
     disc, metadata = helpers.load_pretrained("diffusion_discriminator")
     assert isinstance(disc, ChainDiscriminator) and metadata["recipe"]["rounds"] >= 1
-    D._check_discriminator(disc, model)  # same beads, schedule and standardisation
+    assert (disc.config["sampler"], disc.config["sample_steps"]) == (D.DEFAULT_SAMPLER, D.DEFAULT_SAMPLE_STEPS)
+    D._check_discriminator(disc, model, "ddpm", 100)  # same weights, beads, schedule, standardisation and sampler
