@@ -4,18 +4,21 @@ The denoiser of ``diffusion`` learns the score of the noisy data, grad log p_t(x
 and where it errs its draws differ from the data (here: beads that overlap). Discriminator
 guidance (Kim et al., ICML 2023) trains a classifier d_psi(x_t, t) to tell noisy training chains
 (label 1) from noisy copies of the model's own draws (label 0), both noised by the same forward
-process. The best such classifier's log-odds is log p_data,t(x_t) - log p_model,t(x_t), so adding
-its gradient to the model's score turns that score into the data's:
+process, as many of each. The best such classifier's log-odds is log p_data,t(x_t) -
+log p_model,t(x_t). If the network's score were the score of its own draws' noisy density (the
+method's premise; a learned network and a sampler of 100 steps only approach it), adding that
+gradient would turn the model's score into the data's:
 
     score + grad_x logit(x_t, t),   that is   eps <- eps - sqrt(1 - abar_t) grad_x logit(x_t, t),
 
-which ``diffusion.sample_features(..., discriminator=d)`` applies at every step (weight 1: the
-exact correction for a perfect classifier). The model itself is not changed.
+which ``diffusion.sample_features(..., discriminator=d)`` applies at every step (weight 1). The
+model itself is not changed.
 
 ``train_discriminator`` works in rounds. Round 1 learns the gap between the data and the model's
 plain draws. Each later round draws again, now with the correction so far, starts from the last
 classifier and learns what is left: its loss uses logit - logit_before, so one network ends up
-holding the whole correction (sampling costs one classifier pass per step, whatever the rounds).
+holding the whole correction (sampling costs one classifier pass and its gradient per step,
+whatever the rounds).
 
 The classifier sees the standardised features x_t, the step t, and for each pair of beads i < j
 of the chain that x_t describes (distance d, bead diameters) log(d + 0.05) and a soft contact
