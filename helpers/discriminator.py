@@ -93,8 +93,9 @@ class ChainDiscriminator(nn.Module):
             nn.Linear(width, 1),
         )  # fmt: skip
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Logits (batch,) for x_t (batch, dim) at steps t (batch,) or (1,) in 1..T."""
+    def forward(self, x_t: torch.Tensor, t) -> torch.Tensor:
+        """Logits (batch,) for x_t (batch, dim) at steps t (batch,) or (1,) in 1..T (or one int)."""
+        t = torch.as_tensor(t, device=x_t.device).reshape(-1)
         r = chain_from_features(bounded(x_t * self.std + self.mean))
         d = torch.linalg.vector_norm(r[:, self.pairs[0]] - r[:, self.pairs[1]], dim=-1)
         contact = 0.05 * nn.functional.softplus((1.0 - d) / 0.05)

@@ -42,6 +42,7 @@ def test_the_logit_depends_on_step_and_chain(tiny):
     x = torch.randn(6, model.dim, generator=torch.Generator().manual_seed(0))
     logits = disc(x, torch.full((1,), 3))
     assert logits.shape == (6,) and torch.isfinite(logits).all()
+    torch.testing.assert_close(disc(x, 3), logits)  # one step as a plain int
     assert not torch.allclose(logits, disc(x, torch.full((1,), 40)))
     assert not torch.allclose(logits, disc(x.flip(0), torch.full((1,), 3)))
 

@@ -121,6 +121,8 @@ def test_check_ddim_step():
             "x0_hat clipped to +-1": (_ddim_clipped(1.0), "clipped"),
             "x0_hat clipped to +-5 (as the library's sampler)": (_ddim_clipped(5.0), "clipped"),
             "a numpy array (from torch tensors)": (lambda x, e, a, a_prev: _ddim(x.numpy(), e.numpy(), a, a_prev), "not a torch tensor"),
+            "the two levels swapped": (lambda x, e, a, a_prev: _ddim(x, e, a_prev, a), "swapped"),
+            "square roots as **1/2": (lambda x, e, a, a_prev: a_prev**1/2 * (x - (1 - a)**1/2 * e) / (a**1/2) + (1 - a_prev)**1/2 * e, "x**0.5"),
         },
     )  # fmt: skip
 

@@ -155,8 +155,8 @@ def check_ddim_step(ddim_step):
     notebook never shows, including the last step (abar_prev = 1). Recognised mistakes:
     returning x0_hat (jumping to the end), the noise level of t kept for the step to t_prev, x0_hat with the
     variance 1 - abar_t instead of its square root, x0_hat not divided by sqrt(abar_t), the
-    noise term left out (the DDPM mean without its noise), eps subtracted at the end, x0_hat
-    clipped to a range (the first case's x0_hat reaches beyond +-5, so any clipping shows). A result
+    noise term left out (the DDPM mean without its noise), eps subtracted at the end, the two levels
+    swapped, square roots written as **1/2 (which halves), x0_hat clipped to a range (the first case's x0_hat reaches beyond +-5, so any clipping shows). A result
     that is not a torch tensor (numpy, say) is refused: the notebook goes on with tensors.
     """
     if not callable(ddim_step):
@@ -177,6 +177,8 @@ def check_ddim_step(ddim_step):
                 "not divided": np.sqrt(a_prev) * (xn - np.sqrt(1 - a) * en) + np.sqrt(1 - a_prev) * en,
                 "no noise": np.sqrt(a_prev) * x0,
                 "minus": np.sqrt(a_prev) * x0 - np.sqrt(1 - a_prev) * en,
+                "levels swapped": _ddim_reference(xn, en, a_prev, a)[0],
+                "half power": (a_prev / 2) * (xn - (1 - a) / 2 * en) / (a / 2) + (1 - a_prev) / 2 * en,
             })  # fmt: skip
             clipped = _clipped_x0(out, x0, en, a_prev) if mistake is None else None
             hints = {
@@ -187,6 +189,8 @@ def check_ddim_step(ddim_step):
                 "not divided": "x0_hat must undo the signal's shrinking by sqrt(abar_t) as well as remove the noise",
                 "no noise": "the predicted noise must come back, scaled by sqrt(1 - abar_prev)",
                 "minus": "the noise returns with the sign it had in the forward process (it was added)",
+                "levels swapped": "the two levels are swapped: x0_hat comes from x_t at abar_t, the step ends at abar_prev",
+                "half power": "a square root written as x**1/2 is (x**1) / 2: write x**0.5 (or torch.sqrt of a tensor)",
             }
             if clipped:
                 mistake = "clipped"
