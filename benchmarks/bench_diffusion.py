@@ -61,8 +61,7 @@ class FixedRepulsion(ChainDiscriminator):
         self.strength = strength
 
     def forward(self, x_t, t):
-        r = diffusion.chain_from_features(diffusion.bounded(x_t * self.std + self.mean))
-        d = torch.linalg.vector_norm(r[:, self.pairs[0]] - r[:, self.pairs[1]], dim=-1)
+        d = diffusion.bead_distances(diffusion.bounded(x_t * self.std + self.mean), self.pairs)
         far = (self.pairs[1] - self.pairs[0]) >= 2  # bonded neighbours are the bonds' business
         return -self.strength * (0.05 * torch.nn.functional.softplus((1.0 - d[:, far]) / 0.05)).sum(-1)
 

@@ -183,8 +183,11 @@ def _verify(path: Path, payload: dict, described, state_dicts: list[dict]) -> No
         raise ValueError(f"{path} is corrupt: its contents do not match the checksum stored in it")
 
 
+KINDS = {"diffusion": PolymerDiffusion, "discriminator": ChainDiscriminator}  # config["kind"] -> class; none: a VAE
+
+
 def _stored_kind(config: dict) -> type:
-    return {"diffusion": PolymerDiffusion, "discriminator": ChainDiscriminator}.get(config.get("kind"), PolymerVAE)
+    return KINDS.get(config.get("kind"), PolymerVAE)
 
 
 def load_checkpoint(path: str | os.PathLike, model=None):
@@ -238,8 +241,8 @@ def load_checkpoint(path: str | os.PathLike, model=None):
 
 def _build(path: Path, config: dict, state: dict):
     kind = PolymerGenerator if "prior_weights" in state else PolymerVAE
-    if config.get("kind") in ("diffusion", "discriminator"):
-        kind, config = _stored_kind(config), {k: v for k, v in config.items() if k != "kind"}
+    if config.get("kind") in KINDS:
+        kind, config = KINDS[config["kind"]], {k: v for k, v in config.items() if k != "kind"}
     try:
         return kind(**config)
     except (TypeError, ValueError) as err:

@@ -110,6 +110,13 @@ def chain_from_features(features: torch.Tensor) -> torch.Tensor:
     return chain(lengths, torch.stack([torch.cos(direction), torch.sin(direction)], -1))
 
 
+def bead_distances(features: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Distances (n, p), bead diameters, between the bead pairs ``pairs`` (2, p) of the chains that physical
+    features (n, dim) describe: what the denoiser and the discriminator see of a noisy chain."""
+    r = chain_from_features(features)
+    return torch.linalg.vector_norm(r[:, pairs[0]] - r[:, pairs[1]], dim=-1)
+
+
 def unbounded(features: torch.Tensor) -> torch.Tensor:
     """Physical shape features -> the line: logit of each bond length within ``LENGTH_RANGE``, atanh of each turn / ``TURN_LIMIT``.
 
@@ -224,8 +231,7 @@ class PolymerDiffusion(nn.Module):
         emb = nn.functional.silu(emb)
         # the network also sees the chain that x_t describes, as all its bead-bead distances: contacts,
         # R_g and end-to-end distance are then simple functions of its input
-        r = chain_from_features(self.unstandardise(x_t).float())
-        d = torch.linalg.vector_norm(r[:, self.pairs[0]] - r[:, self.pairs[1]], dim=-1)
+        d = bead_distances(self.unstandardise(x_t).float(), self.pairs)
         h = self.inp(torch.cat([x_t, 1 / d.clamp(min=0.25)], -1))
         for block, to_emb in zip(self.blocks, self.to_emb):
             h = block(h, to_emb(emb))
@@ -617,7 +623,7 @@ def train_diffusion(
                     t = training_steps(model.steps, len(idx), gen)
                     eps = torch.randn(x0.shape, generator=gen)
                     a = model.abar.cpu()[t - 1][:, None]
-                    x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+                    x_t = q_sample(x0, eps, a)
                     c = None
                     if c_all is not None:
                         c = c_all[idx].clone()
@@ -662,7 +668,7 @@ def noise_prediction_loss(model, x0: torch.Tensor, seed: int = 0) -> float:
     t = torch.randint(1, model.steps + 1, (len(x0),), generator=gen)
     eps = torch.randn(x0.shape, generator=gen)
     a = model.abar.cpu()[t - 1][:, None]
-    x_t = a.sqrt() * x0.cpu() + (1 - a).sqrt() * eps
+    x_t = q_sample(x0.cpu(), eps, a)
     with small_network_cpu():
         return float(((model(x_t.to(model.abar.device), t.to(model.abar.device)).cpu() - eps) ** 2).mean())
 
@@ -674,6 +680,7 @@ __all__ = [
     "SAMPLERS",
     "STEPS",
     "PolymerDiffusion",
+    "bead_distances",
     "chain_from_features",
     "conformations",
     "cosine_schedule",

@@ -28,6 +28,7 @@ its gradient can push overlapping beads apart however deep the overlap.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -41,9 +42,10 @@ from .diffusion import (
     DEFAULT_SAMPLE_STEPS,
     DEFAULT_SAMPLER,
     PolymerDiffusion,
+    bead_distances,
     bounded,
-    chain_from_features,
     fingerprint,
+    q_sample,
     sample_features,
     shape_features,
     symmetric_copies,
@@ -96,8 +98,7 @@ class ChainDiscriminator(nn.Module):
     def forward(self, x_t: torch.Tensor, t) -> torch.Tensor:
         """Logits (batch,) for x_t (batch, dim) at steps t (batch,) or (1,) in 1..T (or one int)."""
         t = torch.as_tensor(t, device=x_t.device).reshape(-1)
-        r = chain_from_features(bounded(x_t * self.std + self.mean))
-        d = torch.linalg.vector_norm(r[:, self.pairs[0]] - r[:, self.pairs[1]], dim=-1)
+        d = bead_distances(bounded(x_t * self.std + self.mean), self.pairs)
         contact = 0.05 * nn.functional.softplus((1.0 - d) / 0.05)
         step = time_embedding(t, self.time_dim, self.steps).expand(len(x_t), -1)
         return self.net(torch.cat([x_t, torch.log(d + 0.05), contact, step], -1))[:, 0]
@@ -173,7 +174,7 @@ def train_discriminator(
                         label = torch.cat([torch.ones(len(x0) // 2), torch.zeros(len(x0) - len(x0) // 2)])
                         t = training_steps(model.steps, len(x0), gen)
                         a = model.abar.cpu()[t - 1][:, None]
-                        x_t = a.sqrt() * x0 + (1 - a).sqrt() * torch.randn(x0.shape, generator=gen)
+                        x_t = q_sample(x0, torch.randn(x0.shape, generator=gen), a)
                         logit = disc(x_t, t)
                         if before is not None:  # learn only what the rounds before left
                             with torch.no_grad():
@@ -196,19 +197,13 @@ def train_discriminator(
                     history["seconds"].append(time.perf_counter() - start)
                     bar.update()
                     bar.set_postfix(round=k + 1, loss=f"{total / per_epoch:.4f}")
-            before = _frozen_copy(disc)
+            before = copy.deepcopy(disc).eval().requires_grad_(False)
     except KeyboardInterrupt:
         history["interrupted"] = True
         print(f"discriminator training interrupted in round {k + 1}; keeping the classifier as it is")
     finally:
         bar.close()
     return disc.eval().requires_grad_(False), history
-
-
-def _frozen_copy(disc: ChainDiscriminator) -> ChainDiscriminator:
-    copy = ChainDiscriminator(**{k: v for k, v in disc.config.items() if k != "kind"})
-    copy.load_state_dict(disc.state_dict())
-    return copy.eval().requires_grad_(False)
 
 
 __all__ = ["RECIPE", "ChainDiscriminator", "train_discriminator"]
