@@ -64,8 +64,8 @@ train, test = helpers.train_test_split(helpers.preprocess(paths), seed=42)
 # each bond turns from the one before): notebook 8's internal coordinates, the analogue of the
 # backbone angles that FoldingDiff (Wu et al., 2022) diffuses for proteins. Each is mapped onto
 # the whole line (logit, atanh) and standardised: 21 numbers $x_0$ per chain. In Cartesian
-# coordinates every bond must land within ±0.1 bead diameters; the code walkthrough's Cartesian
-# recipe gave 1.3% valid draws (`benchmarks/RESULTS.md`).
+# coordinates a network must learn bonds that vary by only ±0.1 bead diameters; the code
+# walkthrough's Cartesian recipe gave 1.3% valid draws (`benchmarks/RESULTS.md`).
 #
 # **The forward process** destroys $x_0$ in $T = 1000$ small steps of Gaussian noise. Its
 # steps compose into one jump: with $\bar\alpha_t$ the share of the signal's variance left at step $t$,
@@ -313,7 +313,7 @@ fixed, vae8 = rows["diffusion + discriminator"], rows["internal VAE (notebook 8)
 claim(0.58 <= ddpm["valid"] <= 0.72 and cart["valid"] < 0.3, "about two thirds of the network's draws are valid, "
       "under a third of the Cartesian VAE's", f"{ddpm['valid']:.1%}, {cart['valid']:.1%}")
 claim(ddpm["w1_bond"] < 0.01 < 0.1 < cart["w1_bond"] and ddpm["w1_rg"] < 0.06 < 0.1 < cart["w1_rg"],
-      "bonds and R_g: diffusion well within 0.01 and 0.06, the Cartesian VAE above 0.1",
+      "bonds and R_g: diffusion within 0.01 and 0.06, the Cartesian VAE above 0.1",
       f"{ddpm['w1_bond']:.3f}, {ddpm['w1_rg']:.3f} vs {cart['w1_bond']:.3f}, {cart['w1_rg']:.3f}")
 claim(0.15 <= ddpm["w1_end_to_end"] <= 0.3, "W1 end-to-end between 0.15 and 0.3", f"{ddpm['w1_end_to_end']:.3f}")
 claim(min(ddpm["novelty"], fixed["novelty"]) >= 0.9 * novelty(test_frames),
@@ -376,7 +376,7 @@ claim(deep["network alone"] > 0.12 and deep["with the discriminator"] < 0.03,
 # %% [markdown]
 # The correction removes most deep overlaps and lifts the valid share from about two thirds to
 # about 96%, level with notebook 8's VAE, and the end-to-end W1 to its level (below 0.08).
-# Both diffusion rows are as far from the training frames as test frames are: no copies. The
+# The DDPM 100 and corrected rows are as far from the training frames as test frames are: no copies. The
 # price: a second, small network (a pass and its gradient per step), trained in six rounds on
 # the model's own draws.
 #
@@ -454,8 +454,8 @@ claim(curve["ddpm", 200]["w1_rg"] < curve["ddpm", 10]["w1_rg"], "more steps give
 # predicted clean chain $\hat x_0$, the *average* of all chains that could have produced $x_t$,
 # and an average of chains is too compact, with overlapping beads (notebook 8's Jensen problem
 # again); the ancestral sampler's fresh noise hides part of that damage. Its validity peaks
-# near 20 steps while $R_g$ tends to improve with more, which follow the network's score
-# faithfully, errors included. What limits the network is its score, not the sampler. The Cartesian VAE sits at one network pass, notebook 8's at 11 (one per bond).
+# near 20 steps while $R_g$ tends to improve with more steps, which follow the network's score
+# more faithfully, errors included. What limits the network is its score, not the sampler. The Cartesian VAE sits at one network pass, notebook 8's at 11 (one per bond).
 #
 # ## 5. What each framework gives that the other does not
 #
@@ -527,6 +527,9 @@ claim(min(g[t]["near"] for t in targets) > 0.75, "guidance puts over 75% of the 
 claim(g[1.6]["valid"] < 0.3 and min(g[t]["valid"] for t in (2.5, 3.0)) > 0.85,
       "compact targets are mostly invalid, extended ones mostly valid", str({t: round(g[t]["valid"], 3) for t in targets}))
 claim(gd[1.6]["valid"] > 0.75, "with the discriminator most compact draws are valid", f"{gd[1.6]['valid']:.3f}")
+claim(gd[1.6]["hit"] > g[1.6]["hit"] and gd[3.0]["hit"] < g[3.0]["hit"],
+      "with the discriminator hits rise for the compact target and fall for the extended one",
+      f"1.6: {g[1.6]['hit']:.3f} -> {gd[1.6]['hit']:.3f}, 3.0: {g[3.0]['hit']:.3f} -> {gd[3.0]['hit']:.3f}")
 claim(sum(gd[t]["near"] for t in targets) < sum(g[t]["near"] for t in targets) and min(gd[t]["hit"] for t in targets) < 0.8
       and sum(gd[t]["sd"] for t in targets) > sum(g[t]["sd"] for t in targets),
       "with the discriminator the sizes spread wider, fewer draws land near the targets, some target gets under 80% hits",
@@ -536,10 +539,10 @@ claim(all(hits["conditional VAE", t]["hit"] > max(g[t]["hit"], gd[t]["hit"]) for
 
 # %% [markdown]
 # Guidance steers: over three quarters of the network's draws land within ±0.15 of every
-# target, but at $R_g = 1.6$, with many beads in contact, fewer than a third are valid. The
+# target, but at $R_g = 1.6$ fewer than a third are valid. The
 # discriminator makes most compact draws valid; trained on unguided draws, it also widens the
-# spread of sizes around each target, so fewer land near it and some hit rates stay under 80%
-# (a discriminator that sees the target might help). Changing the target or
+# spread of sizes around each target, so fewer land near it: hits rise for compact targets,
+# fall for extended ones, and some end under 80%. Changing the target or
 # $w$ needed no retraining; the conditional VAE was trained with the condition, and hits every
 # target more often.
 #

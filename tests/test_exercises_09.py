@@ -78,6 +78,7 @@ def test_check_add_noise():
             "one level for all chains": (lambda x0, eps, a: math.sqrt(np.mean(a)) * x0 + math.sqrt(1 - np.mean(a)) * eps, None),
             "x0 changed in place": (_noise_in_place, "in place"),
             "eps left out": (lambda x0, eps, a: a**0.5 * x0, "noise term is missing"),
+            "square roots as **1/2": (lambda x0, eps, a: a**1/2 * x0 + (1 - a)**1/2 * eps, "x**0.5"),
             "a numpy array (from torch tensors)": (lambda x0, eps, a: np.sqrt(a) * np.asarray(x0) + np.sqrt(1 - a) * np.asarray(eps), "not a torch tensor"),
             "no return (None)": (lambda x0, eps, a: None, "missing return"),
         },
@@ -123,6 +124,7 @@ def test_check_ddim_step():
             "a numpy array (from torch tensors)": (lambda x, e, a, a_prev: _ddim(x.numpy(), e.numpy(), a, a_prev), "not a torch tensor"),
             "the two levels swapped": (lambda x, e, a, a_prev: _ddim(x, e, a_prev, a), "swapped"),
             "square roots as **1/2": (lambda x, e, a, a_prev: a_prev**1/2 * (x - (1 - a)**1/2 * e) / (a**1/2) + (1 - a_prev)**1/2 * e, "x**0.5"),
+            "square roots as **1/2, divisor unbracketed": (lambda x, e, a, a_prev: a_prev**1/2 * ((x - (1 - a)**1/2 * e) / a**1/2) + (1 - a_prev)**1/2 * e, "x**0.5"),
         },
     )  # fmt: skip
 

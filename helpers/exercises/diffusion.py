@@ -21,6 +21,8 @@ import torch
 
 from ._verdict import as_array, exercise_check
 
+_HALF_POWER = "a square root written as x**1/2 is (x**1) / 2: write x**0.5 (or torch.sqrt of a tensor)"
+
 
 def _cases(n_args: int, seed: int):
     """Inputs the notebook never uses: (description, torch float64 tensors), as the notebook's are tensors."""
@@ -82,7 +84,8 @@ def check_add_noise(add_noise):
     Tested at noise levels abar_t the notebook does not use (near 1, near 0, in between; a number
     and a column of one level per chain) on tensors of several shapes. Recognised mistakes:
     abar_t and 1 - abar_t without square roots (variances used as scales), the noise not scaled, the
-    signal not scaled, the two factors swapped, the noise subtracted, the noise left out. A result
+    signal not scaled, the two factors swapped, the noise subtracted, the noise left out, square
+    roots written as **1/2 (which halves). A result
     that is not a torch tensor (numpy, say) is refused: the notebook goes on with tensors.
     """
     if not callable(add_noise):
@@ -106,6 +109,7 @@ def check_add_noise(add_noise):
                 "swapped": np.sqrt(1 - a) * x + np.sqrt(a) * e,
                 "minus": np.sqrt(a) * x - np.sqrt(1 - a) * e,
                 "no noise": np.sqrt(a) * x,
+                "half power": (a * x + (1 - a) * e) / 2,
                 "input back": x,
             })  # fmt: skip
             hints = {
@@ -116,6 +120,7 @@ def check_add_noise(add_noise):
                 "minus": "the noise is added, not subtracted (for a symmetric eps both are draws, but the "
                 "network is trained to predict the eps that was added)",
                 "no noise": "the noise term is missing: x_t is the shrunk signal plus the scaled noise eps",
+                "half power": _HALF_POWER,
                 "input back": "x_t is x0 unchanged: add the scaled noise",
             }
             return _not_yet(
@@ -179,6 +184,7 @@ def check_ddim_step(ddim_step):
                 "minus": np.sqrt(a_prev) * x0 - np.sqrt(1 - a_prev) * en,
                 "levels swapped": _ddim_reference(xn, en, a_prev, a)[0],
                 "half power": (a_prev / 2) * (xn - (1 - a) / 2 * en) / (a / 2) + (1 - a_prev) / 2 * en,
+                "half power, divisor unbracketed": (a_prev / 2) * (xn - (1 - a) / 2 * en) / a / 2 + (1 - a_prev) / 2 * en,
             })  # fmt: skip
             clipped = _clipped_x0(out, x0, en, a_prev) if mistake is None else None
             hints = {
@@ -190,7 +196,8 @@ def check_ddim_step(ddim_step):
                 "no noise": "the predicted noise must come back, scaled by sqrt(1 - abar_prev)",
                 "minus": "the noise returns with the sign it had in the forward process (it was added)",
                 "levels swapped": "the two levels are swapped: x0_hat comes from x_t at abar_t, the step ends at abar_prev",
-                "half power": "a square root written as x**1/2 is (x**1) / 2: write x**0.5 (or torch.sqrt of a tensor)",
+                "half power": _HALF_POWER,
+                "half power, divisor unbracketed": _HALF_POWER,
             }
             if clipped:
                 mistake = "clipped"
