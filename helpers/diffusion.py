@@ -16,7 +16,9 @@ the deterministic sampler of Song et al. (2021); both on any number of steps up 
 (``timesteps``: a subset, denser near t = 1). The optional condition c is the standardised R_g;
 trained with the condition dropped for a fraction of the chains, one network is both conditional
 and unconditional, and ``guidance`` w mixes them (classifier-free guidance, Ho & Salimans, 2022):
-eps = (1 + w) eps(x, c) - w eps(x, none).
+eps = (1 + w) eps(x, c) - w eps(x, none). ``rg_sigma`` adds the gradient of an explicit R_g
+likelihood N(target; R_g(x_0_hat), rg_sigma^2 + ...), evaluated at the clean chain x_0_hat that the
+predicted noise implies (reconstruction guidance: Chung et al., 2023; Song et al., 2023).
 
 ``negative_log_likelihood`` bounds -log p(x) with the variational bound (Ho et al., eq. 5) in
 nats per conformation, as a density over the same 24 aligned coordinates as the VAE's bound.
@@ -49,6 +51,8 @@ SAMPLERS = ("ddpm", "ddim")
 DEFAULT_SAMPLE_STEPS = 100  # the steps that generate() takes unless told otherwise
 DEFAULT_SAMPLER = "ddpm"
 GUIDANCE = 1.0  # the classifier-free guidance weight w of notebook 9's targeted generation
+RG_SIGMA = 0.05  # bead diameters: width of the R_g likelihood in notebook 9's targeted generation
+GUIDED_DISCRIMINATOR_WEIGHT = 1.5  # the discriminator's weight in notebook 9's targeted generation
 LENGTH_RANGE = (0.45, 1.55)  # bead diameters: bond lengths are mapped from this open interval onto the line
 TURN_LIMIT = 2.35  # radians: turns are mapped from (-TURN_LIMIT, TURN_LIMIT) onto the line (data: |turn| <= 2.30)
 EXACT_STEPS = 20  # variational_bound sums the first steps exactly (there the weights are largest)
@@ -350,16 +354,34 @@ def _log_odds_gradient(discriminator, x, t: int) -> torch.Tensor:
         return torch.autograd.grad(logit.sum(), x)[0]
 
 
+def _rg_likelihood_gradient(model, x, eps, a_t, target: torch.Tensor, sigma: float) -> torch.Tensor:
+    """grad_x log p(target | x_t) for each chain of x (batch, dim), target (batch,) in bead diameters.
+
+    p(target | x_t) ~ N(target; R_g(x0_hat), sigma^2 + (1 - abar_t) / abar_t |grad R_g|^2), with x0_hat =
+    (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) the clean chain the predicted noise implies (eps held
+    fixed, so d x0_hat / d x_t = 1 / sqrt(abar_t)). The second variance term is how uncertain x0_hat
+    still is at step t: it keeps the pull weak while x_t is mostly noise.
+    """
+    with torch.enable_grad():
+        x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-CLIP, CLIP).detach().requires_grad_(True)
+        rg = radius_of_gyration(chain_from_features(model.unstandardise(x0)))
+        grad_rg = torch.autograd.grad(rg.sum(), x0)[0]
+    var = sigma**2 + (1 - a_t) / a_t * grad_rg.pow(2).sum(-1)
+    return (-(rg.detach() - target) / var)[:, None] * grad_rg / a_t.sqrt()
+
+
 @torch.no_grad()
 def sample_features(
     model, n, seed=None, *, steps=DEFAULT_SAMPLE_STEPS, sampler=DEFAULT_SAMPLER, rg=None, guidance=0.0,
-    discriminator=None, trajectory=False,
+    rg_sigma=None, discriminator=None, discriminator_weight=1.0, trajectory=False,
 ):  # fmt: skip
     """Run the reverse process for n chains: standardised features x_0 (n, dim), float32.
 
-    ``discriminator``: a ``discriminator.ChainDiscriminator`` for this model, whose log-odds gradient
-    corrects the predicted noise at every step (discriminator guidance). ``trajectory=True`` also
-    returns the list of x_t (including x_T, the start) for each visited t.
+    ``rg_sigma`` (bead diameters, with a target ``rg``): also follow the gradient of the R_g likelihood
+    (``_rg_likelihood_gradient``). ``discriminator``: a ``discriminator.ChainDiscriminator`` for this
+    model, whose log-odds gradient, times ``discriminator_weight``, corrects the predicted noise at
+    every step (discriminator guidance). ``trajectory=True`` also returns the list of x_t (including
+    x_T, the start) for each visited t.
     """
     _check_diffusion("sample_features", model)
     check_positive_int("n", n)
@@ -367,14 +389,19 @@ def sample_features(
         check_seed("seed", seed)
     check_option("sampler", sampler, SAMPLERS)
     check_non_negative("guidance", guidance)
+    check_non_negative("discriminator_weight", discriminator_weight)
+    if rg_sigma is not None:
+        check_positive("rg_sigma", rg_sigma)
     if discriminator is not None:
         _check_discriminator(discriminator, model, sampler, steps)
     ts = timesteps(model, steps)
     model.eval()
     device = model.abar.device
     c = _condition_targets(model, rg, n, device)
-    if guidance and c is None:
-        raise ValueError("guidance needs a target rg")
+    if (guidance or rg_sigma is not None) and c is None:
+        raise ValueError(f"{'guidance' if guidance else 'rg_sigma'} needs a target rg")
+    if rg_sigma is not None:
+        target = torch.as_tensor(np.broadcast_to(np.asarray(rg, dtype=np.float32).reshape(-1), (n,)).copy()).to(device)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     x = torch.randn(n, model.dim, generator=gen).to(device)
     path = [x]
@@ -384,8 +411,11 @@ def sample_features(
             a_t = abar[t - 1]
             a_prev = abar[ts[i + 1] - 1] if i + 1 < len(ts) else torch.ones((), device=device)
             eps = _eps(model, x, t, c, guidance)
-            if discriminator is not None:  # score + grad log-odds: eps - sqrt(1 - abar_t) grad log-odds
-                eps = eps - (1 - a_t).sqrt() * _log_odds_gradient(discriminator, x, t)
+            # every correction adds a gradient g to the score, that is eps <- eps - sqrt(1 - abar_t) g
+            if discriminator is not None:
+                eps = eps - discriminator_weight * (1 - a_t).sqrt() * _log_odds_gradient(discriminator, x, t)
+            if rg_sigma is not None:
+                eps = eps - (1 - a_t).sqrt() * _rg_likelihood_gradient(model, x, eps, a_t, target, rg_sigma)
             # the clean chain that the predicted noise implies; near t = T (abar ~ 0) the division
             # amplifies any error in eps, so it is clipped to the range of the data (+-CLIP stds)
             x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-CLIP, CLIP)
@@ -403,7 +433,7 @@ def sample_features(
 
 def generate(
     model, n: int, seed=None, *, steps=DEFAULT_SAMPLE_STEPS, sampler=DEFAULT_SAMPLER, rg=None, guidance=0.0,
-    discriminator=None,
+    rg_sigma=None, discriminator=None, discriminator_weight=1.0,
 ):  # fmt: skip
     """Draw ``n`` conformations (n, beads, 2), bead diameters, in the data's aligned frame.
 
@@ -411,12 +441,14 @@ def generate(
     sampler: ``"ddim"`` (deterministic given the start noise) or ``"ddpm"`` (ancestral, fresh noise
     each step). rg: a target R_g (a number or n numbers within the training data's range) for a
     model with a condition; guidance: the classifier-free guidance weight w (0: the conditional
-    model alone). discriminator: a ``discriminator.ChainDiscriminator`` trained for this model, to
-    correct its score (discriminator guidance; None: the network alone). The random numbers are
-    seeded by ``seed`` (else torch's global generator).
+    model alone); rg_sigma: the width (bead diameters) of an explicit R_g likelihood whose gradient
+    pulls each chain to its target (None: off). discriminator: a ``discriminator.ChainDiscriminator``
+    trained for this model, to correct its score (discriminator guidance; None: the network alone),
+    with weight ``discriminator_weight``. The random numbers are seeded by ``seed`` (else torch's
+    global generator).
     """
-    x0 = sample_features(model, n, seed, steps=steps, sampler=sampler, rg=rg, guidance=guidance,
-                         discriminator=discriminator)  # fmt: skip
+    x0 = sample_features(model, n, seed, steps=steps, sampler=sampler, rg=rg, guidance=guidance, rg_sigma=rg_sigma,
+                         discriminator=discriminator, discriminator_weight=discriminator_weight)  # fmt: skip
     return conformations(model.unstandardise(x0))
 
 

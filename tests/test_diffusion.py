@@ -85,6 +85,61 @@ def test_guidance_targets_outside_the_data_are_refused(tiny):
         unconditional.generate(4, seed=0, steps=3, rg=2.0)
 
 
+def test_rg_likelihood_settings_are_checked(tiny):
+    model, _ = tiny
+    with pytest.raises(ValueError, match="rg_sigma needs a target rg"):
+        model.generate(4, seed=0, steps=5, rg_sigma=0.05)
+    for sigma in (0.0, -0.1):
+        with pytest.raises(ValueError, match="rg_sigma"):
+            model.generate(4, seed=0, steps=5, rg=2.0, rg_sigma=sigma)
+    with pytest.raises(ValueError, match="discriminator_weight"):
+        model.generate(4, seed=0, steps=5, discriminator_weight=-1.0)
+
+
+@pytest.mark.parametrize("t", [1, 30])
+def test_the_rg_likelihood_gradient_matches_finite_differences(tiny, t):
+    """With eps and the variance held fixed, the gradient is that of -(R_g(x0_hat(x)) - target)^2 / (2 var)."""
+    model, _ = tiny
+    gen = torch.Generator().manual_seed(0)
+    x, eps = (
+        0.5 * torch.randn(3, model.dim, generator=gen).double(),
+        0.3 * torch.randn(3, model.dim, generator=gen).double(),
+    )
+    a_t, target = model.abar[t - 1].double(), torch.tensor([1.6, 2.0, 3.0], dtype=torch.float64)
+    assert ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).abs().max() < D.CLIP  # no clipping: a smooth function
+    model.double()
+    try:
+        grad = D._rg_likelihood_gradient(model, x, eps, a_t, target, 0.05)
+
+        def log_p(x):
+            x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+            return -((helpers.radius_of_gyration(D.chain_from_features(model.unstandardise(x0))) - target) ** 2)
+
+        x_req = x.clone().requires_grad_(True)
+        x0 = (x_req - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        g_rg = torch.autograd.grad(
+            helpers.radius_of_gyration(D.chain_from_features(model.unstandardise(x0))).sum(), x_req
+        )[0]
+        var = 0.05**2 + (1 - a_t) * g_rg.pow(2).sum(-1)  # |grad_x0 R_g|^2 = abar_t |grad_x R_g|^2
+        h = 1e-6
+        for k in (0, 5, 15):
+            step = torch.zeros_like(x)
+            step[:, k] = h
+            numeric = (log_p(x + step) - log_p(x - step)) / (2 * h) / (2 * var)
+            np.testing.assert_allclose(grad[:, k].numpy(), numeric.numpy(), rtol=1e-5, atol=1e-8)
+    finally:
+        model.float()
+
+
+def test_the_rg_likelihood_pulls_draws_to_their_target():
+    model, _ = helpers.load_pretrained("diffusion_polymer")
+    for target in (1.6, 3.0):
+        loose = helpers.radius_of_gyration(model.generate(300, seed=0, rg=target, guidance=1.0))
+        pulled = helpers.radius_of_gyration(model.generate(300, seed=0, rg=target, guidance=1.0, rg_sigma=0.05))
+        assert np.mean(np.abs(pulled - target) <= 0.15) > np.mean(np.abs(loose - target) <= 0.15) + 0.05
+        assert np.abs(np.median(pulled) - target) < 0.05
+
+
 @pytest.mark.parametrize("sampler", D.SAMPLERS)
 def test_samplers_are_seeded_and_return_aligned_chains(tiny, sampler):
     model, _ = tiny
