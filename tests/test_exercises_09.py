@@ -81,6 +81,7 @@ def test_check_add_noise():
             "square roots as **1/2": (lambda x0, eps, a: a**1/2 * x0 + (1 - a)**1/2 * eps, "x**0.5"),
             "a numpy array (from torch tensors)": (lambda x0, eps, a: np.sqrt(a) * np.asarray(x0) + np.sqrt(1 - a) * np.asarray(eps), "not a torch tensor"),
             "no return (None)": (lambda x0, eps, a: None, "missing return"),
+            "math.sqrt of the levels": (lambda x0, eps, a: math.sqrt(a) * x0 + math.sqrt(1 - a) * eps, "torch.sqrt"),
         },
     )  # fmt: skip
 

@@ -33,9 +33,18 @@ def _cases(n_args: int, seed: int):
 
 def _call(function, *args):
     """function(*args) on copies of the tensor arguments: (result as numpy, None), or (None, a hint) if
-    it changed one of them or returned something other than a torch tensor."""
+    it changed one of them, returned something other than a torch tensor, or took a tensor of levels
+    for one number (math.sqrt)."""
     copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
-    out = function(*copies)
+    try:
+        out = function(*copies)
+    except ValueError as error:
+        if "only one element tensors" not in str(error):
+            raise
+        return None, (
+            "your function turned a tensor of several numbers into one number (math.sqrt or float() do that): "
+            "a level can be a column with one level per chain, so compute with ** 0.5 or torch.sqrt"
+        )
     for original, copy in zip(args, copies):
         if isinstance(original, torch.Tensor) and not torch.equal(original, copy):
             return None, (
