@@ -358,9 +358,11 @@ def _rg_likelihood_gradient(model, x, eps, a_t, target: torch.Tensor, sigma: flo
     """grad_x log p(target | x_t) for each chain of x (batch, dim), target (batch,) in bead diameters.
 
     p(target | x_t) ~ N(target; R_g(x0_hat), sigma^2 + (1 - abar_t) / abar_t |grad R_g|^2), with x0_hat =
-    (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) the clean chain the predicted noise implies (eps held
-    fixed, so d x0_hat / d x_t = 1 / sqrt(abar_t)). The second variance term is how uncertain x0_hat
-    still is at step t: it keeps the pull weak while x_t is mostly noise.
+    (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) the clean chain the predicted noise implies (clipped as
+    the samplers clip it) and grad R_g taken with respect to x0_hat's standardised features. The
+    second variance term is how uncertain x0_hat still is at step t: it keeps the pull weak while x_t
+    is mostly noise. Differentiated with eps and the variance held fixed, so d x0_hat / d x_t =
+    1 / sqrt(abar_t): no pass back through the network.
     """
     with torch.enable_grad():
         x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-CLIP, CLIP).detach().requires_grad_(True)

@@ -191,8 +191,9 @@ n_params = sum(p.numel() for p in model.parameters())
 train_s = meta.get("train_cpu_seconds", meta["train_seconds"])  # CPU time of one thread: an idle core's wall time
 print(f"{n_params:,} parameters; trained {meta['epochs']} epochs in {train_s:.0f} s on one thread")
 fig, ax = plt.subplots(figsize=(5, 3), constrained_layout=True)
-ax.plot(meta["history"]["train_loss"], label="train (with symmetric copies)")
-ax.plot(meta["history"]["test_loss"], label="test, uniform t")
+epochs = np.arange(1, len(meta["history"]["train_loss"]) + 1)
+ax.plot(epochs, meta["history"]["train_loss"], label="train (with symmetric copies)")
+ax.plot(epochs, meta["history"]["test_loss"], label="test, uniform t")
 ax.set(xlabel="epoch", ylabel="noise-prediction loss", ylim=(0.4, 1.0))
 ax.legend()
 plt.show()
@@ -205,7 +206,7 @@ claim(loss[0] - loss[4] > 0.2 > 0.1 > loss[4] - min(loss), "the loss falls over 
 # %% [markdown]
 # After five epochs the loss barely moves: most of it is noise that cannot be predicted (near
 # $t = 1$ almost nothing of $\varepsilon$ shows in $x_t$; the test loss draws $t$ uniformly, so
-# it lies lower). Sample quality, not this number, judges the model.
+# it lies lower). Sample quality judges the model.
 #
 # **Sampling** runs the process backwards from $x_T \sim \mathcal N(0, I)$ over a chosen subset
 # of the steps (denser near $t = 1$). At each visited step the network's $\varepsilon$ gives an
@@ -260,17 +261,13 @@ claim(helpers.validity(chains, data).valid.mean() >= 0.5, "the reverse process e
       str(helpers.validity(chains, data)));
 
 # %% [markdown]
-# Frame by frame, the reverse process first sets the chain's overall size and shape, then the
-# local turns.
-#
 # ## 3. One table: the VAEs and the diffusion model
 #
 # The measures of notebook 8, 4,000 draws each, no relaxation: the Cartesian VAE of notebooks
 # 2-7 (decoder means of prior draws), notebook 8's VAE (`valid_polymer`, its own draws), the
 # diffusion network alone (ancestral with 100 and 20 steps, DDIM with 20), and the same
-# corrected by a discriminator (explained below). **Novelty**, as in notebook 8: the median
-# RMSD (best rotation) from each draw (the first 1,000) to its nearest training frame;
-# held-out test frames set the scale.
+# corrected by a discriminator (explained below). **Novelty**: notebook 8's median RMSD to the
+# nearest training frame (first 1,000 draws); test frames set the scale.
 
 # %%
 train_frames, test_frames = helpers.unflatten(train), helpers.unflatten(test)
@@ -354,8 +351,8 @@ claim(abs(fixed["valid"] - vae8["valid"]) < 0.03, "the corrected model and noteb
 #
 # Our classifier is a small MLP that sees $x_t$, $t$ and every bead-bead distance of the chain
 # $x_t$ describes, with a soft contact term that grows as two beads overlap. It is trained in
-# rounds, since one pass does not get it right: each round draws chains with the correction so
-# far and learns what still differs (`helpers.discriminator`). The network is not changed. Closest contacts, before and after:
+# rounds: each draws chains with the correction so far and learns what still differs
+# (`helpers.discriminator`). The network is not changed. Closest contacts, before and after:
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.4), constrained_layout=True)
@@ -366,7 +363,8 @@ closest = {"simulated data": helpers.min_nonbonded_distance(data),
 for label, d in closest.items():
     ax.hist(d, bins=bins, density=True, histtype="step", lw=1.6, label=label)
 ax.axvline(helpers.ValidityReference.from_data(data).contact_min, color="k", ls=":", label="validity limit")
-ax.set(xlabel=f"closest contact of beads 2+ apart ({U})", ylabel="density (log scale)", yscale="log")
+ax.axvline(0.7, color="0.5", ls="--", label="deep overlap (0.7)")
+ax.set(xlabel=f"closest contact of beads ≥ 2 apart along the chain ({U})", ylabel="density (log scale)", yscale="log")
 ax.legend(fontsize=8)
 plt.show()
 for label, d in closest.items():
@@ -412,9 +410,8 @@ claim(float(nll_diffusion.median()) < float(nll_vae.median()) - 3 and high["diff
 # On average the two bounds are close. But the diffusion model gives most test frames a far
 # higher density (a median bound several nats lower) and several times as many frames bounds
 # above 100 nats: the bound weighs each step's noise error by a factor growing like $1/t$ towards
-# $t = 1$, so a frame denoised badly there pays dearly. Training on the bound itself, or
-# learning the reverse variances (Nichol & Dhariwal, 2021), tightens it. Likelihood and sample
-# quality are different questions.
+# $t = 1$, so a frame denoised badly there pays dearly. Likelihood and sample quality are
+# different questions.
 #
 # ## 4. Quality against the number of steps
 #
@@ -455,7 +452,9 @@ claim(curve["ddpm", 200]["w1_rg"] < curve["ddpm", 10]["w1_rg"], "more steps give
 # and an average of chains is too compact, with overlapping beads (notebook 8's Jensen problem
 # again); the ancestral sampler's fresh noise hides part of that. Its validity peaks
 # near 20 steps while $R_g$ tends to improve with more steps, which follow the network's score
-# more faithfully, errors included. What limits the network is its score, not the sampler. The Cartesian VAE sits at one network pass, notebook 8's at 11 (one per bond).
+# more faithfully, errors included (`benchmarks/RESULTS.md`: neither 1,000 steps nor corrector
+# steps help). The Cartesian VAE sits at one network pass, notebook 8's at 11 (one per
+# bond); their markers are the table's 4,000 draws, the curves 500 draws each.
 #
 # ## 5. What each framework gives that the other does not
 #
@@ -495,18 +494,20 @@ exercises.check_guided_noise(guided_noise);
 
 # %% [markdown]
 # **An explicit likelihood for the size.** Guidance follows a classifier the network implies,
-# but $R_g$ is a known function of the chain, so $p(c\mid x_t)$ can be written down
-# (reconstruction guidance: Chung et al., 2023; Song et al., 2023): a Gaussian around the size
-# of $\hat x_0$, the clean chain the predicted noise implies, widened by how uncertain
-# $\hat x_0$ still is at step $t$,
+# but $R_g$ is a known function of the chain, so $p(c\mid x_t)$ can be approximated
+# (reconstruction guidance, Chung et al., 2023): a Gaussian around the size of $\hat x_0$, the
+# clean chain the predicted noise implies, widened by how uncertain $\hat x_0$ still is at step
+# $t$ (wider than in Song et al., 2023),
 #
-# $$\log p(c\mid x_t) \approx -\frac{\big(c - R_g(\hat x_0)\big)^2}{2\big(\sigma^2 + \frac{1-\bar\alpha_t}{\bar\alpha_t}\lVert\nabla_{\hat x_0} R_g\rVert^2\big)},
-# \qquad \sigma = 0.05 \text{ bead diam.},$$
+# $$\log p(c\mid x_t) \approx -\frac{\big(c - R_g(\hat x_0)\big)^2}{2v_t} + \text{const}, \qquad
+# v_t = \sigma^2 + \frac{1-\bar\alpha_t}{\bar\alpha_t}\lVert\nabla_{\hat x_0} R_g\rVert^2, \qquad \sigma = 0.05 \text{ bead diam.}$$
 #
-# and add its gradient to the score, as the discriminator's was. Side by side, 500 draws per
-# target, no relaxation: notebook 8's conditional VAE; guidance ($w = 1$) alone; with the
-# likelihood; with it and the discriminator, weighted 1.5 (Kim et al. allow weights; ours was
-# chosen on other seeds: `benchmarks/RESULTS.md`). A hit: valid and within ±0.15 of the target.
+# ($\nabla$ over the standardised features). Its gradient, with $\varepsilon_\theta$ and $v_t$
+# held fixed (no pass back through the network), is added to the score like the
+# discriminator's. Side by side, 500 draws per target, no relaxation: notebook 8's conditional
+# VAE; guidance ($w = 1$) alone; with the likelihood; with it and the discriminator, weighted
+# 1.5 (Kim et al. allow weights; ours was chosen on seeds 100-102, after a first look at seeds
+# 0-1: `benchmarks/RESULTS.md`). A hit: valid and within ±0.15 of the target.
 
 # %%
 conditional, _ = helpers.load_pretrained("conditional_polymer")
@@ -520,14 +521,14 @@ for target in targets:
                        ("+ likelihood + discr.", lambda t: model.generate(
                            500, seed=0, rg=t, guidance=w, rg_sigma=sigma, discriminator=critic,
                            discriminator_weight=diffusion.GUIDED_DISCRIMINATOR_WEIGHT))):
-        start = time.perf_counter()
+        start = time.process_time()
         x = draw(target)
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start                  # CPU time: the load of the machine left out
         valid = helpers.validity(x, data).valid
         near = np.abs(helpers.radius_of_gyration(x) - target) <= 0.15
         hits[name, target] = dict(valid=valid.mean(), near=near.mean(), hit=(valid & near).mean(), s=seconds,
                                   sd=helpers.radius_of_gyration(x).std())
-print(f"{'target':>6} {'model':21} {'valid':>6} {'±0.15':>6} {'hit':>6} {'R_g sd':>6} {'time':>6}")
+print(f"{'target':>6} {'model':21} {'valid':>6} {'±0.15':>6} {'hit':>6} {'R_g sd':>6} {'CPU':>6}")
 for (name, target), h in hits.items():
     print(f"{target:6.1f} {name:21} {h['valid']:6.1%} {h['near']:6.1%} {h['hit']:6.1%} {h['sd']:6.3f} {h['s']:5.2f}s")
 print(f"(target R_g, R_g sd in {U}; ±0.15 {U})")
@@ -559,7 +560,8 @@ claim(sum(both[t]["hit"] for t in larger) > sum(cvae[t]["hit"] for t in larger) 
 # draw near its target and halves the spread of sizes, valid or not. The discriminator then
 # makes most compact draws valid: with both, over three quarters hit every target (at least
 # 80% over 5,000 draws per target in the benchmark), the three larger ones more often overall
-# than the conditional VAE, the compact one less often. None of this needed retraining.
+# than the conditional VAE, the compact one less often. The network was not retrained for the
+# targets; the likelihood needs no training at all.
 #
 # ## Key takeaways: back to proteins
 #
@@ -570,9 +572,9 @@ claim(sum(both[t]["hit"] for t in larger) > sum(cvae[t]["hit"] for t in larger) 
 #   level: tens to hundreds of network passes per sample where a VAE needs one per bond, or one.
 # - **Likelihoods compare only on the same space**: state the coordinates, the units and the
 #   treatment of the directions the data never explores before comparing nats.
-# - **Guidance** steers a trained model to a property (a size here; a binding site or a fold
-#   class in protein design) without retraining; a property we can compute brings its own
-#   likelihood.
+# - **Guidance** steers a model trained with a condition to a property (a size here; a binding
+#   site or a fold class in protein design); a property we can compute brings its own
+#   likelihood, with no training.
 # - **Structure, or a critic.** The network alone did not learn excluded volume. Notebook 8's
 #   VAE builds it into its likelihood; here a classifier of the model's draws against the data
 #   supplied it after training. Whatever the framework, count the valid draws.

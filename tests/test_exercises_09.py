@@ -82,6 +82,9 @@ def test_check_add_noise():
             "a numpy array (from torch tensors)": (lambda x0, eps, a: np.sqrt(a) * np.asarray(x0) + np.sqrt(1 - a) * np.asarray(eps), "not a torch tensor"),
             "no return (None)": (lambda x0, eps, a: None, "missing return"),
             "math.sqrt of the levels": (lambda x0, eps, a: math.sqrt(a) * x0 + math.sqrt(1 - a) * eps, "torch.sqrt"),
+            "torch.sqrt of a plain number": (lambda x0, eps, a: torch.sqrt(a) * x0 + torch.sqrt(1 - a) * eps, "plain number"),
+            "the column of levels flattened": (lambda x0, eps, a: torch.as_tensor(a).flatten() ** 0.5 * x0
+                                               + (1 - torch.as_tensor(a).flatten()) ** 0.5 * eps, "flattening"),
         },
     )  # fmt: skip
 
@@ -109,7 +112,7 @@ def test_check_ddim_step():
             "a float32 result": lambda x, e, a, a_prev: _ddim(x, e, a, a_prev).float(),
         },
         reject={
-            "the placeholder": (lambda x, e, a, a_prev: x, None),
+            "the placeholder": (lambda x, e, a, a_prev: x, "went nowhere"),
             "jump to x0_hat": (lambda x, e, a, a_prev: (x - (1 - a) ** 0.5 * e) / a**0.5, "x0_hat"),
             "the same noise level": (lambda x, e, a, a_prev: _ddim(x, e, a, a), "abar_prev"),
             "variance in x0_hat": (lambda x, e, a, a_prev: a_prev**0.5 * (x - (1 - a) * e) / a**0.5 + (1 - a_prev) ** 0.5 * e, "scale"),
@@ -117,7 +120,7 @@ def test_check_ddim_step():
             "noise not re-added": (lambda x, e, a, a_prev: a_prev**0.5 * (x - (1 - a) ** 0.5 * e) / a**0.5, "noise must come back"),
             "noise re-added with a minus": (lambda x, e, a, a_prev: 2 * a_prev**0.5 * (x - (1 - a) ** 0.5 * e) / a**0.5 - _ddim(x, e, a, a_prev), "sign"),
             "re-noised x_t instead of x0_hat": (lambda x, e, a, a_prev: a_prev**0.5 * x + (1 - a_prev) ** 0.5 * e, None),
-            "x0_hat from abar_prev": (lambda x, e, a, a_prev: _ddim(x, e, a_prev, a_prev), None),
+            "x0_hat from abar_prev": (lambda x, e, a, a_prev: _ddim(x, e, a_prev, a_prev), "with abar_t"),
             "a DDPM mean": (lambda x, e, a, a_prev: (x - (1 - a / a_prev) / (1 - a) ** 0.5 * e) / (a / a_prev) ** 0.5, None),
             "x_t changed in place": (_ddim_in_place, "in place"),
             "x0_hat clipped to +-1": (_ddim_clipped(1.0), "clipped"),

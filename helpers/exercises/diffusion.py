@@ -31,20 +31,27 @@ def _cases(n_args: int, seed: int):
         yield f"tensors of shape {shape}", [torch.tensor(rng.normal(size=shape) * (1 + k)) for k in range(n_args)]
 
 
+_ERROR_HINTS = {  # words of an error a plausible answer raises -> what to change
+    "only one element tensors": "math.sqrt and float() take one number, but a level can be a column with one "
+    "level per chain; compute with ** 0.5 or torch.sqrt",
+    "must be Tensor, not": "torch.sqrt takes tensors only, and a level can be a plain number; ** 0.5 works on both",
+    "must match the size": "the shapes do not broadcast: keep each level as it is given (a number, or a column "
+    "(chains, 1) that scales each chain's row), without flattening or transposing it",
+}
+
+
 def _call(function, *args):
     """function(*args) on copies of the tensor arguments: (result as numpy, None), or (None, a hint) if
-    it changed one of them, returned something other than a torch tensor, or took a tensor of levels
-    for one number (math.sqrt)."""
+    it changed one of them, returned something other than a torch tensor, or raised one of the errors
+    of ``_ERROR_HINTS``."""
     copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
     try:
         out = function(*copies)
-    except ValueError as error:
-        if "only one element tensors" not in str(error):
-            raise
-        return None, (
-            "your function turned a tensor of several numbers into one number (math.sqrt or float() do that): "
-            "a level can be a column with one level per chain, so compute with ** 0.5 or torch.sqrt"
-        )
+    except (ValueError, TypeError, RuntimeError) as error:
+        for words, hint in _ERROR_HINTS.items():
+            if words in str(error):
+                return None, f"your function raised {type(error).__name__} ({error}): {hint}"
+        raise
     for original, copy in zip(args, copies):
         if isinstance(original, torch.Tensor) and not torch.equal(original, copy):
             return None, (
@@ -199,7 +206,8 @@ def check_ddim_step(ddim_step):
             hints = {
                 "x0": "you returned x0_hat, the end of the whole path: one step goes only to abar_prev, "
                 "re-adding the predicted noise at that level",
-                "same level": "the step lands at the noise level of t again: use abar_prev for the way back out",
+                "same level": "x_prev equals x_t, so the step went nowhere: x0_hat comes from x_t with abar_t, "
+                "and the way back out uses abar_prev (one level used for both cancels out)",
                 "variance": "x0_hat subtracts sqrt(1 - abar_t) eps (a scale, not the variance 1 - abar_t)",
                 "not divided": "x0_hat must undo the signal's shrinking by sqrt(abar_t) as well as remove the noise",
                 "no noise": "the predicted noise must come back, scaled by sqrt(1 - abar_prev)",
