@@ -18,7 +18,7 @@ trained with the condition dropped for a fraction of the chains, one network is 
 and unconditional, and ``guidance`` w mixes them (classifier-free guidance, Ho & Salimans, 2022):
 eps = (1 + w) eps(x, c) - w eps(x, none). ``rg_sigma`` adds the gradient of an explicit R_g
 likelihood N(target; R_g(x_0_hat), rg_sigma^2 + ...), evaluated at the clean chain x_0_hat that the
-predicted noise implies (reconstruction guidance: Chung et al., 2023; Song et al., 2023).
+predicted noise implies (reconstruction guidance, Chung et al., 2023).
 
 ``negative_log_likelihood`` bounds -log p(x) with the variational bound (Ho et al., eq. 5) in
 nats per conformation, as a density over the same 24 aligned coordinates as the VAE's bound.
@@ -403,7 +403,7 @@ def sample_features(
     if (guidance or rg_sigma is not None) and c is None:
         raise ValueError(f"{'guidance' if guidance else 'rg_sigma'} needs a target rg")
     if rg_sigma is not None:
-        target = torch.as_tensor(np.broadcast_to(np.asarray(rg, dtype=np.float32).reshape(-1), (n,)).copy()).to(device)
+        target = torch.as_tensor(np.asarray(rg, dtype=np.float32)).reshape(-1).expand(n).to(device)  # bead diam.
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     x = torch.randn(n, model.dim, generator=gen).to(device)
     path = [x]
