@@ -8,14 +8,15 @@ import torch
 
 
 @contextmanager
-def one_thread():
-    """Temporarily use one torch thread, then restore the previous setting.
+def one_thread(threads: int = 1):
+    """Temporarily use ``threads`` torch threads (default one), then restore the previous setting.
 
     For networks this small (a (1, 2) -> (1, 24) decode, a 2-D latent optimization) waking
-    torch's thread pool costs more than the work itself (benchmarks/RESULTS.md).
+    torch's thread pool costs more than the work itself (benchmarks/RESULTS.md). A fixed count
+    also fixes how torch splits its sums, so results do not depend on the machine's cores.
     """
     n = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
@@ -48,12 +49,14 @@ def flush_denormals():
 
 
 @contextmanager
-def small_network_cpu():
-    """Run the enclosed torch code on this one thread, with denormal floats flushed to zero.
+def small_network_cpu(threads: int = 1):
+    """Run the enclosed torch code on this one thread (or ``threads``), with denormal floats flushed to zero.
 
     ``train_vae`` wraps its whole run in it: one thread keeps the small networks of the course
     fast and their results independent of the number of cores, and the flushing applies to all
-    the work because no worker thread takes part. Settings are restored afterwards.
+    the work because no worker thread takes part. The diffusion model of notebook 9 is larger:
+    its training uses two threads (``diffusion.RECIPE``), still a fixed count, so its results do
+    not depend on the cores either. Settings are restored afterwards.
     """
-    with one_thread(), flush_denormals():
+    with one_thread(threads), flush_denormals():
         yield

@@ -69,12 +69,12 @@ PRETRAINED = {
     "diffusion_polymer": dict(
         description="the diffusion model of notebook 9 (PolymerDiffusion, guidable on R_g): generate(n, seed=...)",
         recipe=dict(train_diffusion=dict(DIFFUSION_RECIPE, conditional=True, seed=0)),
-        sha256="3592e1a16e902102145d1b9fb1e91a4d1048d0f8b50b8a581e18579e2c8571da",
+        sha256="572078834d770abda3b1de42f748e8e8ad59411670440ba46d3677aaa421d600",
     ),
     "diffusion_discriminator": dict(
         description="notebook 9's discriminator for diffusion_polymer: model.generate(n, discriminator=...)",
         recipe=dict(train_discriminator=dict(DISCRIMINATOR_RECIPE, seed=0)),
-        sha256="b6058469c4763d7b8561d45677ceac4edc5f1999133c49a1e3116be7abe876e3",
+        sha256="23cddf0cd395a2ddacf73d2e806b9eff66adebc951544df20795d82f5169f802",
     ),
     "beta_sweep": dict(
         description="the beta explorer's models, one per value of BETA_SWEEP: load_beta_sweep()",

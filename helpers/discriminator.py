@@ -54,7 +54,7 @@ from .diffusion import (
 )
 
 # train_discriminator settings of the shipped "diffusion_discriminator"
-RECIPE = dict(rounds=6, draws=8_000, epochs=150, lr=2e-3, batch_size=256)
+RECIPE = dict(rounds=6, draws=8_000, epochs=150, lr=2e-3, batch_size=256, threads=2)
 
 
 class ChainDiscriminator(nn.Module):
@@ -113,6 +113,7 @@ def train_discriminator(
     epochs: int = RECIPE["epochs"],
     lr: float = RECIPE["lr"],
     batch_size: int = RECIPE["batch_size"],
+    threads: int = RECIPE["threads"],
     width: int = 128,
     steps: int = DEFAULT_SAMPLE_STEPS,
     sampler: str = DEFAULT_SAMPLER,
@@ -125,14 +126,15 @@ def train_discriminator(
     the rounds before), then ``epochs`` passes over the training frames, each paired with one draw;
     both get a random symmetric copy (mirror image, read backwards), a random step t (as in
     ``train_diffusion``) and noise; binary cross-entropy on logit - logit_before. Adam with a
-    one-cycle ``lr`` per round. The correction holds for the sampler and step count it was trained
-    with. Returns (discriminator, history): per-epoch "loss" and "accuracy" (of logit - logit_before:
-    how well the round's new part tells the two apart; about 0.5 where x_t is mostly noise), "round",
-    "seconds", "interrupted". Seeded; Ctrl-C keeps the classifier as it is after the current batch.
+    one-cycle ``lr`` per round, on ``threads`` torch threads (drawing and training). The correction
+    holds for the sampler and step count it was trained with. Returns (discriminator, history):
+    per-epoch "loss" and "accuracy" (of logit - logit_before: how well the round's new part tells
+    the two apart; about 0.5 where x_t is mostly noise), "round", "seconds", "interrupted". Seeded; Ctrl-C keeps the classifier as it is after the current batch.
     """
     if not isinstance(model, PolymerDiffusion):
         raise TypeError(f"train_discriminator needs a PolymerDiffusion, got a {type(model).__name__}")
-    for name, value in (("rounds", rounds), ("draws", draws), ("epochs", epochs), ("batch_size", batch_size)):
+    for name, value in (("rounds", rounds), ("draws", draws), ("epochs", epochs), ("batch_size", batch_size),
+                        ("threads", threads)):  # fmt: skip
         check_positive_int(name, value)
     check_positive("lr", lr)
     check_seed("seed", seed)
@@ -155,13 +157,13 @@ def train_discriminator(
     try:
         for k in range(rounds):
             fake = sample_features(model, draws, seed + 1000 + k, steps=steps, sampler=sampler,
-                                   discriminator=before)  # fmt: skip
+                                   discriminator=before, threads=threads)  # fmt: skip
             fake = model.unstandardise(fake).double()
             optimizer = torch.optim.Adam(disc.parameters(), lr=lr)
             per_epoch = pairs // batch_size or 1
             scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=epochs * per_epoch,
                                                             pct_start=0.05)  # fmt: skip
-            with small_network_cpu():
+            with small_network_cpu(threads):
                 for _ in range(epochs):
                     disc.train()
                     take_real = torch.randperm(len(real), generator=gen)[:pairs]

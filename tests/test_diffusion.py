@@ -203,6 +203,24 @@ def test_training_refuses_a_vae_and_bad_settings(frames):
         D.train_diffusion(frames[0], epochs=1, ema=1.0)
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         D.train_diffusion(frames[0], epochs=0)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        D.train_diffusion(frames[0], epochs=1, threads=0)
+
+
+def test_training_runs_on_the_recipes_threads_and_restores_the_setting(frames, monkeypatch):
+    """The recipe's fixed thread count (2) inside the loop, the caller's own setting afterwards."""
+    seen = []
+    forward = D.PolymerDiffusion.forward
+    monkeypatch.setattr(
+        D.PolymerDiffusion, "forward", lambda *a, **k: seen.append(torch.get_num_threads()) or forward(*a, **k)
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        D.train_diffusion(frames[0][:64], epochs=1, width=8, blocks=1, steps=10, progress=False)
+        assert set(seen) == {D.RECIPE["threads"]} == {2} and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_sampling_refuses_a_vae():
