@@ -36,7 +36,7 @@ import torch
 
 import helpers
 from helpers import diffusion
-from helpers.discriminator import ChainDiscriminator, train_discriminator
+from helpers.discriminator import ChainDiscriminator, soft_contact, train_discriminator
 from helpers.generation import generation_metrics, nearest_rmsd
 
 from _common import add_output_options, finish, goals_table, num, table
@@ -64,9 +64,8 @@ class FixedRepulsion(ChainDiscriminator):
         self.strength = strength
 
     def forward(self, x_t, t):
-        d = diffusion.bead_distances(diffusion.bounded(x_t * self.std + self.mean), self.pairs)
         far = (self.pairs[1] - self.pairs[0]) >= 2  # bonded neighbours are the bonds' business
-        return -self.strength * (0.05 * torch.nn.functional.softplus((1.0 - d[:, far]) / 0.05)).sum(-1)
+        return -self.strength * soft_contact(self.distances(x_t)[:, far]).sum(-1)
 
 
 REPULSION = (10.0, 100.0, 1000.0)

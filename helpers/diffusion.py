@@ -354,18 +354,25 @@ def _log_odds_gradient(discriminator, x, t: int) -> torch.Tensor:
         return torch.autograd.grad(logit.sum(), x)[0]
 
 
+def clean_estimate(x, eps, a_t) -> torch.Tensor:
+    """x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t): the clean chain that the predicted noise eps
+    implies (standardised features, like x). Near t = T (abar ~ 0) the division amplifies any error in
+    eps, so it is clipped to the range of the data (+-CLIP standard deviations)."""
+    return ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-CLIP, CLIP)
+
+
 def _rg_likelihood_gradient(model, x, eps, a_t, target: torch.Tensor, sigma: float) -> torch.Tensor:
     """grad_x log p(target | x_t) for each chain of x (batch, dim), target (batch,) in bead diameters.
 
     p(target | x_t) ~ N(target; R_g(x0_hat), sigma^2 + (1 - abar_t) / abar_t |grad R_g|^2), with x0_hat =
-    (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) the clean chain the predicted noise implies (clipped as
-    the samplers clip it) and grad R_g taken with respect to x0_hat's standardised features. The
+    (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) the clean chain the predicted noise implies
+    (``clean_estimate``) and grad R_g taken with respect to x0_hat's standardised features. The
     second variance term is how uncertain x0_hat still is at step t: it keeps the pull weak while x_t
     is mostly noise. Differentiated with eps and the variance held fixed, so d x0_hat / d x_t =
     1 / sqrt(abar_t): no pass back through the network.
     """
     with torch.enable_grad():
-        x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-CLIP, CLIP).detach().requires_grad_(True)
+        x0 = clean_estimate(x, eps, a_t).detach().requires_grad_(True)
         rg = radius_of_gyration(chain_from_features(model.unstandardise(x0)))
         grad_rg = torch.autograd.grad(rg.sum(), x0)[0]
     var = sigma**2 + (1 - a_t) / a_t * grad_rg.pow(2).sum(-1)
@@ -419,9 +426,7 @@ def sample_features(
                 eps = eps - discriminator_weight * (1 - a_t).sqrt() * _log_odds_gradient(discriminator, x, t)
             if rg_sigma is not None:
                 eps = eps - (1 - a_t).sqrt() * _rg_likelihood_gradient(model, x, eps, a_t, target, rg_sigma)
-            # the clean chain that the predicted noise implies; near t = T (abar ~ 0) the division
-            # amplifies any error in eps, so it is clipped to the range of the data (+-CLIP stds)
-            x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-CLIP, CLIP)
+            x0 = clean_estimate(x, eps, a_t)
             if sampler == "ddim":  # deterministic: move along the predicted noise
                 x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
             else:  # ancestral: draw from the Gaussian q(x_prev | x_t, x_0 = predicted x0)

@@ -57,6 +57,12 @@ from .diffusion import (
 RECIPE = dict(rounds=6, draws=8_000, epochs=150, lr=2e-3, batch_size=256, threads=2)
 
 
+def soft_contact(d: torch.Tensor) -> torch.Tensor:
+    """0.05 softplus((1 - d) / 0.05) of bead distances d (bead diameters): about 0 for d > 1.1, about 1 - d
+    as two beads overlap."""
+    return 0.05 * nn.functional.softplus((1.0 - d) / 0.05)
+
+
 class ChainDiscriminator(nn.Module):
     """logit d_psi(x_t, t): is the noisy chain x_t (standardised features) a noised data chain?
 
@@ -95,13 +101,16 @@ class ChainDiscriminator(nn.Module):
             nn.Linear(width, 1),
         )  # fmt: skip
 
+    def distances(self, x_t: torch.Tensor) -> torch.Tensor:
+        """Bead-pair distances (batch, pairs), bead diameters, of the chains that x_t (batch, dim) describes."""
+        return bead_distances(bounded(x_t * self.std + self.mean), self.pairs)
+
     def forward(self, x_t: torch.Tensor, t) -> torch.Tensor:
         """Logits (batch,) for x_t (batch, dim) at steps t (batch,) or (1,) in 1..T (or one int)."""
         t = torch.as_tensor(t, device=x_t.device).reshape(-1)
-        d = bead_distances(bounded(x_t * self.std + self.mean), self.pairs)
-        contact = 0.05 * nn.functional.softplus((1.0 - d) / 0.05)
+        d = self.distances(x_t)
         step = time_embedding(t, self.time_dim, self.steps).expand(len(x_t), -1)
-        return self.net(torch.cat([x_t, torch.log(d + 0.05), contact, step], -1))[:, 0]
+        return self.net(torch.cat([x_t, torch.log(d + 0.05), soft_contact(d), step], -1))[:, 0]
 
 
 def train_discriminator(
@@ -208,4 +217,4 @@ def train_discriminator(
     return disc.eval().requires_grad_(False), history
 
 
-__all__ = ["RECIPE", "ChainDiscriminator", "train_discriminator"]
+__all__ = ["RECIPE", "ChainDiscriminator", "soft_contact", "train_discriminator"]
