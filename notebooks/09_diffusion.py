@@ -192,7 +192,7 @@ train_s = meta["train_seconds"]                        # wall time, two torch th
 print(f"{n_params:,} parameters; trained {meta['epochs']} epochs in {train_s:.0f} s on two threads")
 fig, ax = plt.subplots(figsize=(5, 3), constrained_layout=True)
 epochs = np.arange(1, len(meta["history"]["train_loss"]) + 1)
-ax.plot(epochs, meta["history"]["train_loss"], label="train (with symmetric copies)")
+ax.plot(epochs, meta["history"]["train_loss"], label="train (symmetric copies, more t near 1)")
 ax.plot(epochs, meta["history"]["test_loss"], label="test, uniform t")
 ax.set(xlabel="epoch", ylabel="noise-prediction loss", ylim=(0.4, 1.0))
 ax.legend()
@@ -301,7 +301,8 @@ for sampler, steps in (("ddpm", 100), ("ddpm", 20), ("ddim", 20)):
             lambda k=steps, smp=sampler: model.generate(N, seed=0, steps=k, sampler=smp), n_params, train_s)
 measure("diffusion + discriminator", lambda: model.generate(N, seed=0, discriminator=critic),
         n_params + count(critic), train_s + critic_meta["train_seconds"])
-print(f"test frames: novelty {novelty(test_frames):.3f} {U}")
+print(f"test frames: novelty {novelty(test_frames):.3f} {U}  (W1 and novelty in {U}; energy: share below the "
+      "data's 99th-percentile energy)")
 print(f"{'':30} {'valid':>6} {'energy':>6} {'W1 Rg':>6} {'W1 e2e':>6} {'W1 bond':>7} {'novelty':>7} {'ms/draw':>7} {'params':>8} {'train s':>7}")
 for name, r in rows.items():
     train_s = "n/a" if r["train_s"] is None else f"{r['train_s']:.0f}"
@@ -522,7 +523,7 @@ for target in targets:
                            discriminator_weight=diffusion.GUIDED_DISCRIMINATOR_WEIGHT))):
         start = time.process_time()
         x = draw(target)
-        seconds = time.process_time() - start                  # CPU time: the load of the machine left out
+        seconds = time.process_time() - start                  # CPU seconds, all threads of this process
         valid = helpers.validity(x, data).valid
         near = np.abs(helpers.radius_of_gyration(x) - target) <= 0.15
         hits[name, target] = dict(valid=valid.mean(), near=near.mean(), hit=(valid & near).mean(), s=seconds,
@@ -549,9 +550,9 @@ claim(sum(both[t]["hit"] for t in larger) > sum(cvae[t]["hit"] for t in larger) 
 
 # %% [markdown]
 # Guidance steers: over three quarters of the network's draws land within ±0.15 of every
-# target, but at $R_g = 1.6$ fewer than a third are valid. The likelihood alone puts 98.8-100%
-# of the draws near their target, valid or not (`benchmarks/RESULTS.md`); the discriminator then
-# makes most compact draws valid. With both, over three quarters hit every target (at least 80%
+# target, but at $R_g = 1.6$ fewer than a third are valid. With the likelihood but no
+# discriminator, 98.8-100% land near their target, valid or not (`benchmarks/RESULTS.md`); the
+# discriminator then makes most compact draws valid. With both, over three quarters hit every target (at least 80%
 # over 5,000 draws per target in the benchmark), the three larger ones more often overall than
 # the conditional VAE, the compact one less often. The network was not retrained for the
 # targets; the likelihood needs no training at all.
